@@ -1,0 +1,130 @@
+//! Commit: the last storage step of PATCH (and of creating an empty upload), and the answer that follows it.
+
+use http::StatusCode;
+
+use crate::patch::{too_large, Interruption, Limit};
+use crate::post::created_response;
+use crate::response::headers;
+use crate::{Event, Response, Step, StoreFailure, UploadState};
+
+/// How the body of a PATCH ended, which decides the answer after the commit.
+#[derive(Debug)]
+pub(crate) enum Ending {
+    Finished,
+    Overflow(Limit),
+    Short,
+    Unstored,
+    Interrupted(Interruption),
+    StoreFailed(StoreFailure),
+}
+
+/// What the commit completes.
+#[derive(Debug)]
+pub(crate) enum AfterCommit {
+    /// An upload of length 0, complete at creation.
+    Created {
+        location: String,
+        created: Event,
+    },
+    Patched(Ending),
+}
+
+/// Commits `stored` bytes after `state.offset`, unless there is nothing to commit: no new bytes, and nothing to
+/// finalise.
+pub(crate) fn commit_or_respond<U>(upload: U, state: UploadState, stored: u64, after: AfterCommit) -> Step<U> {
+    let offset = state.offset + stored;
+    let complete = state.length == Some(offset);
+    if stored == 0 && (!complete || state.finished) {
+        return Step::Respond(answer(after, Ok(state), Vec::new()));
+    }
+    Step::Commit(Commit { upload, state, offset, complete, stored, after })
+}
+
+/// Asks storage to record the new offset durably, and to finalise the upload when it is complete, in one
+/// exclusive section. Answer with [`Commit::continue_with`].
+#[derive(Debug)]
+#[must_use = "feed the storage result back with continue_with"]
+pub struct Commit<U> {
+    upload: U,
+    state: UploadState,
+    offset: u64,
+    complete: bool,
+    stored: u64,
+    after: AfterCommit,
+}
+
+impl<U> Commit<U> {
+    /// The open upload.
+    pub fn upload(&mut self) -> &mut U {
+        &mut self.upload
+    }
+
+    /// The offset to record: every byte before it has been stored.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether the upload is complete at this offset and must be finalised.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Feeds back the committed state, or the failure. The handle is dropped (and so released) here.
+    pub fn continue_with(self, result: Result<UploadState, StoreFailure>) -> Step<U> {
+        let events = match &result {
+            Ok(state) => {
+                let mut events = Vec::new();
+                if self.stored > 0 {
+                    events.push(Event::Progress { upload: state.clone(), bytes_written: self.stored });
+                }
+                if self.complete {
+                    events.push(Event::Completed { upload: state.clone() });
+                }
+                events
+            }
+            Err(failure) => vec![Event::Failed { id: self.state.id, error: failure.clone() }],
+        };
+        Step::Respond(answer(self.after, result, events))
+    }
+}
+
+/// The answer once storage is settled: `committed` is the state after the commit (or the unchanged state when
+/// nothing was committed), or the commit's failure; `events` are the commit's own, placed in the order they
+/// happened.
+fn answer(after: AfterCommit, committed: Result<UploadState, StoreFailure>, events: Vec<Event>) -> Response {
+    let (state, ending) = match (committed, after) {
+        (Err(failure), AfterCommit::Created { created, .. }) => {
+            return Response::failure(&failure).event(created).events_from(events)
+        }
+        (Err(failure), AfterCommit::Patched(_)) => return Response::failure(&failure).events_from(events),
+        (Ok(_), AfterCommit::Created { location, created }) => {
+            return created_response(&location).event(created).events_from(events)
+        }
+        (Ok(state), AfterCommit::Patched(ending)) => (state, ending),
+    };
+    let response = match ending {
+        Ending::Finished => Response::new(StatusCode::NO_CONTENT),
+        Ending::Overflow(limit) => too_large(limit),
+        Ending::Short => Response::refuse(StatusCode::BAD_REQUEST, "request body is shorter than Content-Length"),
+        Ending::Unstored => {
+            Response::refuse(StatusCode::INTERNAL_SERVER_ERROR, "request body was not completely stored")
+        }
+        Ending::Interrupted(Interruption::TakenOver) => {
+            Response::refuse(StatusCode::CONFLICT, "a newer request for this upload took over")
+        }
+        Ending::Interrupted(Interruption::TimedOut) => {
+            Response::refuse(StatusCode::REQUEST_TIMEOUT, "request body timed out")
+        }
+        Ending::Interrupted(Interruption::ClientGone) => {
+            Response::refuse(StatusCode::BAD_REQUEST, "request body ended early")
+        }
+        Ending::StoreFailed(failure) => {
+            let id = state.id;
+            return Response::failure(&failure)
+                .number(headers::UPLOAD_OFFSET, state.offset)
+                .events_from(events)
+                .event(Event::Failed { id, error: failure });
+        }
+    };
+    response.number(headers::UPLOAD_OFFSET, state.offset).events_from(events)
+}

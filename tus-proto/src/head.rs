@@ -1,0 +1,46 @@
+//! HEAD: the offset of an upload.
+
+use http::header::HeaderValue;
+
+use crate::response::headers;
+use crate::{Response, Step, StoreFailure, UploadId, UploadState};
+
+pub(crate) fn begin<U>(id: UploadId) -> Step<U> {
+    Step::Stat(Stat { id })
+}
+
+/// Asks for the state of an upload (a shared, read-only look). Answer with [`Stat::continue_with`].
+#[derive(Debug)]
+#[must_use = "feed the storage result back with continue_with"]
+pub struct Stat {
+    id: UploadId,
+}
+
+impl Stat {
+    /// The upload to look up.
+    pub fn id(&self) -> UploadId {
+        self.id
+    }
+
+    /// Feeds back what storage found. A finished upload that is not yet claimed answers offset == length.
+    pub fn continue_with<U>(self, result: Result<UploadState, StoreFailure>) -> Step<U> {
+        let response = match result {
+            Err(failure) => Response::failure(&failure),
+            Ok(state) => {
+                let mut response =
+                    Response::new(http::StatusCode::NO_CONTENT).no_store().number(headers::UPLOAD_OFFSET, state.offset);
+                if let Some(length) = state.length {
+                    response = response.number(headers::UPLOAD_LENGTH, length);
+                }
+                if !state.metadata.is_empty() {
+                    // Keys and base64 are always valid header characters.
+                    if let Ok(value) = HeaderValue::try_from(state.metadata.to_header_value()) {
+                        response = response.header(headers::UPLOAD_METADATA, value);
+                    }
+                }
+                response
+            }
+        };
+        Step::Respond(response.no_store().without_body())
+    }
+}

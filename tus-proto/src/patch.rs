@@ -1,0 +1,216 @@
+//! PATCH: check the offset, stream the body into the upload, commit exactly what was stored.
+
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, StatusCode};
+
+use crate::commit::{commit_or_respond, AfterCommit, Ending};
+use crate::parse::{self, Single};
+use crate::response::headers;
+use crate::{Response, Server, Step, StoreFailure, UploadId, UploadState};
+
+pub(crate) fn begin<U>(server: &Server, request_headers: &HeaderMap, id: UploadId) -> Step<U> {
+    match validate(server, request_headers) {
+        Ok((offset, declared)) => Step::Open(Open { id, offset, declared, max_chunk_size: server.max_chunk_size }),
+        Err(response) => Step::Respond(response),
+    }
+}
+
+fn validate(server: &Server, request_headers: &HeaderMap) -> Result<(u64, Option<u64>), Response> {
+    let bad = |reason: String| Response::refuse(StatusCode::BAD_REQUEST, reason);
+    let content_type_ok = match parse::single(request_headers, &CONTENT_TYPE) {
+        Single::Present(value) => parse::is_offset_octet_stream(value.as_bytes()),
+        Single::Absent | Single::Repeated => false,
+    };
+    if !content_type_ok {
+        return Err(Response::refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/offset+octet-stream",
+        ));
+    }
+    let declared =
+        parse::integer_header(request_headers, &http::header::CONTENT_LENGTH, "Content-Length").map_err(bad)?;
+    if declared.is_some_and(|len| len > server.max_chunk_size) {
+        return Err(too_large(Limit::ChunkSize(server.max_chunk_size)));
+    }
+    let offset = parse::integer_header(request_headers, &headers::UPLOAD_OFFSET, "Upload-Offset")
+        .map_err(bad)?
+        .ok_or_else(|| bad("Upload-Offset is required".into()))?;
+    Ok((offset, declared))
+}
+
+/// Which limit bounds the body of one PATCH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// The bytes left before `Upload-Length`.
+    Length,
+    /// `max_chunk_size`.
+    ChunkSize(u64),
+}
+
+pub(crate) fn too_large(limit: Limit) -> Response {
+    let reason = match limit {
+        Limit::Length => "request body exceeds Upload-Length".to_owned(),
+        Limit::ChunkSize(max) => format!("request body exceeds the chunk size limit of {max} bytes"),
+    };
+    Response::refuse(StatusCode::PAYLOAD_TOO_LARGE, reason)
+}
+
+/// Asks storage to open an upload for writing, exclusively. Answer with [`Open::continue_with`].
+#[derive(Debug)]
+#[must_use = "feed the storage result back with continue_with"]
+pub struct Open {
+    id: UploadId,
+    offset: u64,
+    declared: Option<u64>,
+    max_chunk_size: u64,
+}
+
+impl Open {
+    /// The upload to open.
+    pub fn id(&self) -> UploadId {
+        self.id
+    }
+
+    /// Feeds back the open handle and the upload's committed state, or the failure.
+    pub fn continue_with<U>(self, result: Result<(U, UploadState), StoreFailure>) -> Step<U> {
+        let (upload, state) = match result {
+            Ok(opened) => opened,
+            Err(failure) => return Step::Respond(Response::failure(&failure)),
+        };
+        if self.offset != state.offset {
+            return Step::Respond(
+                Response::refuse(StatusCode::CONFLICT, "Upload-Offset does not match the upload's offset")
+                    .number(headers::UPLOAD_OFFSET, state.offset),
+            );
+        }
+        let Some(length) = state.length else {
+            return Step::Respond(Response::refuse(StatusCode::BAD_REQUEST, "the upload's length is not known"));
+        };
+        let room = length.saturating_sub(state.offset);
+        if self.declared.is_some_and(|declared| declared > room) {
+            return Step::Respond(too_large(Limit::Length));
+        }
+        let (limit, bound) = if room <= self.max_chunk_size {
+            (room, Limit::Length)
+        } else {
+            (self.max_chunk_size, Limit::ChunkSize(self.max_chunk_size))
+        };
+        Step::Receive(Receive {
+            upload,
+            start: state.offset,
+            state,
+            limit,
+            bound,
+            declared: self.declared,
+            accepted: 0,
+            stored: 0,
+            overflowed: false,
+        })
+    }
+}
+
+/// How a body ended before it was complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Interruption {
+    /// The client closed the connection or the body stream failed.
+    ClientGone,
+    /// The body stalled past the server's read timeout.
+    TimedOut,
+    /// A newer request for the same upload asked this one to let go.
+    TakenOver,
+}
+
+/// Streams a request body into an open upload.
+///
+/// For each chunk of body the driver calls [`accept`](Self::accept), writes the returned prefix at
+/// [`write_offset`](Self::write_offset) (chunks may be batched: writes are contiguous), and reports each successful
+/// write with [`stored`](Self::stored). The body ends with [`finish`](Self::finish), [`interrupted`](Self::interrupted)
+/// or [`failed`](Self::failed); each leads to a [`Commit`](crate::Commit) of exactly the bytes reported stored.
+#[derive(Debug)]
+#[must_use = "drive the body, then end it with finish, interrupted or failed"]
+pub struct Receive<U> {
+    upload: U,
+    state: UploadState,
+    start: u64,
+    limit: u64,
+    bound: Limit,
+    declared: Option<u64>,
+    accepted: u64,
+    stored: u64,
+    overflowed: bool,
+}
+
+impl<U> Receive<U> {
+    /// The open upload, to write to.
+    pub fn upload(&mut self) -> &mut U {
+        &mut self.upload
+    }
+
+    /// The upload's id.
+    pub fn id(&self) -> UploadId {
+        self.state.id
+    }
+
+    /// Takes the next chunk of body and returns the prefix of it to store. Bytes past the limit (upload length or
+    /// chunk size) are refused: the returned prefix is shorter, [`overflowed`](Self::overflowed) becomes true, and
+    /// the request will be answered 413 after committing what was stored.
+    pub fn accept<'c>(&mut self, chunk: &'c [u8]) -> &'c [u8] {
+        let room = self.limit - self.accepted;
+        let take = usize::try_from(room).map_or(chunk.len(), |room| room.min(chunk.len()));
+        if take < chunk.len() {
+            self.overflowed = true;
+        }
+        self.accepted += take as u64;
+        &chunk[..take]
+    }
+
+    /// Where the next write goes: the start offset plus everything reported stored.
+    pub fn write_offset(&self) -> u64 {
+        self.start + self.stored
+    }
+
+    /// Bytes accepted but not yet reported stored (for example waiting in the driver's batch buffer).
+    pub fn pending(&self) -> u64 {
+        self.accepted - self.stored
+    }
+
+    /// Reports that `bytes` more accepted bytes were written at [`write_offset`](Self::write_offset). Reports
+    /// beyond what was accepted are ignored: only accepted bytes are ever committed.
+    pub fn stored(&mut self, bytes: u64) {
+        self.stored = (self.stored + bytes.min(self.accepted - self.stored)).min(self.accepted);
+    }
+
+    /// Whether the body brought more than the limit; the driver can stop reading.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// The body ended normally. Everything accepted should have been reported stored by now.
+    pub fn finish(self) -> Step<U> {
+        let ending = if self.overflowed {
+            Ending::Overflow(self.bound)
+        } else if self.stored < self.accepted {
+            Ending::Unstored
+        } else if self.declared.is_some_and(|declared| self.accepted < declared) {
+            Ending::Short
+        } else {
+            Ending::Finished
+        };
+        self.end(ending)
+    }
+
+    /// The body broke off; what was stored is committed.
+    pub fn interrupted(self, why: Interruption) -> Step<U> {
+        self.end(Ending::Interrupted(why))
+    }
+
+    /// A write failed; what was stored before it is committed and the failure answered.
+    pub fn failed(self, failure: StoreFailure) -> Step<U> {
+        self.end(Ending::StoreFailed(failure))
+    }
+
+    fn end(self, ending: Ending) -> Step<U> {
+        commit_or_respond(self.upload, self.state, self.stored, AfterCommit::Patched(ending))
+    }
+}

@@ -1,0 +1,164 @@
+//! The final output of every request: a response with a short plain-text reason, and lifecycle events.
+
+use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderMap, StatusCode};
+
+use crate::{StoreFailure, UploadId, UploadState};
+
+/// The TUS protocol version this crate speaks.
+pub const TUS_VERSION: &str = "1.0.0";
+
+/// Header names of the TUS protocol, lower-case as `http` keeps them.
+pub mod headers {
+    use http::header::HeaderName;
+
+    /// `Tus-Resumable`
+    pub const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
+    /// `Tus-Version`
+    pub const TUS_VERSION: HeaderName = HeaderName::from_static("tus-version");
+    /// `Tus-Extension`
+    pub const TUS_EXTENSION: HeaderName = HeaderName::from_static("tus-extension");
+    /// `Tus-Max-Size`
+    pub const TUS_MAX_SIZE: HeaderName = HeaderName::from_static("tus-max-size");
+    /// `Upload-Offset`
+    pub const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+    /// `Upload-Length`
+    pub const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+    /// `Upload-Metadata`
+    pub const UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
+    /// `Upload-Defer-Length`
+    pub const UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-length");
+    /// `X-HTTP-Method-Override`
+    pub const X_HTTP_METHOD_OVERRIDE: HeaderName = HeaderName::from_static("x-http-method-override");
+    /// `X-Forwarded-Proto`
+    pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    /// `Forwarded` (RFC 7239)
+    pub const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+}
+
+/// A lifecycle event, decided by the protocol core and delivered by the driver (for example to `on_event`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// An upload was created.
+    Created {
+        /// The new upload, offset 0.
+        upload: UploadState,
+    },
+    /// A PATCH stored and committed bytes.
+    Progress {
+        /// The upload after the commit.
+        upload: UploadState,
+        /// Bytes this request committed.
+        bytes_written: u64,
+    },
+    /// The last byte arrived and the upload was finalised.
+    Completed {
+        /// The finished upload.
+        upload: UploadState,
+    },
+    /// Storage failed while writing or finalising.
+    Failed {
+        /// The upload concerned.
+        id: UploadId,
+        /// What went wrong.
+        error: StoreFailure,
+    },
+}
+
+/// A complete answer to one request: status, headers, a short plain-text reason (empty on success), and the
+/// events the driver must deliver.
+///
+/// The body is always small: a reason for a refusal, never upload data.
+#[derive(Clone, Debug)]
+#[must_use = "a response must be sent, and its events delivered"]
+pub struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    reason: String,
+    events: Vec<Event>,
+}
+
+impl Response {
+    /// A response with the TUS version header (absent on OPTIONS) and no body.
+    pub(crate) fn new(status: StatusCode) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(headers::TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+        Response { status, headers, reason: String::new(), events: Vec::new() }
+    }
+
+    /// A refusal: `status` with a plain-text reason.
+    pub(crate) fn refuse(status: StatusCode, reason: impl Into<String>) -> Self {
+        let mut response = Response::new(status);
+        response.reason = reason.into();
+        response.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        response
+    }
+
+    /// The refusal for a storage failure.
+    pub(crate) fn failure(failure: &StoreFailure) -> Self {
+        Response::refuse(failure.kind().status(), failure.kind().reason())
+    }
+
+    pub(crate) fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    pub(crate) fn number(self, name: HeaderName, value: u64) -> Self {
+        self.header(name, HeaderValue::from(value))
+    }
+
+    pub(crate) fn no_store(self) -> Self {
+        self.header(CACHE_CONTROL, HeaderValue::from_static("no-store"))
+    }
+
+    pub(crate) fn event(mut self, event: Event) -> Self {
+        self.events.push(event);
+        self
+    }
+
+    pub(crate) fn events_from(mut self, events: Vec<Event>) -> Self {
+        self.events.extend(events);
+        self
+    }
+
+    pub(crate) fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// Drops the body, for answers to HEAD.
+    pub(crate) fn without_body(mut self) -> Self {
+        self.reason.clear();
+        self.headers.remove(CONTENT_TYPE);
+        self
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The headers. Never `Content-Length`: the HTTP layer frames the body (and sends none on 204).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body: a short plain-text reason, or empty.
+    pub fn body(&self) -> &str {
+        &self.reason
+    }
+
+    /// The events to deliver, in order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Splits into an `http` response with the reason as body, and the events.
+    pub fn into_http(self) -> (http::Response<String>, Vec<Event>) {
+        let mut response = http::Response::new(self.reason);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        (response, self.events)
+    }
+}

@@ -1,0 +1,323 @@
+//! The server: configuration, the first look at a request head, and routing to the method's steps.
+
+use core::net::IpAddr;
+use std::fmt;
+use std::time::SystemTime;
+
+use http::header::{HeaderValue, ALLOW, HOST};
+use http::{HeaderMap, Method, StatusCode, Uri};
+
+use crate::parse::{self, Single};
+use crate::proxy::{InvalidIpBlock, IpBlock};
+use crate::response::{headers, Response};
+use crate::step::Step;
+use crate::{head, patch, post, UploadId, TUS_VERSION};
+
+/// Default limit of one PATCH body: 10 MiB.
+pub const DEFAULT_MAX_CHUNK_SIZE: u64 = 10 * 1024 * 1024;
+/// Default limit of the raw `Upload-Metadata` header: 4096 bytes.
+pub const DEFAULT_MAX_METADATA_SIZE: usize = 4096;
+
+/// The head of an HTTP request, as the protocol core sees it: borrowed, never the body.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestHead<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    peer: Option<IpAddr>,
+}
+
+impl<'a> RequestHead<'a> {
+    /// A head from its parts, with no known peer address.
+    pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        RequestHead { method, uri, headers, peer: None }
+    }
+
+    /// The head of an `http` request.
+    pub fn from_parts(parts: &'a http::request::Parts) -> Self {
+        RequestHead::new(&parts.method, &parts.uri, &parts.headers)
+    }
+
+    /// Sets the address of the connection's peer (used to decide whether it is a trusted proxy).
+    pub fn with_peer(mut self, peer: Option<IpAddr>) -> Self {
+        self.peer = peer;
+        self
+    }
+}
+
+/// Why a configuration was refused by [`ServerBuilder::build`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A trusted proxy entry is not an IP address or CIDR block.
+    TrustedProxy(InvalidIpBlock),
+    /// The base path is not an absolute URI path (`/files`).
+    BasePath(String),
+    /// `max_chunk_size` is zero.
+    ZeroChunkSize,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::TrustedProxy(e) => e.fmt(f),
+            ConfigError::BasePath(p) => write!(f, "invalid base path {p:?}: expected an absolute URI path like /files"),
+            ConfigError::ZeroChunkSize => f.write_str("max_chunk_size must be at least 1"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Builds a [`Server`]; every option has the original tussi's default.
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until build() is called"]
+pub struct ServerBuilder {
+    max_size: Option<u64>,
+    max_chunk_size: u64,
+    max_metadata_size: usize,
+    trusted_proxies: Vec<String>,
+    base_path: Option<String>,
+}
+
+impl ServerBuilder {
+    /// Largest `Upload-Length` accepted (413 above it), advertised as `Tus-Max-Size`. Default: none.
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.max_size = Some(bytes);
+        self
+    }
+
+    /// Largest body of one PATCH, declared or streamed (413 above it). Default: 10 MiB.
+    pub fn max_chunk_size(mut self, bytes: u64) -> Self {
+        self.max_chunk_size = bytes;
+        self
+    }
+
+    /// Largest raw `Upload-Metadata` header (400 above it). Default: 4096.
+    pub fn max_metadata_size(mut self, bytes: usize) -> Self {
+        self.max_metadata_size = bytes;
+        self
+    }
+
+    /// Adds peers (IPs or CIDR blocks) whose `X-Forwarded-Proto` / `Forwarded: proto=` set the scheme of
+    /// `Location`. Checked by [`build`](Self::build).
+    pub fn trusted_proxies<I, S>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.trusted_proxies.extend(proxies.into_iter().map(Into::into));
+        self
+    }
+
+    /// The path under which clients reach the endpoint (`/files`), for a handler mounted under a prefix that the
+    /// router strips. `Location` is built from it, and request paths are routed relative to it. Without it, the
+    /// request path decides: `Location` is the POST path plus `/<id>`, and the id is the last path segment.
+    pub fn base_path(mut self, path: impl Into<String>) -> Self {
+        self.base_path = Some(path.into());
+        self
+    }
+
+    /// Checks the options and builds the server.
+    pub fn build(self) -> Result<Server, ConfigError> {
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|p| IpBlock::parse(p.trim()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ConfigError::TrustedProxy)?;
+        let base_path = match self.base_path {
+            None => None,
+            Some(path) => {
+                let valid = path.starts_with('/')
+                    && !path.contains(['?', '#'])
+                    && path.parse::<http::uri::PathAndQuery>().is_ok();
+                if !valid {
+                    return Err(ConfigError::BasePath(path));
+                }
+                Some(path.trim_end_matches('/').to_owned())
+            }
+        };
+        if self.max_chunk_size == 0 {
+            return Err(ConfigError::ZeroChunkSize);
+        }
+        Ok(Server {
+            max_size: self.max_size.map(|m| m.min(i64::MAX as u64)),
+            max_chunk_size: self.max_chunk_size,
+            max_metadata_size: self.max_metadata_size,
+            trusted_proxies,
+            base_path,
+        })
+    }
+}
+
+/// A TUS 1.0.0 server (core + creation), immutable and shareable: [`begin`](Self::begin) starts the steps of one
+/// request.
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub(crate) max_size: Option<u64>,
+    pub(crate) max_chunk_size: u64,
+    pub(crate) max_metadata_size: usize,
+    trusted_proxies: Vec<IpBlock>,
+    base_path: Option<String>,
+}
+
+/// What a request path names.
+enum Target<'p> {
+    /// The endpoint itself, where POST creates uploads. Carries the path to build `Location` from.
+    Collection(&'p str),
+    /// One upload.
+    Upload(UploadId),
+    /// Anything else under the endpoint.
+    Unknown,
+}
+
+impl Server {
+    /// A builder with the defaults: no max size, 10 MiB chunks, 4096 bytes of metadata, no trusted proxies.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            max_size: None,
+            max_chunk_size: DEFAULT_MAX_CHUNK_SIZE,
+            max_metadata_size: DEFAULT_MAX_METADATA_SIZE,
+            trusted_proxies: Vec::new(),
+            base_path: None,
+        }
+    }
+
+    /// The extensions this server offers, as in `Tus-Extension`.
+    pub fn extensions(&self) -> &'static str {
+        "creation"
+    }
+
+    /// Looks at a request head and returns the first step. `now` is the request time (stored as creation time).
+    ///
+    /// The request body is not looked at until a [`Receive`](crate::Receive) step asks for it.
+    pub fn begin<U>(&self, head: RequestHead<'_>, now: SystemTime) -> Step<U> {
+        let step = self.route(head, now);
+        match step {
+            // A response to HEAD has no body, whatever it says.
+            Step::Respond(r) if head.method == Method::HEAD => Step::Respond(r.without_body()),
+            step => step,
+        }
+    }
+
+    fn route<U>(&self, head: RequestHead<'_>, now: SystemTime) -> Step<U> {
+        let method = match effective_method(head) {
+            Ok(method) => method,
+            Err(reason) => return Step::Respond(Response::refuse(StatusCode::BAD_REQUEST, reason)),
+        };
+        if method == Method::OPTIONS {
+            return Step::Respond(self.options());
+        }
+        if let Err(response) = check_version(head.headers) {
+            return Step::Respond(response);
+        }
+        let path = head.uri.path();
+        match (self.target(path), method) {
+            (Target::Collection(collection), Method::POST) => match self.location_base(head, collection) {
+                Ok(location_base) => post::begin(self, head.headers, location_base, now),
+                Err(response) => Step::Respond(response),
+            },
+            (Target::Upload(id), Method::HEAD) => head::begin(id),
+            (Target::Upload(id), Method::PATCH) => patch::begin(self, head.headers, id),
+            // Without a base path, a last segment that is not an id may still have been meant as one.
+            (Target::Collection(_), Method::HEAD | Method::PATCH) if self.base_path.is_none() => {
+                Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "upload not found"))
+            }
+            (Target::Collection(_), _) => Step::Respond(not_allowed("OPTIONS, POST")),
+            (Target::Upload(_), _) => Step::Respond(not_allowed("OPTIONS, HEAD, PATCH")),
+            (Target::Unknown, Method::HEAD | Method::PATCH) => {
+                Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "upload not found"))
+            }
+            (Target::Unknown, _) => Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "not found")),
+        }
+    }
+
+    fn options(&self) -> Response {
+        let mut response = Response::new(StatusCode::NO_CONTENT)
+            .header(headers::TUS_VERSION, HeaderValue::from_static(TUS_VERSION))
+            .header(headers::TUS_EXTENSION, HeaderValue::from_static(self.extensions()));
+        response.headers_mut().remove(headers::TUS_RESUMABLE);
+        match self.max_size {
+            Some(max) => response.number(headers::TUS_MAX_SIZE, max),
+            None => response,
+        }
+    }
+
+    fn target<'p>(&'p self, path: &'p str) -> Target<'p> {
+        match &self.base_path {
+            Some(base) => {
+                // Routers that strip the mount prefix hand over a path relative to it.
+                let relative = match path.strip_prefix(base.as_str()) {
+                    Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+                    _ => path,
+                };
+                match relative.trim_start_matches('/').trim_end_matches('/') {
+                    "" => Target::Collection(base),
+                    segment if !segment.contains('/') => segment.parse().map_or(Target::Unknown, Target::Upload),
+                    _ => Target::Unknown,
+                }
+            }
+            None => {
+                let trimmed = path.trim_end_matches('/');
+                let last = trimmed.rsplit('/').next().unwrap_or_default();
+                last.parse().map_or(Target::Collection(trimmed), Target::Upload)
+            }
+        }
+    }
+
+    /// `scheme://host/collection` (or just the path when the request names no host): `Location` minus the id.
+    fn location_base(&self, head: RequestHead<'_>, collection: &str) -> Result<String, Response> {
+        let host = match parse::single(head.headers, &HOST) {
+            Single::Repeated => return Err(Response::refuse(StatusCode::BAD_REQUEST, "Host appears more than once")),
+            Single::Present(value) => {
+                let authority = value
+                    .to_str()
+                    .ok()
+                    .and_then(|s| s.parse::<http::uri::Authority>().ok())
+                    .filter(|a| !a.as_str().contains('@'));
+                match authority {
+                    Some(a) => Some(a.as_str().to_owned()),
+                    None => return Err(Response::refuse(StatusCode::BAD_REQUEST, "invalid Host header")),
+                }
+            }
+            Single::Absent => head.uri.authority().map(|a| a.as_str().to_owned()),
+        };
+        Ok(match host {
+            None => collection.to_owned(),
+            Some(host) => {
+                let scheme = crate::proxy::forwarded_scheme(&self.trusted_proxies, head.peer, head.headers)
+                    .or_else(|| head.uri.scheme_str().filter(|s| *s == "https"))
+                    .unwrap_or("http");
+                format!("{scheme}://{host}{collection}")
+            }
+        })
+    }
+}
+
+fn effective_method(head: RequestHead<'_>) -> Result<Method, &'static str> {
+    match parse::single(head.headers, &headers::X_HTTP_METHOD_OVERRIDE) {
+        Single::Absent => Ok(head.method.clone()),
+        Single::Repeated => Err("X-HTTP-Method-Override appears more than once"),
+        Single::Present(value) => {
+            Method::from_bytes(value.as_bytes().trim_ascii()).map_err(|_| "invalid X-HTTP-Method-Override")
+        }
+    }
+}
+
+fn check_version(headers: &HeaderMap) -> Result<(), Response> {
+    let supported = match parse::single(headers, &headers::TUS_RESUMABLE) {
+        Single::Present(value) => parse::is_supported_version(value.as_bytes()),
+        Single::Absent | Single::Repeated => false,
+    };
+    if supported {
+        return Ok(());
+    }
+    Err(Response::refuse(StatusCode::PRECONDITION_FAILED, "Tus-Resumable must be 1.0.0")
+        .header(headers::TUS_VERSION, HeaderValue::from_static(TUS_VERSION)))
+}
+
+fn not_allowed(allow: &'static str) -> Response {
+    Response::refuse(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+        .header(ALLOW, HeaderValue::from_static(allow))
+}

@@ -1,0 +1,131 @@
+//! What the protocol core asks of storage, and what storage answers: upload state and failure kinds.
+//!
+//! Storage failures come back into the core as a [`StoreFailure`] of a few kinds; the mapping of those kinds to HTTP
+//! statuses lives in one place ([`FailureKind::status`]).
+
+use std::fmt;
+use std::time::SystemTime;
+
+use http::StatusCode;
+
+use crate::{Metadata, UploadId};
+
+/// What storage knows about one upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadState {
+    /// The upload's id.
+    pub id: UploadId,
+    /// Total length in bytes; `None` while deferred (creation-defer-length).
+    pub length: Option<u64>,
+    /// Committed offset: every byte before it is durably stored.
+    pub offset: u64,
+    /// The client's metadata, from `Upload-Metadata` at creation.
+    pub metadata: Metadata,
+    /// The server's metadata, from the `on_create` hook.
+    pub server_metadata: Metadata,
+    /// Finalised (moved to the completed area) and not yet claimed by a consumer.
+    pub finished: bool,
+}
+
+impl UploadState {
+    /// A state with empty metadata, not finished.
+    pub fn new(id: UploadId, length: Option<u64>, offset: u64) -> Self {
+        UploadState { id, length, offset, metadata: Metadata::new(), server_metadata: Metadata::new(), finished: false }
+    }
+
+    /// Whether every byte has been received (`offset == length`).
+    pub fn is_complete(&self) -> bool {
+        self.length == Some(self.offset)
+    }
+}
+
+/// A validated creation request, handed to storage by a [`Create`](crate::Create) step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewUpload {
+    /// Total length in bytes; `None` for a deferred length.
+    pub length: Option<u64>,
+    /// The client's metadata.
+    pub metadata: Metadata,
+    /// The server's metadata returned by the `on_create` hook.
+    pub server_metadata: Metadata,
+    /// The request time, as given to [`Server::begin`](crate::Server::begin).
+    pub created_at: SystemTime,
+}
+
+/// The kinds of storage failure the protocol distinguishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// No such upload (or it was claimed already): 404.
+    NotFound,
+    /// The upload existed but has expired or was removed: 410.
+    Gone,
+    /// Another request holds the upload and did not let go in time: 423.
+    Locked,
+    /// No space left for the data: 507.
+    NoSpace,
+    /// Storage is temporarily unreachable: 503.
+    Unavailable,
+    /// Anything else (I/O error, corrupt record): 500.
+    Internal,
+}
+
+impl FailureKind {
+    /// The HTTP status this failure is answered with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            FailureKind::NotFound => StatusCode::NOT_FOUND,
+            FailureKind::Gone => StatusCode::GONE,
+            FailureKind::Locked => StatusCode::LOCKED,
+            FailureKind::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
+            FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            FailureKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The short reason sent to the client. Never the storage's own message, which may name paths.
+    pub fn reason(self) -> &'static str {
+        match self {
+            FailureKind::NotFound => "upload not found",
+            FailureKind::Gone => "upload is gone",
+            FailureKind::Locked => "upload is busy with another request",
+            FailureKind::NoSpace => "not enough storage space",
+            FailureKind::Unavailable => "storage unavailable",
+            FailureKind::Internal => "storage error",
+        }
+    }
+}
+
+/// A storage failure: its kind (which decides the response) and a message for logs and events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreFailure {
+    kind: FailureKind,
+    message: String,
+}
+
+impl StoreFailure {
+    /// A failure of `kind`, with a message that should carry the operation, path and upload id.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        StoreFailure { kind, message: message.into() }
+    }
+
+    /// The kind, which decides the HTTP status.
+    pub fn kind(&self) -> FailureKind {
+        self.kind
+    }
+
+    /// The message, for logs and [`Event::Failed`](crate::Event::Failed).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for StoreFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for StoreFailure {}
