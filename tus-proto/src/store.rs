@@ -54,6 +54,19 @@ pub struct NewUpload {
     pub created_at: SystemTime,
 }
 
+impl NewUpload {
+    /// A creation request with no server metadata (for stores' own tests and tools; the core builds its own).
+    pub fn new(length: Option<u64>, metadata: Metadata, created_at: SystemTime) -> Self {
+        NewUpload { length, metadata, server_metadata: Metadata::new(), created_at }
+    }
+
+    /// Sets the server metadata.
+    pub fn with_server_metadata(mut self, server_metadata: Metadata) -> Self {
+        self.server_metadata = server_metadata;
+        self
+    }
+}
+
 /// The kinds of storage failure the protocol distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
