@@ -1,0 +1,187 @@
+//! [`AsyncFileStore`] and [`AsyncUploadWriter`]: the blocking core, one [`Offload`] call per operation.
+//!
+//! The writer's methods move the blocking [`UploadWriter`] into the pool call and take it back afterwards. If such
+//! a future is dropped before it finishes, the call still runs to its end on the pool and the writer is then
+//! dropped there (unlocking the upload); this async writer then answers every call with an error.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tus_proto::{FailureKind, NewUpload, StoreFailure, UploadId, UploadState};
+
+use crate::completed::CompletedUpload;
+use crate::config::{JanitorConfig, StoreConfig};
+use crate::error::StorageError;
+use crate::janitor::JanitorReport;
+use crate::lock::ReleaseWatch;
+use crate::offload::Offload;
+use crate::store::FileStore;
+use crate::writer::UploadWriter;
+
+/// The async front-end of a [`FileStore`]: the same operations as `async fn`s, run through `O`.
+#[derive(Clone, Debug)]
+pub struct AsyncFileStore<O> {
+    store: FileStore,
+    offload: O,
+}
+
+/// The async counterpart of [`UploadWriter`].
+#[derive(Debug)]
+pub struct AsyncUploadWriter<O> {
+    writer: Option<UploadWriter>,
+    id: UploadId,
+    watch: ReleaseWatch,
+    offload: O,
+}
+
+fn lost(id: UploadId) -> StoreFailure {
+    StoreFailure::new(FailureKind::Internal, format!("upload {id}: writer lost to a cancelled storage call"))
+}
+
+/// Sets its flag when dropped: tells a pool-side wait that its async caller is gone.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl<O: Offload> AsyncFileStore<O> {
+    /// Wraps a blocking store (open it with [`FileStore::new`] at start-up).
+    pub fn new(store: FileStore, offload: O) -> Self {
+        AsyncFileStore { store, offload }
+    }
+
+    /// The store's configuration (adapters read [`StoreConfig::batch_size`] here).
+    pub fn config(&self) -> &StoreConfig {
+        self.store.config()
+    }
+
+    /// The blocking store behind this front-end.
+    pub fn blocking(&self) -> &FileStore {
+        &self.store
+    }
+
+    fn wrap(&self, writer: UploadWriter) -> AsyncUploadWriter<O> {
+        AsyncUploadWriter {
+            id: writer.id(),
+            watch: writer.release_watch(),
+            writer: Some(writer),
+            offload: self.offload.clone(),
+        }
+    }
+
+    /// [`FileStore::create`] on the pool.
+    pub async fn create(&self, new: &NewUpload) -> Result<(AsyncUploadWriter<O>, UploadId), StoreFailure> {
+        let (store, new) = (self.store.clone(), new.clone());
+        let (writer, id) = self.offload.offload(move || store.create(&new)).await?;
+        Ok((self.wrap(writer), id))
+    }
+
+    /// [`FileStore::stat`] on the pool.
+    pub async fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
+        let store = self.store.clone();
+        self.offload.offload(move || store.stat(id)).await
+    }
+
+    /// [`FileStore::open`] on the pool (which may wait up to the release timeout for a holder to let go).
+    pub async fn open(&self, id: UploadId) -> Result<(AsyncUploadWriter<O>, UploadState), StoreFailure> {
+        let store = self.store.clone();
+        let (writer, state) = self.offload.offload(move || store.open(id)).await?;
+        Ok((self.wrap(writer), state))
+    }
+
+    /// [`FileStore::wait_for_file`] on the pool. Occupies one pool thread while waiting. Cancel-safe: if this future
+    /// is dropped, the pool-side wait stops within half a second, and an upload it claimed meanwhile is released
+    /// untouched for another worker.
+    pub async fn wait_for_file(&self, timeout: Duration) -> Result<CompletedUpload, StorageError> {
+        let store = self.store.clone();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let guard = CancelOnDrop(cancel.clone());
+        let claim = self
+            .offload
+            .offload(move || {
+                let mut claim = store.wait_claim(timeout, Some(&cancel))?;
+                claim.armed = false;
+                Ok(claim)
+            })
+            .await;
+        drop(guard);
+        claim.map(|mut claim| {
+            claim.armed = true;
+            claim
+        })
+    }
+
+    /// [`FileStore::janitor`] on the pool.
+    pub async fn janitor(&self, config: &JanitorConfig, now: SystemTime) -> JanitorReport {
+        let (store, config) = (self.store.clone(), config.clone());
+        self.offload.offload(move || store.janitor(&config, now)).await
+    }
+}
+
+impl<O: Offload> AsyncUploadWriter<O> {
+    /// The upload's id.
+    pub fn id(&self) -> UploadId {
+        self.id
+    }
+
+    /// Whether another request asked this writer to commit and let go. One `stat(2)` on the calling thread; use
+    /// [`release_watch`](Self::release_watch) to check from elsewhere.
+    pub fn release_requested(&self) -> bool {
+        self.watch.is_requested()
+    }
+
+    /// A cloneable handle for the same check.
+    pub fn release_watch(&self) -> ReleaseWatch {
+        self.watch.clone()
+    }
+
+    /// Whether the upload is finalised; `None` if the writer was lost to a cancelled call.
+    pub fn is_finished(&self) -> Option<bool> {
+        self.writer.as_ref().map(UploadWriter::is_finished)
+    }
+
+    /// The committed state; `None` if the writer was lost to a cancelled call.
+    pub fn state(&self) -> Option<UploadState> {
+        self.writer.as_ref().map(UploadWriter::state)
+    }
+
+    /// The blocking writer back (`None` if it was lost to a cancelled call).
+    pub fn into_blocking(self) -> Option<UploadWriter> {
+        self.writer
+    }
+
+    /// [`UploadWriter::write_at`] on the pool, with owned data (a `Vec<u8>`, `bytes::Bytes`...).
+    pub async fn write_at<B>(&mut self, offset: u64, data: B) -> Result<(), StoreFailure>
+    where
+        B: AsRef<[u8]> + Send + 'static,
+    {
+        let mut writer = self.writer.take().ok_or_else(|| lost(self.id))?;
+        let (writer, result) = self
+            .offload
+            .offload(move || {
+                let result = writer.write_at(offset, data.as_ref());
+                (writer, result)
+            })
+            .await;
+        self.writer = Some(writer);
+        result
+    }
+
+    /// [`UploadWriter::commit`] on the pool.
+    pub async fn commit(&mut self, offset: u64, complete: bool) -> Result<UploadState, StoreFailure> {
+        let mut writer = self.writer.take().ok_or_else(|| lost(self.id))?;
+        let (writer, result) = self
+            .offload
+            .offload(move || {
+                let result = writer.commit(offset, complete);
+                (writer, result)
+            })
+            .await;
+        self.writer = Some(writer);
+        result
+    }
+}

@@ -1,0 +1,69 @@
+//! [`StoreConfig`] and [`JanitorConfig`]: directories, durability, batching and lock-release settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The recommended size of one body batch handed to [`UploadWriter::write_at`](crate::UploadWriter::write_at):
+/// 4 MiB.
+pub const DEFAULT_BATCH_SIZE: usize = 4 * 1024 * 1024;
+
+/// Settings of a [`FileStore`](crate::FileStore). Build with [`StoreConfig::new`] and adjust the public fields.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// Staging directory: `<id>` data and `<id>.meta` records of uploads in progress.
+    pub upload_dir: PathBuf,
+    /// Directory receiving finished uploads; must be on the same filesystem as `upload_dir`.
+    pub completed_dir: PathBuf,
+    /// Mode of the directories the store creates (not their parents): default `0o755`.
+    pub directory_mode: u32,
+    /// Make every commit crash-durable (`fdatasync` data, `fsync` record and directory): default `true`.
+    pub fsync: bool,
+    /// How many body bytes the async adapters gather before one offloaded `write_at` call: default
+    /// [`DEFAULT_BATCH_SIZE`]. Storage itself accepts any size; the adapters read this value.
+    pub batch_size: usize,
+    /// How long a new request for an upload waits for a current holder to commit and let go after asking it to
+    /// (see [`UploadWriter::release_requested`](crate::UploadWriter::release_requested)): default 3 s. Past it the
+    /// request fails with `FailureKind::Locked`.
+    pub release_timeout: Duration,
+    /// Slowest re-scan of the completed directory by `wait_for_file`, a fallback for missed wake-ups: default 2 s.
+    pub claim_poll_interval: Duration,
+    /// Watch the completed directory with inotify so finishes in other processes wake `wait_for_file` at once:
+    /// default `true`. When off (or when inotify is unavailable) only in-process finishes wake waiters at once.
+    pub inotify: bool,
+}
+
+impl StoreConfig {
+    /// Defaults for the given directories.
+    pub fn new(upload_dir: impl Into<PathBuf>, completed_dir: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            upload_dir: upload_dir.into(),
+            completed_dir: completed_dir.into(),
+            directory_mode: 0o755,
+            fsync: true,
+            batch_size: DEFAULT_BATCH_SIZE,
+            release_timeout: Duration::from_secs(3),
+            claim_poll_interval: Duration::from_secs(2),
+            inotify: true,
+        }
+    }
+}
+
+/// Ages after which the [janitor](crate::FileStore::janitor) deletes files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JanitorConfig {
+    /// An unfinished upload with no commit for this long is deleted: default 86400 s (one day).
+    pub stale_upload_age: Duration,
+    /// A finished, unclaimed upload older than this is deleted: default 604800 s (one week).
+    pub completed_file_age: Duration,
+}
+
+impl Default for JanitorConfig {
+    fn default() -> Self {
+        JanitorConfig {
+            stale_upload_age: Duration::from_secs(86_400),
+            completed_file_age: Duration::from_secs(604_800),
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Small filesystem steps shared by the store, the writer, the hand-off and the janitor.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use crate::error::StorageError;
+use crate::record::UploadRecord;
+
+/// Writes `record` to `tmp` (fsynced when `fsync`), then renames it over `dest`. The temporary file is removed on
+/// failure. The directory is not synced here: callers do it once after all their renames.
+pub(crate) fn write_record(record: &UploadRecord, tmp: &Path, dest: &Path, fsync: bool) -> Result<(), StorageError> {
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(tmp)
+            .map_err(|e| StorageError::io("create temporary record", tmp, e))?;
+        file.write_all(record.to_json().as_bytes()).map_err(|e| StorageError::io("write temporary record", tmp, e))?;
+        if fsync {
+            file.sync_all().map_err(|e| StorageError::io("fsync temporary record", tmp, e))?;
+        }
+        drop(file);
+        std::fs::rename(tmp, dest).map_err(|e| StorageError::io("rename record", dest, e))
+    })();
+    if result.is_err() {
+        let _ = remove_if_exists(tmp);
+    }
+    result
+}
+
+/// Reads and parses a record.
+pub(crate) fn read_record(path: &Path) -> Result<UploadRecord, StorageError> {
+    UploadRecord::from_file(path)
+}
+
+/// `fsync` on a directory, making renames and removals in it durable.
+pub(crate) fn fsync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io("fsync directory", dir, e))
+}
+
+/// Removes a file; a missing file is not an error. Returns whether it existed.
+pub(crate) fn remove_if_exists(path: &Path) -> io::Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Bytes available to unprivileged users on the filesystem holding `dir`.
+pub(crate) fn free_space(dir: &Path) -> Result<u64, StorageError> {
+    let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| StorageError::errno("statvfs", dir, e))?;
+    Ok(stat.blocks_available().saturating_mul(stat.fragment_size()))
+}
+
+/// Whether the open `file` is still the file named `path` (it was not renamed away or deleted meanwhile).
+pub(crate) fn is_same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}

@@ -1,0 +1,114 @@
+//! Linux filesystem storage for TUS uploads: one blocking core, an async front-end, files interchangeable with the
+//! original Python tussi 3.1.0.
+//!
+//! **What it never does:** hold a whole body in memory (the caller writes batches at explicit offsets); block a
+//! thread on a lock without a bound (every `flock` is `LOCK_NB`, waits are bounded loops); let client input name a
+//! path (uploads are named by server-generated UUIDs); count bytes as stored before they are (the committed offset
+//! lives in the record, written after the data is synced); depend on an async runtime (the front-end runs the core
+//! through a tiny [`Offload`] trait); or use `unsafe` code.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use tus_proto::Metadata;
+//! use tus_storage::{FileStore, StoreConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = FileStore::new(StoreConfig::new(dir.path().join("uploads"), dir.path().join("completed")))?;
+//!
+//! // A creation: the data file is preallocated and the writer holds the upload's exclusive lock.
+//! let metadata = Metadata::from_iter([("filename", "hello.txt")]);
+//! let (mut writer, id) = store.create_with(Some(11), metadata, Metadata::new(), SystemTime::now())?;
+//! writer.write_at(0, b"hello ")?;
+//! writer.commit(6, false)?; // durable: the offset is in the record
+//! drop(writer); // unlocks
+//!
+//! // A later request resumes at the committed offset, writes the rest and finalises in the same lock section.
+//! let (mut writer, state) = store.open(id)?;
+//! assert_eq!(state.offset, 6);
+//! writer.write_at(6, b"world")?;
+//! assert!(writer.commit(11, true)?.finished);
+//!
+//! // A worker claims it, saves it, and the completed directory is cleaned when the claim ends.
+//! let mut done = store.wait_for_file(Duration::from_secs(1))?;
+//! assert_eq!(done.record().metadata.get("filename"), Some("hello.txt"));
+//! done.save(dir.path().join("hello.txt"))?;
+//! done.finish()?;
+//! assert_eq!(std::fs::read(dir.path().join("hello.txt"))?, b"hello world");
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! As the original tussi, so that a Python tussi worker can read, resume and claim what this crate writes, and the
+//! other way round (tested against the real package):
+//!
+//! ```text
+//! <upload dir>/<id>             data, preallocated to the declared length (posix_fallocate)
+//! <upload dir>/<id>.meta        record (UploadRecord JSON): the committed offset
+//! <upload dir>/<id>.meta.tmp    record being replaced (renamed over <id>.meta)
+//! <upload dir>/<id>.release     lock-release request from a waiting request (any process)
+//! <completed dir>/<id>          finished data (renamed from the upload dir: atomic, same filesystem)
+//! <completed dir>/<id>.meta     finished record, with finished_at and duration
+//! <completed dir>/<id>.tmp.meta finished record being written
+//! ```
+//! The temporary names differ between the directories on purpose: the original's `wait_for_file` treats every
+//! completed file not ending in `.meta` as data to claim (and deletes it when it has no record), and its storage
+//! treats every staging file ending in `.meta` as a record (and deletes it when it has no data).
+//!
+//! # Durability
+//! [`UploadWriter::commit`] with [`StoreConfig::fsync`] on: `fdatasync(data)` → `<id>.meta.tmp` → `fsync` →
+//! `rename` → `fsync(dir)`; with fsync off, none of these syncs. Finalisation (same lock section): completed record
+//! (synced, renamed, directory synced) → rename of the data (directory synced) → removal of the staging record.
+//! Preallocation makes the data file's size meaningless: the committed offset is the record's.
+//!
+//! # Locks and the lock-release request
+//! `flock` on the data file: exclusive for write/finalise/delete, shared for reads — always `LOCK_NB`, waits are
+//! bounded loops of attempts, so no pool thread is ever parked on a lock. A request ([`FileStore::open`]) that
+//! finds an upload locked creates the marker `<upload dir>/<id>.release` and retries until
+//! [`StoreConfig::release_timeout`] (3 s by default), re-creating the marker should it vanish. The holder — in this
+//! process or any other — sees it through [`UploadWriter::release_requested`] (one `stat(2)`, meant to be called
+//! between batches), stops taking body bytes, commits what it stored and drops the writer, which unlocks. Whoever
+//! takes the lock next removes the marker. A holder that never checks (a stuck process, the original Python tussi)
+//! is not interrupted: the waiting request then fails with `FailureKind::Locked`. [`FileStore::stat`] never
+//! interrupts a writer: it reads the committed record, which is only ever replaced whole by `rename`.
+//!
+//! # Hand-off and clean-up
+//! - [`FileStore::wait_for_file`] hands finished uploads to workers (threads or processes, Rust or Python), oldest
+//!   first, woken by inotify and in-process notification ([`completed`] module).
+//! - [`FileStore::janitor`] removes abandoned files, skipping locked ones ([`janitor`] module).
+//!
+//! # Seeing the system calls
+//! `strace -f -e trace=openat,fallocate,flock,pwrite64,fdatasync,fsync,rename,unlink cargo test -p tus-storage
+//! --doc` shows this example's creation (`openat(..., O_CREAT|O_EXCL)`, `flock(LOCK_EX|LOCK_NB)`, `fallocate`),
+//! commits (`fdatasync`, `fsync`, `rename(".../<id>.meta.tmp", ".../<id>.meta")`, `fsync` of the directory) and
+//! finalisation (`rename` of the completed record, then of the data). The test `tests/strace.rs` checks the same
+//! sequence automatically when `strace` is installed (Debian package `strace`).
+
+#![forbid(unsafe_code)]
+
+mod async_store;
+pub mod completed;
+mod config;
+mod error;
+mod fsutil;
+mod iso8601;
+pub mod janitor;
+mod layout;
+mod lock;
+mod offload;
+mod record;
+mod store;
+mod writer;
+
+pub use async_store::{AsyncFileStore, AsyncUploadWriter};
+pub use completed::CompletedUpload;
+pub use config::{JanitorConfig, StoreConfig, DEFAULT_BATCH_SIZE};
+pub use error::{Cause, StorageError};
+pub use janitor::{Deleted, JanitorReason, JanitorReport};
+pub use lock::ReleaseWatch;
+#[cfg(feature = "blocking")]
+pub use offload::BlockingPool;
+pub use offload::{Inline, Offload};
+pub use record::UploadRecord;
+pub use store::{FileStore, StoreStats};
+pub use writer::UploadWriter;

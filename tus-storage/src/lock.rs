@@ -1,0 +1,112 @@
+//! `flock` on data files, always non-blocking, and the cross-process lock-release request.
+//!
+//! Every lock attempt uses `LOCK_NB`; waiting is a bounded loop of attempts with short sleeps, so no pool thread is
+//! ever parked on a lock indefinitely.
+//!
+//! **Lock-release request.** A request that finds an upload's data file locked creates the marker file
+//! `<upload dir>/<id>.release` and keeps retrying until its deadline ([`StoreConfig::release_timeout`]), re-creating
+//! the marker should it vanish. The holder — in this process or any other — sees the marker through
+//! [`UploadWriter::release_requested`] (one `stat(2)`), stops taking body bytes, commits what it stored and drops
+//! the writer, which unlocks. Whoever takes the lock next removes the marker. A holder that never checks (a stuck
+//! process, the original Python tussi) is not interrupted: the waiting request then fails with `Locked`.
+//!
+//! [`StoreConfig::release_timeout`]: crate::StoreConfig::release_timeout
+//! [`UploadWriter::release_requested`]: crate::UploadWriter::release_requested
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::error::{Cause, StorageError};
+use crate::fsutil::remove_if_exists;
+
+/// A data file under `flock`; unlocks when dropped.
+pub(crate) type Locked = Flock<File>;
+
+/// One non-blocking attempt. `Err((file, EWOULDBLOCK))` means someone else holds a conflicting lock.
+pub(crate) fn try_lock(file: File, exclusive: bool) -> Result<Locked, (File, Errno)> {
+    let arg = if exclusive { FlockArg::LockExclusiveNonblock } else { FlockArg::LockSharedNonblock };
+    let mut file = file;
+    loop {
+        match Flock::lock(file, arg) {
+            Err((f, Errno::EINTR)) => file = f,
+            other => return other,
+        }
+    }
+}
+
+/// Tries to lock `file` exclusively until `timeout`, asking the holder to let go through the marker at `release`
+/// when the first attempt fails. Removes the marker once the lock is taken.
+pub(crate) fn lock_with_release(
+    file: File,
+    path: &Path,
+    release: &Path,
+    timeout: Duration,
+) -> Result<Locked, StorageError> {
+    let mut file = match try_lock(file, true) {
+        Ok(locked) => {
+            clear_release(release);
+            return Ok(locked);
+        }
+        Err((file, Errno::EWOULDBLOCK)) => file,
+        Err((_, errno)) => return Err(StorageError::errno("lock upload", path, errno)),
+    };
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        request_release(release);
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(StorageError::new("lock upload", Cause::LockTimeout).with_path(path));
+        }
+        thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(20));
+        file = match try_lock(file, true) {
+            Ok(locked) => {
+                clear_release(release);
+                return Ok(locked);
+            }
+            Err((file, Errno::EWOULDBLOCK)) => file,
+            Err((_, errno)) => return Err(StorageError::errno("lock upload", path, errno)),
+        };
+    }
+}
+
+/// Creates the release marker if it is missing. Failures are ignored: the waiter then simply times out.
+pub(crate) fn request_release(release: &Path) {
+    if !release.exists() {
+        let _ = OpenOptions::new().write(true).create(true).truncate(false).open(release);
+    }
+}
+
+fn clear_release(release: &Path) {
+    let _ = remove_if_exists(release);
+}
+
+/// A cheap, cloneable check for a lock-release request on one upload; see the
+/// [crate docs](crate#locks-and-the-lock-release-request).
+#[derive(Clone, Debug)]
+pub struct ReleaseWatch {
+    marker: Option<Arc<PathBuf>>,
+}
+
+impl ReleaseWatch {
+    pub(crate) fn new(marker: PathBuf) -> Self {
+        ReleaseWatch { marker: Some(Arc::new(marker)) }
+    }
+
+    /// A watch that never fires (finished uploads).
+    pub(crate) fn never() -> Self {
+        ReleaseWatch { marker: None }
+    }
+
+    /// Whether another request (in any process) has asked the holder to commit and let go. One `stat(2)`.
+    pub fn is_requested(&self) -> bool {
+        self.marker.as_deref().is_some_and(|m| m.exists())
+    }
+}

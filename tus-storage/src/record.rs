@@ -1,0 +1,236 @@
+//! [`UploadRecord`]: the `.meta` JSON record, byte-compatible with the original tussi's.
+//!
+//! ```text
+//! {"length":2000,"offset":1000,"metadata":{"filename":"a.txt"},"server_metadata":{},"last_write":1795470219.91,
+//!  "created_at":1795470219.87,"finished_at":null,"duration":null}
+//! ```
+//! Compact, in this field order; times as float Unix seconds, `finished_at` as an ISO-8601 UTC date-time and
+//! `duration` as an ISO-8601 duration (see the `iso8601` module). Unknown fields are ignored on read; fields the
+//! original treats as optional (`offset`, `server_metadata`, `finished_at`, `duration`) may be missing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tus_proto::{Metadata, UploadId, UploadState};
+
+use crate::error::{Cause, StorageError};
+use crate::iso8601;
+
+/// The persisted state of one upload: what the `.meta` file beside its data holds.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct UploadRecord {
+    /// Declared length in bytes; `None` while deferred.
+    pub length: Option<u64>,
+    /// Committed offset: every byte before it is stored (durably, when fsync is on).
+    pub offset: u64,
+    /// The client's metadata.
+    pub metadata: Metadata,
+    /// The server's metadata (from the `on_create` hook).
+    pub server_metadata: Metadata,
+    /// When the last commit happened.
+    pub last_write: SystemTime,
+    /// When the upload was created.
+    pub created_at: SystemTime,
+    /// When the upload was finalised (set in the completed area only).
+    pub finished_at: Option<SystemTime>,
+    /// `finished_at - created_at` (set in the completed area only).
+    pub duration: Option<Duration>,
+}
+
+/// The JSON shape, field for field in the original's order.
+#[derive(Serialize, Deserialize)]
+struct Raw {
+    #[serde(default)]
+    length: Option<u64>,
+    #[serde(default)]
+    offset: u64,
+    metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    server_metadata: BTreeMap<String, String>,
+    last_write: f64,
+    created_at: f64,
+    #[serde(default)]
+    finished_at: Option<TimeValue>,
+    #[serde(default)]
+    duration: Option<TimeValue>,
+}
+
+/// A date-time or duration: a string as written, or a number of seconds (which the original also accepts).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum TimeValue {
+    Text(String),
+    Seconds(f64),
+}
+
+/// Float seconds of `t`: the double nearest to the exact time (via decimal text, so a float read by
+/// [`from_secs`] comes back bit for bit; `Duration::as_secs_f64` can be one ulp off).
+fn to_secs(t: SystemTime) -> f64 {
+    let (sign, d) = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => ("", d),
+        Err(e) => ("-", e.duration()),
+    };
+    format!("{sign}{}.{:09}", d.as_secs(), d.subsec_nanos()).parse().unwrap_or(f64::NAN)
+}
+
+fn from_secs(secs: f64) -> Option<SystemTime> {
+    if !secs.is_finite() || secs.abs() > 1e15 {
+        return None;
+    }
+    let d = Duration::from_secs_f64(secs.abs());
+    Some(if secs >= 0.0 { UNIX_EPOCH + d } else { UNIX_EPOCH - d })
+}
+
+fn corrupt(why: impl Into<String>) -> StorageError {
+    StorageError::new("parse record", Cause::CorruptRecord(why.into()))
+}
+
+impl UploadRecord {
+    /// A fresh record: offset 0, `last_write == created_at`, not finished.
+    pub fn new(length: Option<u64>, metadata: Metadata, server_metadata: Metadata, created_at: SystemTime) -> Self {
+        UploadRecord {
+            length,
+            offset: 0,
+            metadata,
+            server_metadata,
+            last_write: created_at,
+            created_at,
+            finished_at: None,
+            duration: None,
+        }
+    }
+
+    /// The record as compact JSON in the original's field order.
+    pub fn to_json(&self) -> String {
+        let map = |m: &Metadata| m.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let raw = Raw {
+            length: self.length,
+            offset: self.offset,
+            metadata: map(&self.metadata),
+            server_metadata: map(&self.server_metadata),
+            last_write: to_secs(self.last_write),
+            created_at: to_secs(self.created_at),
+            finished_at: self.finished_at.map(|t| TimeValue::Text(iso8601::format_datetime(t))),
+            duration: self.duration.map(|d| TimeValue::Text(iso8601::format_duration(d))),
+        };
+        // A struct of plain maps and numbers: serialisation cannot fail (non-finite floats become `null`).
+        serde_json::to_string(&raw).unwrap_or_default()
+    }
+
+    /// Parses a record from JSON text (unknown fields ignored).
+    pub fn from_json(text: &str) -> Result<UploadRecord, StorageError> {
+        let raw: Raw = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        let time = |name: &str, secs: f64| from_secs(secs).ok_or_else(|| corrupt(format!("bad {name}: {secs}")));
+        let finished_at = match raw.finished_at {
+            None => None,
+            Some(TimeValue::Seconds(s)) => Some(time("finished_at", s)?),
+            Some(TimeValue::Text(t)) => {
+                Some(iso8601::parse_datetime(&t).ok_or_else(|| corrupt(format!("bad finished_at: {t:?}")))?)
+            }
+        };
+        let duration = match raw.duration {
+            None => None,
+            Some(TimeValue::Seconds(s)) if s.is_finite() && s < 1e15 => Some(Duration::from_secs_f64(s.max(0.0))),
+            Some(TimeValue::Seconds(s)) => return Err(corrupt(format!("bad duration: {s}"))),
+            Some(TimeValue::Text(t)) => {
+                Some(iso8601::parse_duration(&t).ok_or_else(|| corrupt(format!("bad duration: {t:?}")))?)
+            }
+        };
+        Ok(UploadRecord {
+            length: raw.length,
+            offset: raw.offset,
+            metadata: raw.metadata.into_iter().collect(),
+            server_metadata: raw.server_metadata.into_iter().collect(),
+            last_write: time("last_write", raw.last_write)?,
+            created_at: time("created_at", raw.created_at)?,
+            finished_at,
+            duration,
+        })
+    }
+
+    /// Reads a record file, for example one saved by [`CompletedUpload::save_record`](crate::CompletedUpload).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<UploadRecord, StorageError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| StorageError::io("read record", path, e))?;
+        UploadRecord::from_json(&text).map_err(|e| e.with_path(path))
+    }
+
+    /// Marks the record finished at `now`: sets `finished_at` and `duration` (zero if the clock went back).
+    pub fn finish(&mut self, now: SystemTime) {
+        self.finished_at = Some(now);
+        self.duration = Some(now.duration_since(self.created_at).unwrap_or(Duration::ZERO));
+    }
+
+    /// The protocol core's view of this record for upload `id`.
+    pub fn to_state(&self, id: UploadId, finished: bool) -> UploadState {
+        let mut state = UploadState::new(id, self.length, self.offset);
+        state.metadata = self.metadata.clone();
+        state.server_metadata = self.server_metadata.clone();
+        state.finished = finished;
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGINAL: &str = r#"{"length":2000,"offset":1000,"metadata":{"filename":"a.txt"},"server_metadata":{},"last_write":1795470219.91,"created_at":1795470219.87,"finished_at":null,"duration":null}"#;
+
+    #[test]
+    fn round_trips_the_original_byte_for_byte() {
+        let record = UploadRecord::from_json(ORIGINAL).unwrap();
+        assert_eq!(record.length, Some(2000));
+        assert_eq!(record.offset, 1000);
+        assert_eq!(record.metadata.get("filename"), Some("a.txt"));
+        assert_eq!(record.to_json(), ORIGINAL);
+    }
+
+    #[test]
+    fn finished_record() {
+        let text = r#"{"length":5,"offset":5,"metadata":{"a":"é\"x","b":""},"server_metadata":{"k":"v"},"last_write":1795470219.0,"created_at":1795470219.87,"finished_at":"2026-11-23T21:43:40.234372Z","duration":"P1DT2H3.5S"}"#;
+        let record = UploadRecord::from_json(text).unwrap();
+        assert_eq!(record.finished_at, Some(UNIX_EPOCH + Duration::from_micros(1_795_470_220_234_372)));
+        assert_eq!(record.duration, Some(Duration::from_millis(93_603_500)));
+        assert_eq!(record.to_json(), text);
+    }
+
+    #[test]
+    fn float_times_round_trip_exactly() {
+        for secs in [1795475268.4712067, 1795470219.91, 1795470219.0, 0.5, 1e-9, 1234567890.1234567] {
+            let t = from_secs(secs).unwrap();
+            assert_eq!(to_secs(t).to_bits(), secs.to_bits(), "{secs}");
+        }
+        // Python writes the shortest repr; reading it must give the same double (serde_json's default float parser
+        // is not always correctly rounded: `float_roundtrip` is on).
+        let text = r#"{"length":1,"offset":0,"metadata":{},"server_metadata":{},"last_write":1795475417.3527946,"created_at":1795475417.3507159,"finished_at":null,"duration":null}"#;
+        assert_eq!(UploadRecord::from_json(text).unwrap().to_json(), text);
+    }
+
+    #[test]
+    fn lenient_read() {
+        let text = r#"{"length":null,"metadata":{},"last_write":1,"created_at":2,"extra":[1,2],"duration":1.5}"#;
+        let record = UploadRecord::from_json(text).unwrap();
+        assert_eq!((record.length, record.offset), (None, 0));
+        assert_eq!(record.duration, Some(Duration::from_millis(1500)));
+        assert_eq!(record.created_at, UNIX_EPOCH + Duration::from_secs(2));
+        for bad in ["", "{}", r#"{"length":1,"metadata":{},"last_write":"x","created_at":2}"#, "[1]"] {
+            assert!(UploadRecord::from_json(bad).is_err(), "{bad:?}");
+        }
+        let bad_time = r#"{"length":1,"metadata":{},"last_write":1,"created_at":2,"finished_at":"yesterday"}"#;
+        assert!(matches!(UploadRecord::from_json(bad_time).unwrap_err().cause(), Cause::CorruptRecord(_)));
+    }
+
+    #[test]
+    fn finish_sets_time_and_duration() {
+        let created = UNIX_EPOCH + Duration::from_secs(100);
+        let mut record = UploadRecord::new(Some(3), Metadata::new(), Metadata::new(), created);
+        record.finish(created + Duration::from_millis(362));
+        assert_eq!(record.duration, Some(Duration::from_millis(362)));
+        record.finish(created - Duration::from_secs(1));
+        assert_eq!(record.duration, Some(Duration::ZERO));
+    }
+}

@@ -1,0 +1,277 @@
+//! [`FileStore`]: opening the directories, creating uploads, looking them up and opening them for writing.
+
+use std::fs::{DirBuilder, File, OpenOptions, Permissions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use nix::errno::Errno;
+use nix::unistd::AccessFlags;
+use tus_proto::{Metadata, NewUpload, StoreFailure, UploadId, UploadState};
+use uuid::Uuid;
+
+use crate::config::StoreConfig;
+use crate::error::{Cause, StorageError};
+use crate::fsutil::{free_space, fsync_dir, is_same_file, read_record, remove_if_exists, write_record};
+use crate::layout::Dir;
+use crate::lock::{lock_with_release, try_lock, ReleaseWatch};
+use crate::record::UploadRecord;
+use crate::writer::UploadWriter;
+
+/// The blocking storage core: uploads as files in a staging directory, finished ones in a completed directory.
+///
+/// Cheap to clone (one `Arc`), `Send + Sync`; every method blocks on file I/O, so async code calls it through
+/// [`AsyncFileStore`](crate::AsyncFileStore) or its own thread pool.
+#[derive(Clone, Debug)]
+pub struct FileStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: StoreConfig,
+    pub(crate) uploads: Dir,
+    pub(crate) completed: Dir,
+    pub(crate) finishes: Notifier,
+    pub(crate) preallocation_skipped: AtomicU64,
+    pub(crate) discarded: AtomicU64,
+}
+
+/// Counters of things the store did quietly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStats {
+    /// Creations whose preallocation was skipped because the filesystem does not support it.
+    pub preallocation_skipped: u64,
+    /// Finished files discarded by `wait_for_file` because their record was missing or corrupt.
+    pub discarded_corrupt: u64,
+}
+
+/// In-process wake-up of `wait_for_file` callers: a generation counter bumped after every finalisation.
+#[derive(Debug, Default)]
+pub(crate) struct Notifier {
+    generation: Mutex<u64>,
+    cond: Condvar,
+}
+
+impl Notifier {
+    pub(crate) fn generation(&self) -> u64 {
+        *self.generation.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn notify(&self) {
+        *self.generation.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.cond.notify_all();
+    }
+
+    /// Waits until the generation differs from `seen`, at most `timeout`.
+    pub(crate) fn wait_changed(&self, seen: u64, timeout: Duration) {
+        let guard = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = self.cond.wait_timeout_while(guard, timeout, |g| *g == seen);
+    }
+}
+
+fn ensure_dir(path: &Path, mode: u32) -> Result<(), StorageError> {
+    match DirBuilder::new().mode(mode).create(path) {
+        Ok(()) => std::fs::set_permissions(path, Permissions::from_mode(mode))
+            .map_err(|e| StorageError::io("set directory mode", path, e))?,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(StorageError::io("create directory", path, e)),
+    }
+    let meta = std::fs::metadata(path).map_err(|e| StorageError::io("inspect directory", path, e))?;
+    if !meta.is_dir() {
+        return Err(StorageError::errno("inspect directory", path, Errno::ENOTDIR));
+    }
+    nix::unistd::access(path, AccessFlags::R_OK | AccessFlags::W_OK | AccessFlags::X_OK)
+        .map_err(|e| StorageError::errno("check directory access", path, e))
+}
+
+fn no_space(path: &Path, id: UploadId) -> StorageError {
+    StorageError::errno("reserve space", path, Errno::ENOSPC).with_id(id)
+}
+
+impl FileStore {
+    /// Opens (creating when missing, with [`StoreConfig::directory_mode`]) the two directories and checks them:
+    /// directories, readable, writable and searchable, on one filesystem. Their contents are not walked.
+    pub fn new(config: StoreConfig) -> Result<FileStore, StorageError> {
+        ensure_dir(&config.upload_dir, config.directory_mode)?;
+        ensure_dir(&config.completed_dir, config.directory_mode)?;
+        let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).map_err(|e| StorageError::io("inspect", p, e));
+        if dev(&config.upload_dir)? != dev(&config.completed_dir)? {
+            return Err(StorageError::errno("check same filesystem", &config.completed_dir, Errno::EXDEV));
+        }
+        Ok(FileStore {
+            inner: Arc::new(Inner {
+                uploads: Dir(config.upload_dir.clone()),
+                completed: Dir(config.completed_dir.clone()),
+                config,
+                finishes: Notifier::default(),
+                preallocation_skipped: AtomicU64::new(0),
+                discarded: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The configuration this store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// Counters of skipped preallocations and discarded files.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            preallocation_skipped: self.inner.preallocation_skipped.load(Ordering::Relaxed),
+            discarded_corrupt: self.inner.discarded.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Creates an upload under a fresh random id: data file (`O_EXCL`, preallocated with `posix_fallocate` to the
+    /// declared length) and record, both durable when fsync is on. The returned writer holds the exclusive lock.
+    ///
+    /// Not enough free space (checked with `statvfs`, then by the preallocation itself) is `NoSpace`, with nothing
+    /// left behind. A filesystem that cannot preallocate is used without it (counted in [`StoreStats`]).
+    pub fn create(&self, new: &NewUpload) -> Result<(UploadWriter, UploadId), StoreFailure> {
+        let record = UploadRecord::new(new.length, new.metadata.clone(), new.server_metadata.clone(), new.created_at);
+        self.create_upload(record).map_err(StoreFailure::from)
+    }
+
+    /// [`create`](Self::create) from the parts of a creation request, for callers without a [`NewUpload`] at
+    /// hand (tools, tests).
+    pub fn create_with(
+        &self,
+        length: Option<u64>,
+        metadata: Metadata,
+        server_metadata: Metadata,
+        created_at: SystemTime,
+    ) -> Result<(UploadWriter, UploadId), StoreFailure> {
+        let record = UploadRecord::new(length, metadata, server_metadata, created_at);
+        self.create_upload(record).map_err(StoreFailure::from)
+    }
+
+    fn create_upload(&self, record: UploadRecord) -> Result<(UploadWriter, UploadId), StorageError> {
+        let uploads = &self.inner.uploads;
+        let mut attempts = 0;
+        let (id, file) = loop {
+            let id = UploadId::from_uuid(Uuid::new_v4());
+            let path = uploads.data(id);
+            match OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
+                Ok(file) => break (id, file),
+                // A random v4 id colliding is next to impossible; a few tries, then report it.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => attempts += 1,
+                Err(e) => return Err(StorageError::io("create upload", &path, e).with_id(id)),
+            }
+        };
+        let result = self.initialise(id, file, record);
+        if result.is_err() {
+            for path in [uploads.data(id), uploads.record(id), uploads.staging_temp(id)] {
+                let _ = remove_if_exists(&path);
+            }
+        }
+        result.map(|writer| (writer, id))
+    }
+
+    fn initialise(&self, id: UploadId, file: File, record: UploadRecord) -> Result<UploadWriter, StorageError> {
+        let uploads = &self.inner.uploads;
+        let fsync = self.inner.config.fsync;
+        let path = uploads.data(id);
+        let locked = try_lock(file, true).map_err(|(_, e)| StorageError::errno("lock new upload", &path, e))?;
+        if let Some(length) = record.length.filter(|&l| l > 0) {
+            if free_space(uploads.path())? < length {
+                return Err(no_space(&path, id));
+            }
+            let len = i64::try_from(length).map_err(|_| no_space(&path, id))?;
+            match nix::fcntl::posix_fallocate(&*locked, 0, len) {
+                Ok(()) => {}
+                Err(Errno::EOPNOTSUPP | Errno::ENOSYS) => {
+                    self.inner.preallocation_skipped.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => return Err(StorageError::errno("preallocate", &path, e).with_id(id)),
+            }
+        }
+        if fsync {
+            locked.sync_data().map_err(|e| StorageError::io("fdatasync new upload", &path, e).with_id(id))?;
+        }
+        write_record(&record, &uploads.staging_temp(id), &uploads.record(id), fsync).map_err(|e| e.with_id(id))?;
+        if fsync {
+            fsync_dir(uploads.path()).map_err(|e| e.with_id(id))?;
+        }
+        Ok(UploadWriter::active(self.clone(), id, locked, record))
+    }
+
+    /// The committed state of an upload, without interrupting a writer.
+    ///
+    /// Takes a shared lock when the data file is free; while a writer holds it, reads the record anyway (records
+    /// are only ever replaced by `rename`, so a reader sees a whole committed record). A finished, unclaimed upload
+    /// reads as `finished: true` with `offset == length`; a claimed or unknown one is `NotFound`.
+    pub fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
+        self.stat_upload(id).map_err(|e| e.with_id(id).to_failure())
+    }
+
+    fn stat_upload(&self, id: UploadId) -> Result<UploadState, StorageError> {
+        let data = self.inner.uploads.data(id);
+        match File::open(&data) {
+            Ok(file) => {
+                let _shared = try_lock(file, false).ok();
+                match read_record(&self.inner.uploads.record(id)) {
+                    Ok(record) => return Ok(record.to_state(id, false)),
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StorageError::io("open upload", &data, e)),
+        }
+        self.finished_record(id).map(|record| record.to_state(id, true))
+    }
+
+    /// The record of a finished, unclaimed upload.
+    fn finished_record(&self, id: UploadId) -> Result<UploadRecord, StorageError> {
+        let completed = &self.inner.completed;
+        let data = completed.data(id);
+        std::fs::symlink_metadata(&data).map_err(|e| StorageError::io("look up upload", &data, e))?;
+        read_record(&completed.record(id))
+    }
+
+    /// Opens an upload for writing: takes the exclusive lock, asking a current holder (in any process) to commit
+    /// and let go and waiting at most [`StoreConfig::release_timeout`] for it (then `Locked`).
+    ///
+    /// For a finished, unclaimed upload the writer is a finished one (no lock, no writes) and `state.finished`
+    /// is `true`.
+    pub fn open(&self, id: UploadId) -> Result<(UploadWriter, UploadState), StoreFailure> {
+        self.open_upload(id).map_err(|e| e.with_id(id).to_failure())
+    }
+
+    fn open_upload(&self, id: UploadId) -> Result<(UploadWriter, UploadState), StorageError> {
+        let uploads = &self.inner.uploads;
+        let data = uploads.data(id);
+        match OpenOptions::new().read(true).write(true).open(&data) {
+            Ok(file) => {
+                let timeout = self.inner.config.release_timeout;
+                let locked = lock_with_release(file, &data, &uploads.release(id), timeout)?;
+                if is_same_file(&locked, &data) {
+                    let record = read_record(&uploads.record(id))?;
+                    let state = record.to_state(id, false);
+                    return Ok((UploadWriter::active(self.clone(), id, locked, record), state));
+                }
+                // Finalised or deleted while we waited for the lock.
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StorageError::io("open upload", &data, e)),
+        }
+        let record = self.finished_record(id)?;
+        let state = record.to_state(id, true);
+        Ok((UploadWriter::finished(self.clone(), id, record), state))
+    }
+
+    /// A watch for lock-release requests on `id`, as [`UploadWriter::release_watch`] gives.
+    pub(crate) fn release_watch(&self, id: UploadId) -> ReleaseWatch {
+        ReleaseWatch::new(self.inner.uploads.release(id))
+    }
+}
+
+pub(crate) fn is_not_found(e: &StorageError) -> bool {
+    matches!(e.cause(), Cause::Io(io) if io.kind() == io::ErrorKind::NotFound)
+}

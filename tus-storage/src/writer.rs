@@ -1,0 +1,187 @@
+//! [`UploadWriter`]: writes at explicit offsets and commits (and finalises) under one exclusive lock.
+
+use std::os::unix::fs::FileExt;
+use std::time::SystemTime;
+
+use tus_proto::{StoreFailure, UploadId, UploadState};
+
+use crate::error::{Cause, StorageError};
+use crate::fsutil::{fsync_dir, remove_if_exists, write_record};
+use crate::lock::{Locked, ReleaseWatch};
+use crate::record::UploadRecord;
+use crate::store::FileStore;
+
+/// Exclusive access to one upload, from [`FileStore::create`] or [`FileStore::open`] until dropped.
+///
+/// The lock is held from creation/open through every write and the commit — including the finalisation when the
+/// upload completes — so no other writer, finaliser or janitor can interleave. Dropping the writer unlocks; bytes
+/// written but not committed are not counted (the next writer overwrites them).
+///
+/// Call [`release_requested`](Self::release_requested) between batches: when it turns `true`, another request
+/// wants this upload, so stop taking body bytes, [`commit`](Self::commit) what was written and drop the writer.
+#[derive(Debug)]
+pub struct UploadWriter {
+    store: FileStore,
+    id: UploadId,
+    watch: ReleaseWatch,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Holding the lock. `written` is the end of the contiguous bytes written from the committed offset.
+    Active { file: Locked, record: UploadRecord, written: u64 },
+    /// Finalised (by this writer or before it was opened): no lock, no writes.
+    Finished { record: UploadRecord },
+}
+
+fn misuse(why: String) -> StorageError {
+    StorageError::new("use upload writer", Cause::Misuse(why))
+}
+
+impl UploadWriter {
+    pub(crate) fn active(store: FileStore, id: UploadId, file: Locked, record: UploadRecord) -> Self {
+        let watch = store.release_watch(id);
+        let written = record.offset;
+        UploadWriter { store, id, watch, state: State::Active { file, record, written } }
+    }
+
+    pub(crate) fn finished(store: FileStore, id: UploadId, record: UploadRecord) -> Self {
+        UploadWriter { store, id, watch: ReleaseWatch::never(), state: State::Finished { record } }
+    }
+
+    /// The upload's id.
+    pub fn id(&self) -> UploadId {
+        self.id
+    }
+
+    /// Whether the upload is finalised (no writes will be accepted).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Finished { .. })
+    }
+
+    /// The committed state.
+    pub fn state(&self) -> UploadState {
+        match &self.state {
+            State::Active { record, .. } => record.to_state(self.id, false),
+            State::Finished { record } => record.to_state(self.id, true),
+        }
+    }
+
+    /// Whether another request (in any process) asked this writer to commit and let go. One `stat(2)`: cheap
+    /// enough between batches of a few MiB.
+    pub fn release_requested(&self) -> bool {
+        self.watch.is_requested()
+    }
+
+    /// A cloneable handle answering [`release_requested`](Self::release_requested), usable while the writer itself
+    /// is busy (for example moved into a pool call).
+    pub fn release_watch(&self) -> ReleaseWatch {
+        self.watch.clone()
+    }
+
+    /// Writes `data` at `offset` (a positioned write; nothing is buffered here).
+    ///
+    /// `offset` must lie between the committed offset and the end of what this writer wrote since (writes are
+    /// contiguous), and `offset + data.len()` must not pass the declared length.
+    pub fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), StoreFailure> {
+        self.write(offset, data).map_err(|e| e.with_id(self.id).to_failure())
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        let path = self.store.inner.uploads.data(self.id);
+        let State::Active { file, record, written } = &mut self.state else {
+            return Err(misuse("write to a finished upload".into()));
+        };
+        if offset < record.offset || offset > *written {
+            let (committed, end) = (record.offset, *written);
+            return Err(misuse(format!("write at {offset} outside the writable range {committed}..={end}")));
+        }
+        let end = offset.checked_add(data.len() as u64).ok_or_else(|| misuse("offset overflow".into()))?;
+        if record.length.is_some_and(|length| end > length) {
+            return Err(misuse(format!("write up to {end} past the declared length {:?}", record.length)));
+        }
+        file.write_all_at(data, offset).map_err(|e| StorageError::io("write data", &path, e))?;
+        *written = (*written).max(end);
+        Ok(())
+    }
+
+    /// Commits `offset` (every byte before it was written through this writer or committed before): with fsync on,
+    /// `fdatasync` data → record to `<id>.meta.tmp` → `fsync` → `rename` → `fsync` directory.
+    ///
+    /// With `complete` (`offset` must equal the declared length; a deferred length becomes `offset`) the upload is
+    /// finalised in the same lock section: the completed record is written first, then the data is renamed into
+    /// the completed directory, then the staging record is removed; the lock is released and `wait_for_file`
+    /// callers are woken. The writer is then finished. Committing a finished writer's own offset again is a no-op.
+    pub fn commit(&mut self, offset: u64, complete: bool) -> Result<UploadState, StoreFailure> {
+        self.commit_at(offset, complete, SystemTime::now()).map_err(|e| e.with_id(self.id).to_failure())
+    }
+
+    fn commit_at(&mut self, offset: u64, complete: bool, now: SystemTime) -> Result<UploadState, StorageError> {
+        let inner = &self.store.inner;
+        let (uploads, fsync) = (&inner.uploads, inner.config.fsync);
+        let id = self.id;
+        let (file, record, written) = match &mut self.state {
+            State::Finished { record } if record.offset == offset => return Ok(record.to_state(id, true)),
+            State::Finished { .. } => return Err(misuse(format!("commit of {offset} on a finished upload"))),
+            State::Active { file, record, written } => (file, record, *written),
+        };
+        if offset < record.offset || offset > written {
+            let committed = record.offset;
+            return Err(misuse(format!("commit of {offset} outside the written range {committed}..={written}")));
+        }
+        let mut next = record.clone();
+        next.offset = offset;
+        next.last_write = now;
+        if complete {
+            match next.length {
+                None => next.length = Some(offset),
+                Some(length) if length != offset => {
+                    return Err(misuse(format!("completion at {offset} before the declared length {length}")))
+                }
+                Some(_) => {}
+            }
+        }
+        if fsync {
+            file.sync_data().map_err(|e| StorageError::io("fdatasync data", &uploads.data(id), e))?;
+        }
+        if !complete {
+            write_record(&next, &uploads.staging_temp(id), &uploads.record(id), fsync)?;
+            if fsync {
+                fsync_dir(uploads.path())?;
+            }
+            *record = next;
+            return Ok(record.to_state(id, false));
+        }
+        next.finish(now);
+        self.finalise(next)
+    }
+
+    /// Publishes the upload in the completed directory; called with the lock held and `record` finished.
+    fn finalise(&mut self, record: UploadRecord) -> Result<UploadState, StorageError> {
+        let inner = &self.store.inner;
+        let (uploads, completed, fsync) = (&inner.uploads, &inner.completed, inner.config.fsync);
+        let id = self.id;
+        write_record(&record, &completed.completed_temp(id), &completed.record(id), fsync)?;
+        if fsync {
+            fsync_dir(completed.path())?;
+        }
+        if let Err(e) = std::fs::rename(uploads.data(id), completed.data(id)) {
+            let _ = remove_if_exists(&completed.record(id));
+            return Err(StorageError::io("publish data", &completed.data(id), e));
+        }
+        // Published: from here on the upload is finished whatever else fails (the janitor removes leftovers).
+        let state = record.to_state(id, true);
+        let previous = std::mem::replace(&mut self.state, State::Finished { record });
+        let sync_result = if fsync { fsync_dir(completed.path()) } else { Ok(()) };
+        let _ = remove_if_exists(&uploads.record(id));
+        let _ = remove_if_exists(&uploads.release(id));
+        if fsync {
+            let _ = fsync_dir(uploads.path());
+        }
+        self.watch = ReleaseWatch::never();
+        drop(previous); // unlocks, then closes (a close-after-write wakes inotify watchers of the completed dir)
+        inner.finishes.notify();
+        sync_result.map(|()| state)
+    }
+}
