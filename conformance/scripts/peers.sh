@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Install, start and stop peer TUS servers for conformance runs. Loopback only; each peer is stopped by its PID.
+#
+#   peers.sh install PEER            install into $PEERS_DIR (a venv, a private node_modules)
+#   peers.sh start PEER [MAX_SIZE]   start on 127.0.0.1 and a free port; prints URL=..., PID=..., DATA=...
+#   peers.sh stop PEER               stop the process started by `start` (by its recorded PID); keeps DATA
+#   peers.sh url PEER                print the URL of the running peer
+#
+# PEER: tussi (original Python tussi 3.1.0 under uvicorn) | tus-node (@tus/server 2 + @tus/file-store 2)
+# PEERS_DIR defaults to <workspace>/target/tus-peers. State files: $PEERS_DIR/<instance>.{pid,url,data,log}, where
+# the instance name is $PEER_INSTANCE if set (to run several copies of one peer), else the peer name.
+# For tussi, DATA holds staging/ and completed/; for tus-node, files/.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PEERS_DIR="${PEERS_DIR:-$(cd "$here/../.." && pwd)/target/tus-peers}"
+mkdir -p "$PEERS_DIR"
+
+die() { echo "peers.sh: $*" >&2; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_ready URL PID: poll OPTIONS until any HTTP answer, for at most 30 s.
+wait_ready() {
+    local url="$1" pid="$2"
+    for _ in $(seq 1 150); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if python3 - "$url" <<'PY' 2>/dev/null
+import sys, http.client, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=2)
+c.request("OPTIONS", u.path)
+c.getresponse()
+PY
+        then return 0; fi
+        sleep 0.2
+    done
+    return 1
+}
+
+install_tussi() {
+    local venv="$PEERS_DIR/tussi-venv"
+    if [ ! -x "$venv/bin/uvicorn" ] || ! "$venv/bin/python" -c 'import tussi' 2>/dev/null; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q 'tussi[cli]==3.1.0'
+    fi
+    cat > "$PEERS_DIR/tussi_app.py" <<'PY'
+# Tiny ASGI app: the original tussi TUSApp for /files and /files/..., 404 elsewhere.
+import os
+from pathlib import Path
+from tussi import TUSApp, FilesystemStorage
+
+_data = Path(os.environ["TUSSI_DATA"])
+(_data / "staging").mkdir(parents=True, exist_ok=True)
+(_data / "completed").mkdir(parents=True, exist_ok=True)
+_max = os.environ.get("TUSSI_MAX_SIZE")
+_tus = TUSApp(
+    FilesystemStorage(_data / "staging"),
+    completed_dir=_data / "completed",
+    max_size=int(_max) if _max else None,
+)
+
+async def app(scope, receive, send):
+    path = scope.get("path", "")
+    if scope["type"] == "http" and (path == "/files" or path.startswith("/files/")):
+        await _tus(scope, receive, send)
+        return
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 404, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+PY
+}
+
+install_tus_node() {
+    local dir="$PEERS_DIR/tus-node"
+    mkdir -p "$dir"
+    if [ ! -d "$dir/node_modules/@tus/server" ]; then
+        (cd "$dir" && { [ -f package.json ] || echo '{"name":"tus-node-peer","private":true}' > package.json; } \
+            && npm install --silent --no-audit --no-fund '@tus/server@2' '@tus/file-store@2' >/dev/null)
+    fi
+    cat > "$dir/server.js" <<'JS'
+// @tus/server on 127.0.0.1: node server.js PORT DATA_DIR [MAX_SIZE]
+const { Server } = require('@tus/server');
+const { FileStore } = require('@tus/file-store');
+const [port, dir, max] = process.argv.slice(2);
+const opts = { path: '/files', datastore: new FileStore({ directory: dir }) };
+if (max) opts.maxSize = Number(max);
+new Server(opts).listen({ host: '127.0.0.1', port: Number(port) });
+JS
+}
+
+start_peer() {
+    local peer="$1" max="${2:-}" inst="${PEER_INSTANCE:-$1}" port data pid url
+    [ -f "$PEERS_DIR/$inst.pid" ] && kill -0 "$(cat "$PEERS_DIR/$inst.pid")" 2>/dev/null \
+        && die "$inst already running (PID $(cat "$PEERS_DIR/$inst.pid"))"
+    port="$(free_port)"
+    data="$(mktemp -d "$PEERS_DIR/$inst-data.XXXXXX")"
+    url="http://127.0.0.1:$port/files/"
+    case "$peer" in
+        tussi)
+            install_tussi
+            TUSSI_DATA="$data" TUSSI_MAX_SIZE="$max" \
+                "$PEERS_DIR/tussi-venv/bin/uvicorn" --app-dir "$PEERS_DIR" tussi_app:app \
+                --host 127.0.0.1 --port "$port" --no-access-log >"$PEERS_DIR/$inst.log" 2>&1 &
+            ;;
+        tus-node)
+            install_tus_node
+            mkdir -p "$data/files"
+            (cd "$PEERS_DIR/tus-node" && exec node server.js "$port" "$data/files" $max) \
+                >"$PEERS_DIR/$inst.log" 2>&1 &
+            ;;
+        *) die "unknown peer $peer (tussi, tus-node)" ;;
+    esac
+    pid=$!
+    echo "$pid" > "$PEERS_DIR/$inst.pid"
+    echo "$url" > "$PEERS_DIR/$inst.url"
+    echo "$data" > "$PEERS_DIR/$inst.data"
+    if ! wait_ready "$url" "$pid"; then
+        tail -20 "$PEERS_DIR/$inst.log" >&2 || true
+        stop_peer "$inst"
+        die "$peer did not become ready"
+    fi
+    echo "URL=$url"
+    echo "PID=$pid"
+    echo "DATA=$data"
+}
+
+stop_peer() {
+    local pidfile="$PEERS_DIR/$1.pid" pid
+    [ -f "$pidfile" ] || return 0
+    pid="$(cat "$pidfile")"
+    if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+    fi
+    # The data directory is left for inspection (its path was printed by start).
+    rm -f "$pidfile" "$PEERS_DIR/$1.url" "$PEERS_DIR/$1.data" "$PEERS_DIR/$1.log"
+}
+
+cmd="${1:-}"; peer="${2:-}"
+[ -n "$cmd" ] && [ -n "$peer" ] || die "usage: peers.sh install|start|stop|url PEER [MAX_SIZE]"
+case "$cmd" in
+    install) case "$peer" in tussi) install_tussi ;; tus-node) install_tus_node ;; *) die "unknown peer $peer" ;; esac ;;
+    start) start_peer "$peer" "${3:-}" ;;
+    stop) stop_peer "${PEER_INSTANCE:-$peer}" ;;
+    url) cat "$PEERS_DIR/${PEER_INSTANCE:-$peer}.url" ;;
+    *) die "unknown command $cmd" ;;
+esac

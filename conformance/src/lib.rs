@@ -1,0 +1,64 @@
+//! A conformance suite for TUS resumable-upload servers: scenarios checked against the tus 1.0.0 protocol text,
+//! run over the wire against any URL (or, through the [`Transport`](transport::Transport) trait, in memory).
+//!
+//! **What it never does:** it never calls a server wrong where the specification leaves it free (a SHOULD that is
+//! not followed is a warning, behaviour left open is reported as information), it never talks TLS or follows
+//! redirects, and it never sends traffic anywhere but the URL it is given (and the `Location`s that server
+//! returns). It uses no HTTP library: its own raw client ([`client`]) can send malformed requests, chunked and
+//! slow bodies, and bodies cut off mid-way.
+//!
+//! Scenarios are data ([`scenario::Scenario`]): an id, the clause checked, a [`Level`](scenario::Level), the
+//! extensions needed, and steps with expectations. Extensions are detected through OPTIONS `Tus-Extension`; a
+//! scenario needing an extension the server does not offer is "not applicable".
+//!
+//! ```no_run
+//! use tus_conformance::{run, scenarios, Config, Timeouts, Url, WireTransport};
+//!
+//! let config = Config::new(Url::parse("http://127.0.0.1:8080/files/")?);
+//! let mut wire = WireTransport::new(Timeouts::default(), true);
+//! let report = run(&config, &mut wire, None, &scenarios::all())?;
+//! print!("{}", report.table());
+//! std::process::exit(report.exit_code(false));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Without a server at hand, the raw client and the report still work:
+//!
+//! ```
+//! use tus_conformance::{RawRequest, Url};
+//!
+//! let base = Url::parse("http://127.0.0.1:8080/files/").unwrap();
+//! let upload = base.join("/files/abc").unwrap();
+//! assert_eq!(upload.to_string(), "http://127.0.0.1:8080/files/abc");
+//! let req = RawRequest::new("PATCH", &upload.target)
+//!     .header("Upload-Offset", "0")
+//!     .header("Upload-Offset", "3") // duplicates are sent as they are
+//!     .body(b"hello".to_vec());
+//! let head = String::from_utf8(req.head_bytes()).unwrap();
+//! assert!(head.starts_with("PATCH /files/abc HTTP/1.1\r\n"));
+//! assert!(head.contains("Upload-Offset: 0\r\nUpload-Offset: 3\r\nContent-Length: 5\r\n\r\n"));
+//! assert!(tus_conformance::scenarios::all().iter().any(|s| s.id == "core-head-cache-control"));
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod client;
+pub mod context;
+pub mod headers;
+pub mod memory;
+pub mod probe;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod scenarios;
+pub mod transport;
+pub mod url;
+
+pub use client::{AfterCut, ClientError, Connection, Delivery, Framing, RawRequest, Response, Timeouts};
+pub use context::{ServerInfo, Settings};
+pub use probe::{DataProbe, DirProbe, GetProbe};
+pub use report::{Report, ScenarioResult, Verdict};
+pub use runner::{run, Config};
+pub use scenario::{Level, Scenario};
+pub use transport::{Transport, WireTransport};
+pub use url::Url;

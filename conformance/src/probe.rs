@@ -1,0 +1,77 @@
+//! Data probes: ways to read back the bytes a server stored, since TUS itself has no download.
+//!
+//! Offsets say how much a server claims to hold; a probe checks what it holds. [`DirProbe`] reads the server's
+//! storage directories (for servers that keep `<dir>/<upload id>` files, as tussi, tusd's file store and
+//! @tus/file-store do); [`GetProbe`] issues a `GET` on the upload URL (tusd serves downloads; some servers crash
+//! on it, so it is opt-in). Without a probe, data checks are reported as not verified.
+
+use std::fs;
+use std::path::PathBuf;
+
+use crate::client::{Connection, RawRequest, Timeouts};
+use crate::url::Url;
+
+/// Reads back the bytes stored for an upload.
+pub trait DataProbe: Send + Sync {
+    /// The first `len` stored bytes of the upload at `url` (fewer if fewer are stored), or None when this probe
+    /// cannot tell.
+    fn read(&self, url: &Url, len: u64) -> Option<Vec<u8>>;
+
+    /// A short description for reports.
+    fn describe(&self) -> String;
+}
+
+/// Reads `<dir>/<last URL path segment>` from the first directory that has it.
+#[derive(Debug, Clone)]
+pub struct DirProbe {
+    /// Directories searched in order (e.g. the staging and the completed directory).
+    pub dirs: Vec<PathBuf>,
+}
+
+impl DataProbe for DirProbe {
+    fn read(&self, url: &Url, len: u64) -> Option<Vec<u8>> {
+        let id = url.last_segment();
+        if id.is_empty() || id.contains("..") || id.contains('/') || id.contains('\\') {
+            return None;
+        }
+        for dir in &self.dirs {
+            if let Ok(mut data) = fs::read(dir.join(id)) {
+                data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+                return Some(data);
+            }
+        }
+        None
+    }
+
+    fn describe(&self) -> String {
+        let dirs: Vec<String> = self.dirs.iter().map(|d| d.display().to_string()).collect();
+        format!("files in {}", dirs.join(", "))
+    }
+}
+
+/// Downloads the upload with `GET` (with `Tus-Resumable: 1.0.0`) over a fresh connection.
+#[derive(Debug, Clone, Copy)]
+pub struct GetProbe {
+    /// Timeouts of the download connection.
+    pub timeouts: Timeouts,
+}
+
+impl DataProbe for GetProbe {
+    fn read(&self, url: &Url, len: u64) -> Option<Vec<u8>> {
+        let req = RawRequest::new("GET", &url.target)
+            .header("Host", url.authority())
+            .header("Tus-Resumable", "1.0.0")
+            .header("Connection", "close");
+        let resp = Connection::open(&url.authority(), self.timeouts).ok()?.exchange(&req).ok()?;
+        if resp.status != 200 {
+            return None;
+        }
+        let mut body = resp.body;
+        body.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+        Some(body)
+    }
+
+    fn describe(&self) -> String {
+        "GET on the upload URL".into()
+    }
+}

@@ -1,0 +1,283 @@
+//! Running scenarios: discover the server through OPTIONS, select scenarios, run each within its budget, and
+//! turn outcomes into verdicts according to the scenario's level.
+
+use std::thread;
+use std::time::Instant;
+
+use crate::check::evaluate;
+use crate::client::{AfterCut, ClientError, RawRequest};
+use crate::context::{parse_uint, Ctx, ServerInfo, Settings};
+use crate::probe::DataProbe;
+use crate::report::{Report, ScenarioResult, Verdict};
+use crate::scenario::{Capture, Level, Outcome, Procedure, Requirement, Role, Scenario, Step};
+use crate::transport::Transport;
+use crate::url::Url;
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The creation endpoint, e.g. `http://127.0.0.1:8080/files/`.
+    pub base: Url,
+    /// Time bounds.
+    pub settings: Settings,
+    /// Only scenarios whose id matches one of these globs (`*`, `?`); empty: all.
+    pub only: Vec<String>,
+    /// Skip scenarios whose id matches one of these globs.
+    pub skip: Vec<String>,
+    /// Extensions to assume instead of those advertised through OPTIONS.
+    pub extensions: Option<Vec<String>>,
+}
+
+impl Config {
+    /// Defaults for a base URL.
+    pub fn new(base: Url) -> Config {
+        Config { base, settings: Settings::default(), only: Vec::new(), skip: Vec::new(), extensions: None }
+    }
+
+    /// Whether a scenario id is selected by `only` and `skip`.
+    pub fn selects(&self, id: &str) -> bool {
+        (self.only.is_empty() || self.only.iter().any(|g| glob_match(g, id)))
+            && !self.skip.iter().any(|g| glob_match(g, id))
+    }
+}
+
+/// Asks the server for its capabilities with OPTIONS on the base URL (without `Tus-Resumable`).
+pub fn discover(base: &Url, transport: &mut dyn Transport) -> Result<ServerInfo, ClientError> {
+    let req = RawRequest::new("OPTIONS", &base.target).header("Host", base.authority());
+    let resp = transport.send(base, &req)?;
+    let mut info = ServerInfo { options_status: Some(resp.status), ..ServerInfo::default() };
+    if resp.status / 100 == 2 {
+        info.versions = resp.headers.list("tus-version");
+        info.extensions = resp.headers.list("tus-extension").iter().map(|e| e.to_ascii_lowercase()).collect();
+        info.max_size = resp.header("tus-max-size").and_then(parse_uint);
+        info.checksum_algorithms = resp.headers.list("tus-checksum-algorithm");
+    }
+    Ok(info)
+}
+
+/// Runs the selected scenarios and returns the report. Fails only if the server cannot be reached at all.
+pub fn run(
+    config: &Config,
+    transport: &mut dyn Transport,
+    probe: Option<&dyn DataProbe>,
+    scenarios: &[Scenario],
+) -> Result<Report, ClientError> {
+    let started = Instant::now();
+    let mut server = discover(&config.base, transport)?;
+    if let Some(ext) = &config.extensions {
+        server.extensions = ext.iter().map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).collect();
+        server.extensions_overridden = true;
+    }
+    let mut results = Vec::new();
+    for scenario in scenarios.iter().filter(|s| config.selects(s.id)) {
+        results.push(run_one(config, &server, transport, probe, scenario));
+    }
+    Ok(Report {
+        target: config.base.to_string(),
+        transport: transport.name().to_string(),
+        probe: probe.map(|p| p.describe()),
+        server,
+        results,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Runs one scenario (requirements checked first) and returns its result line.
+pub fn run_one(
+    config: &Config,
+    server: &ServerInfo,
+    transport: &mut dyn Transport,
+    probe: Option<&dyn DataProbe>,
+    scenario: &Scenario,
+) -> ScenarioResult {
+    let started = Instant::now();
+    let (verdict, detail) = match missing_requirement(scenario, server, transport.wire().is_some()) {
+        Some(why) => (Verdict::NotApplicable, why),
+        None => {
+            let mut ctx = Ctx::new(&config.base, server, &config.settings, transport, probe);
+            let outcome = match &scenario.procedure {
+                Procedure::Steps(steps) => run_steps(&mut ctx, steps),
+                Procedure::Custom(f) => f(&mut ctx),
+            };
+            let (verdict, mut detail) = judge(scenario.level, outcome);
+            for note in ctx.notes() {
+                detail.push_str("; ");
+                detail.push_str(note);
+            }
+            (verdict, detail)
+        }
+    };
+    ScenarioResult {
+        id: scenario.id.to_string(),
+        title: scenario.title.to_string(),
+        clause: scenario.clause.to_string(),
+        level: scenario.level.label(),
+        rank: level_rank(scenario.level),
+        verdict,
+        detail,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+fn missing_requirement(scenario: &Scenario, server: &ServerInfo, wire: bool) -> Option<String> {
+    for r in &scenario.requires {
+        match r {
+            Requirement::Extension(e) if !server.has(e) => {
+                return Some(format!("server does not offer the {e} extension"));
+            }
+            Requirement::MaxSize if server.max_size.is_none() => {
+                return Some("server advertises no Tus-Max-Size".into());
+            }
+            Requirement::Wire if !wire => return Some("needs real sockets (wire-only)".into()),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Maps an outcome to a verdict according to the level.
+pub fn judge(level: Level, outcome: Outcome) -> (Verdict, String) {
+    match (outcome, level) {
+        (Outcome::Pass(d), Level::Informational) | (Outcome::Observed(d), _) => (Verdict::Info, d),
+        (Outcome::Violation(d), Level::Informational) => (Verdict::Info, d),
+        (Outcome::Pass(d), _) => (Verdict::Pass, d),
+        (Outcome::Violation(d), Level::Must | Level::Extension(_)) => (Verdict::Fail, d),
+        (Outcome::Violation(d), Level::Should | Level::Recommended) => (Verdict::Warn, d),
+        (Outcome::NotApplicable(d), _) => (Verdict::NotApplicable, d),
+        (Outcome::Error(d), _) => (Verdict::Error, d),
+    }
+}
+
+fn level_rank(level: Level) -> u8 {
+    match level {
+        Level::Must => 0,
+        Level::Extension(_) => 1,
+        Level::Should => 2,
+        Level::Recommended => 3,
+        Level::Informational => 4,
+    }
+}
+
+/// Runs declarative steps in order; stops at the first step whose expectations fail.
+pub fn run_steps(ctx: &mut Ctx<'_>, steps: &[Step]) -> Outcome {
+    let mut trace: Vec<String> = Vec::new();
+    for step in steps {
+        if !step.delay.is_zero() {
+            thread::sleep(step.delay.min(ctx.remaining()));
+        }
+        let (url, raw) = match ctx.build(&step.request) {
+            Ok(x) => x,
+            Err(e) => return Outcome::Error(e),
+        };
+        let label = if raw.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("x-http-method-override")) {
+            format!("{} (override)", raw.method)
+        } else {
+            raw.method.clone()
+        };
+        let resp = match ctx.send(&url, &raw) {
+            Ok(r) => r,
+            Err(ClientError::CutOff(n)) if matches!(raw.delivery.cut, Some((_, AfterCut::Close))) => {
+                trace.push(format!("{label} cut after {n} B"));
+                continue;
+            }
+            Err(e) => {
+                let msg = format!("{label}: {e}");
+                return on_failure(step.role, msg, &trace);
+            }
+        };
+        match resp.header("upload-offset") {
+            Some(o) => trace.push(format!("{label} {} (offset {})", resp.status, o.trim())),
+            None => trace.push(format!("{label} {}", resp.status)),
+        }
+        let failures = evaluate(ctx, &step.expect, &resp, &url);
+        if !failures.is_empty() {
+            return on_failure(step.role, format!("{label}: {}", failures.join(", ")), &trace);
+        }
+        for c in &step.capture {
+            match c {
+                Capture::Location(var) => match resp.header("location").map(|l| url.join(l)) {
+                    Some(Ok(u)) => ctx.set_var(var, u.to_string()),
+                    Some(Err(e)) => return on_failure(step.role, format!("{label}: Location: {e}"), &trace),
+                    None => return on_failure(step.role, format!("{label}: no Location"), &trace),
+                },
+                Capture::Header(name, var) => match resp.header(name) {
+                    Some(v) => ctx.set_var(var, v.trim().to_string()),
+                    None => return on_failure(step.role, format!("{label}: no {name}"), &trace),
+                },
+            }
+        }
+    }
+    Outcome::Pass(trace.join(", "))
+}
+
+fn on_failure(role: Role, msg: String, trace: &[String]) -> Outcome {
+    let context = if trace.is_empty() { String::new() } else { format!(" [after {}]", trace.join(", ")) };
+    match role {
+        Role::Setup => Outcome::Error(format!("setup failed: {msg}{context}")),
+        Role::Gate => Outcome::NotApplicable(format!("precondition not met: {msg}{context}")),
+        Role::Check => Outcome::Violation(format!("{msg}{context}")),
+    }
+}
+
+/// Glob matching with `*` (any run) and `?` (one character).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("core-*", "core-head-offset"));
+        assert!(glob_match("*head*", "core-head-offset"));
+        assert!(glob_match("core-hea?-offset", "core-head-offset"));
+        assert!(!glob_match("creation-*", "core-head-offset"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("a*b", "acbx"));
+    }
+
+    #[test]
+    fn verdicts_follow_levels() {
+        let v = |level, outcome| judge(level, outcome).0;
+        assert_eq!(v(Level::Must, Outcome::Violation("x".into())), Verdict::Fail);
+        assert_eq!(v(Level::Extension("creation"), Outcome::Violation("x".into())), Verdict::Fail);
+        assert_eq!(v(Level::Should, Outcome::Violation("x".into())), Verdict::Warn);
+        assert_eq!(v(Level::Recommended, Outcome::Violation("x".into())), Verdict::Warn);
+        assert_eq!(v(Level::Informational, Outcome::Violation("x".into())), Verdict::Info);
+        assert_eq!(v(Level::Informational, Outcome::Pass("x".into())), Verdict::Info);
+        assert_eq!(v(Level::Must, Outcome::Pass("x".into())), Verdict::Pass);
+        assert_eq!(v(Level::Must, Outcome::NotApplicable("x".into())), Verdict::NotApplicable);
+    }
+
+    #[test]
+    fn selection() {
+        let mut c = Config::new(Url::parse("http://127.0.0.1:1/files/").expect("url"));
+        assert!(c.selects("anything"));
+        c.only = vec!["core-*".into()];
+        c.skip = vec!["core-patch-*".into()];
+        assert!(c.selects("core-head-offset"));
+        assert!(!c.selects("core-patch-409"));
+        assert!(!c.selects("creation-201"));
+    }
+}

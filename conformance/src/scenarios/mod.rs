@@ -1,0 +1,76 @@
+//! The scenario catalogue: core protocol, creation (and the other extensions), and network faults.
+
+use crate::scenario::{Capture, Expect, Pred, RequestSpec, Requirement, Scenario, Step, Target};
+
+pub mod core;
+pub mod creation;
+pub mod extensions;
+pub mod faults;
+
+/// Every scenario, in run order.
+pub fn all() -> Vec<Scenario> {
+    let mut v = core::scenarios();
+    v.extend(creation::scenarios());
+    v.extend(extensions::scenarios());
+    v.extend(faults::scenarios());
+    v
+}
+
+/// The creation extension, needed to make uploads to test.
+pub(crate) const CREATION: Requirement = Requirement::Extension("creation");
+
+/// The content type of PATCH bodies.
+pub(crate) const OFFSET_STREAM: &str = "application/offset+octet-stream";
+
+/// A setup step creating an upload of `length` bytes, captured as `{upload}`.
+pub(crate) fn create(length: u64) -> Step {
+    Step::setup(RequestSpec::new("POST", Target::Base).header("Upload-Length", &length.to_string()))
+        .status(&[201])
+        .capture(Capture::Location("upload"))
+}
+
+/// A HEAD of `{upload}`.
+pub(crate) fn head() -> RequestSpec {
+    RequestSpec::new("HEAD", Target::Var("upload"))
+}
+
+/// A well-formed PATCH of `{upload}` at `offset` (a template such as `"0"` or `"{offset}"`).
+pub(crate) fn patch(offset: &str, body: &[u8]) -> RequestSpec {
+    RequestSpec::new("PATCH", Target::Var("upload"))
+        .header("Upload-Offset", offset)
+        .header("Content-Type", OFFSET_STREAM)
+        .body(body)
+}
+
+/// A check that HEAD reports `offset`.
+pub(crate) fn head_offset_is(offset: &str) -> Step {
+    Step::check(head()).status(&[200, 204]).header_eq("Upload-Offset", offset)
+}
+
+/// Expects a header to be a non-negative integer.
+pub(crate) fn uint(name: &'static str) -> Expect {
+    Expect::Header(name, Pred::UInt)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::scenario::Procedure;
+
+    #[test]
+    fn ids_are_unique_and_clauses_present() {
+        let all = all();
+        let mut seen = HashSet::new();
+        for s in &all {
+            assert!(seen.insert(s.id), "duplicate id {}", s.id);
+            assert!(!s.clause.is_empty() && !s.title.is_empty(), "{} lacks clause or title", s.id);
+            assert!(s.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{}", s.id);
+            if let Procedure::Steps(steps) = &s.procedure {
+                assert!(!steps.is_empty(), "{} has no steps", s.id);
+            }
+        }
+        assert!(all.len() >= 40, "only {} scenarios", all.len());
+    }
+}

@@ -1,0 +1,212 @@
+//! A minimal `http://` URL: parse, print, and resolve references (such as a `Location`) against it.
+//!
+//! Only what the suite needs: scheme `http`, a host (name, IPv4 or bracketed IPv6), an optional port and an
+//! origin-form target (path plus query). No TLS, no user-info, no fragments, no percent-decoding: the target is
+//! kept byte for byte as the server wrote it, because the suite sends it back unchanged.
+
+use std::fmt;
+
+/// An absolute `http://` URL split into the parts a raw HTTP/1.1 client needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// Host as written, without brackets for IPv6 (`127.0.0.1`, `localhost`, `::1`).
+    pub host: String,
+    /// Port (80 when absent).
+    pub port: u16,
+    /// Origin-form request target: path (always starting with `/`) plus `?query` if any.
+    pub target: String,
+}
+
+/// Why a URL could not be parsed or resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlError(pub String);
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad URL: {}", self.0)
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+impl Url {
+    /// Parses an absolute URL such as `http://127.0.0.1:8080/files/`.
+    pub fn parse(s: &str) -> Result<Url, UrlError> {
+        let s = s.trim();
+        let rest = match s.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+            Some((scheme, _)) => return Err(UrlError(format!("scheme {scheme:?} not supported (plain http only)"))),
+            None => return Err(UrlError(format!("{s:?} is not an absolute URL"))),
+        };
+        let (authority, target) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let target = target.split('#').next().unwrap_or("/");
+        let target = if target.starts_with('?') { format!("/{target}") } else { target.to_string() };
+        if authority.contains('@') {
+            return Err(UrlError("user-info in URLs is not supported".into()));
+        }
+        let (host, port) = split_authority(authority)?;
+        if host.is_empty() {
+            return Err(UrlError(format!("{s:?} has no host")));
+        }
+        Ok(Url { host, port, target })
+    }
+
+    /// `host:port` for connecting (IPv6 hosts in brackets).
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The path part of the target (without the query).
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("/")
+    }
+
+    /// The last non-empty path segment (the upload id for most servers).
+    pub fn last_segment(&self) -> &str {
+        self.path().rsplit('/').find(|s| !s.is_empty()).unwrap_or("")
+    }
+
+    /// A child of this URL's path: `/files/` or `/files` joined with `id` gives `/files/id`.
+    pub fn child(&self, id: &str) -> Url {
+        let mut u = self.clone();
+        u.target = format!("{}/{}", self.path().trim_end_matches('/'), id);
+        u
+    }
+
+    /// Resolves a reference (absolute, scheme-relative, absolute-path or relative-path) against this URL,
+    /// following RFC 3986 §5.2 for the parts the suite needs.
+    pub fn join(&self, reference: &str) -> Result<Url, UrlError> {
+        let r = reference.trim();
+        if r.is_empty() {
+            return Err(UrlError("empty reference".into()));
+        }
+        if let Some((scheme, _)) = r.split_once("://") {
+            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+                return Url::parse(r);
+            }
+        }
+        if let Some(rest) = r.strip_prefix("//") {
+            return Url::parse(&format!("http://{rest}"));
+        }
+        let r = r.split('#').next().unwrap_or("");
+        let mut out = self.clone();
+        if r.starts_with('/') {
+            out.target = normalize(r);
+        } else if let Some(query) = r.strip_prefix('?') {
+            out.target = format!("{}?{}", self.path(), query);
+        } else {
+            let base = self.path();
+            let dir = &base[..base.rfind('/').map_or(0, |i| i + 1)];
+            out.target = normalize(&format!("{dir}{r}"));
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.port == 80 && !self.host.contains(':') {
+            write!(f, "http://{}{}", self.host, self.target)
+        } else {
+            write!(f, "http://{}{}", self.authority(), self.target)
+        }
+    }
+}
+
+fn split_authority(authority: &str) -> Result<(String, u16), UrlError> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (h, after) = rest.split_once(']').ok_or_else(|| UrlError("unclosed '[' in host".into()))?;
+        (h.to_string(), after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (authority.to_string(), None),
+        }
+    };
+    let port = match port {
+        None | Some("") => 80,
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => {
+            p.parse::<u16>().map_err(|_| UrlError(format!("port {p:?} out of range")))?
+        }
+        Some(p) => return Err(UrlError(format!("bad port {p:?}"))),
+    };
+    Ok((host, port))
+}
+
+/// Removes `.` and `..` segments (RFC 3986 §5.2.4), keeping the query untouched.
+fn normalize(target: &str) -> String {
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." => {
+                if i == last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                out.pop();
+                if i == last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let mut p = format!("/{}", out.join("/"));
+    if let Some(q) = query {
+        p.push('?');
+        p.push_str(q);
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).expect("valid URL")
+    }
+
+    #[test]
+    fn parses_host_port_and_target() {
+        let x = u("http://127.0.0.1:8080/files/");
+        assert_eq!((x.host.as_str(), x.port, x.target.as_str()), ("127.0.0.1", 8080, "/files/"));
+        let y = u("http://example.org");
+        assert_eq!((y.port, y.target.as_str()), (80, "/"));
+        let z = u("http://[::1]:9/a?b=c#frag");
+        assert_eq!((z.host.as_str(), z.port, z.target.as_str()), ("::1", 9, "/a?b=c"));
+        assert_eq!(z.authority(), "[::1]:9");
+        assert!(Url::parse("https://x/").is_err());
+        assert!(Url::parse("http://x:99999/").is_err());
+        assert!(Url::parse("/relative").is_err());
+    }
+
+    #[test]
+    fn resolves_references() {
+        let base = u("http://127.0.0.1:8080/files/");
+        assert_eq!(base.join("/files/abc").expect("join").to_string(), "http://127.0.0.1:8080/files/abc");
+        assert_eq!(base.join("abc").expect("join").target, "/files/abc");
+        assert_eq!(base.join("../up/x").expect("join").target, "/up/x");
+        assert_eq!(base.join("http://other:1/z").expect("join").authority(), "other:1");
+        assert_eq!(base.join("//h:2/q").expect("join").authority(), "h:2");
+        let nodir = u("http://h/files");
+        assert_eq!(nodir.join("abc").expect("join").target, "/abc");
+        assert_eq!(nodir.child("abc").target, "/files/abc");
+        assert_eq!(base.child("abc").target, "/files/abc");
+        assert_eq!(u("http://h/files/abc?x=1").last_segment(), "abc");
+    }
+}
