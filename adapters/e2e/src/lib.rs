@@ -1,0 +1,157 @@
+//! Starts a tussi server on a real socket, on any of the three runtimes, for end-to-end tests.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tus_hyper::tus_storage::{StoreConfig, UploadRecord};
+use tus_hyper::{ServeOptions, Store, TusApp, TusAppBuilder};
+
+/// The async runtimes tussi runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rt {
+    /// `tus-tokio`
+    Tokio,
+    /// `tus-smol`
+    Smol,
+    /// `tus-async-std`
+    AsyncStd,
+}
+
+/// Every runtime, for tests that run once per runtime.
+pub const ALL: [Rt; 3] = [Rt::Tokio, Rt::Smol, Rt::AsyncStd];
+
+/// Options of a test server.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Body read timeout.
+    pub body_read_timeout: Duration,
+    /// Time a new request waits for a stale one to let go.
+    pub release_timeout: Duration,
+    /// `max_size`.
+    pub max_size: Option<u64>,
+    /// fsync on commit.
+    pub fsync: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            body_read_timeout: Duration::from_secs(10),
+            release_timeout: Duration::from_secs(3),
+            max_size: Some(1 << 30),
+            fsync: false,
+        }
+    }
+}
+
+/// A running server; stopped (gracefully) when dropped.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT/files/`
+    pub url: String,
+    /// The listening address.
+    pub addr: SocketAddr,
+    dir: tempfile::TempDir,
+    stop: Option<async_channel::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server of runtime `rt` on 127.0.0.1 and a free port, storing under a new temporary directory.
+    pub fn start(rt: Rt, options: Options) -> TestServer {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut config = StoreConfig::new(dir.path().join("uploads"), dir.path().join("completed"));
+        config.fsync = options.fsync;
+        config.release_timeout = options.release_timeout;
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        std_listener.set_nonblocking(true).expect("nonblocking listener");
+        let addr = std_listener.local_addr().expect("local address");
+        let (stop, stopped) = async_channel::bounded::<()>(1);
+        let shutdown = async move {
+            let _ = stopped.recv().await;
+        };
+        let thread = match rt {
+            Rt::Tokio => {
+                let app = Arc::new(
+                    configure(&options, TusApp::builder(tus_tokio::file_store(config).expect("store")))
+                        .build()
+                        .expect("app"),
+                );
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .enable_all()
+                        .build()
+                        .expect("tokio");
+                    runtime.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(std_listener).expect("tokio listener");
+                        tus_tokio::serve(listener, app, ServeOptions::default(), shutdown).await;
+                    });
+                })
+            }
+            Rt::Smol => {
+                let app = Arc::new(
+                    configure(&options, TusApp::builder(tus_smol::file_store(config).expect("store")))
+                        .build()
+                        .expect("app"),
+                );
+                std::thread::spawn(move || {
+                    smol::block_on(async move {
+                        let listener = smol::net::TcpListener::try_from(std_listener).expect("smol listener");
+                        tus_smol::serve(listener, app, ServeOptions::default(), shutdown).await;
+                    });
+                })
+            }
+            Rt::AsyncStd => {
+                let app = Arc::new(
+                    configure(&options, TusApp::builder(tus_async_std::file_store(config).expect("store")))
+                        .build()
+                        .expect("app"),
+                );
+                std::thread::spawn(move || {
+                    async_std::task::block_on(async move {
+                        let listener = async_std::net::TcpListener::from(std_listener);
+                        tus_async_std::serve(listener, app, ServeOptions::default(), shutdown).await;
+                    });
+                })
+            }
+        };
+        TestServer { url: format!("http://{addr}/files/"), addr, dir, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// The storage root (with `uploads/` and `completed/`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where a finished upload's data lands.
+    pub fn completed_file(&self, id: &str) -> PathBuf {
+        self.dir.path().join("completed").join(id)
+    }
+
+    /// The record of a finished upload.
+    pub fn completed_record(&self, id: &str) -> Option<UploadRecord> {
+        UploadRecord::from_file(self.dir.path().join("completed").join(format!("{id}.meta"))).ok()
+    }
+}
+
+fn configure<S: Store>(options: &Options, builder: TusAppBuilder<S>) -> TusAppBuilder<S> {
+    let builder = builder.base_path("/files").body_read_timeout(options.body_read_timeout);
+    match options.max_size {
+        Some(max) => builder.max_size(max),
+        None => builder,
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The application: protocol configuration, storage, hooks, and the limits of the body loop.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+use tus_proto::{ConfigError, Event, Metadata, Server};
+
+use crate::Store;
+
+/// A boxed error, as hooks return them.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A boxed future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+pub(crate) type EventHandler = Arc<dyn Fn(Event) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
+pub(crate) type CreateHandler =
+    Arc<dyn Fn(HeaderMap, Metadata) -> BoxFuture<Result<Metadata, Rejection>> + Send + Sync>;
+
+/// Default read timeout of a request body: a body that sends nothing for this long is cut off (and what arrived
+/// is committed).
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default size of one storage write: body frames are gathered up to this size per write.
+pub const DEFAULT_BATCH_SIZE: usize = 64 * 1024;
+
+/// An `on_create` refusal: nothing is created, and the client gets this status and reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub(crate) status: StatusCode,
+    pub(crate) reason: String,
+}
+
+impl Rejection {
+    /// A refusal with a 4xx or 5xx status (anything else is answered as 500) and a short reason.
+    pub fn new(status: StatusCode, reason: impl Into<String>) -> Self {
+        Rejection { status, reason: reason.into() }
+    }
+}
+
+/// A TUS endpoint: the protocol core, a store and the hooks. Cheap to share (`Arc`).
+pub struct TusApp<S> {
+    pub(crate) server: Server,
+    pub(crate) store: S,
+    pub(crate) on_event: Option<EventHandler>,
+    pub(crate) on_create: Option<CreateHandler>,
+    pub(crate) body_read_timeout: Duration,
+    pub(crate) batch_size: usize,
+}
+
+impl<S: Store> TusApp<S> {
+    /// A builder over `store`, with the original tussi's defaults.
+    pub fn builder(store: S) -> TusAppBuilder<S> {
+        TusAppBuilder {
+            server: Server::builder(),
+            store,
+            on_event: None,
+            on_create: None,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+
+    /// The store (for example to run `wait_for_file` or the janitor of a file store).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The protocol core.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl<S> std::fmt::Debug for TusApp<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TusApp")
+            .field("server", &self.server)
+            .field("on_event", &self.on_event.is_some())
+            .field("on_create", &self.on_create.is_some())
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`TusApp`]. The option names are those of the original tussi's `TUSApp`.
+#[must_use = "a builder does nothing until build() is called"]
+pub struct TusAppBuilder<S> {
+    server: tus_proto::ServerBuilder,
+    store: S,
+    on_event: Option<EventHandler>,
+    on_create: Option<CreateHandler>,
+    body_read_timeout: Duration,
+    batch_size: usize,
+}
+
+impl<S: Store> TusAppBuilder<S> {
+    /// Called with every lifecycle event, in order, before the response that caused it is sent. An error (or a
+    /// panic) is logged and changes neither the response nor the upload.
+    pub fn on_event<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        self.on_event = Some(Arc::new(move |event| Box::pin(handler(event))));
+        self
+    }
+
+    /// Called on every valid creation request, with the lower-cased request headers and the client's metadata;
+    /// returns the server metadata to store, or a [`Rejection`]. A panic is answered 500; nothing is created.
+    pub fn on_create<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(HeaderMap, Metadata) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Metadata, Rejection>> + Send + 'static,
+    {
+        self.on_create = Some(Arc::new(move |headers, metadata| Box::pin(handler(headers, metadata))));
+        self
+    }
+
+    /// Largest `Upload-Length` accepted; advertised as `Tus-Max-Size`. Default: none.
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.server = self.server.max_size(bytes);
+        self
+    }
+
+    /// Largest PATCH body, declared or streamed. Default: 10 MiB.
+    pub fn max_chunk_size(mut self, bytes: u64) -> Self {
+        self.server = self.server.max_chunk_size(bytes);
+        self
+    }
+
+    /// Largest raw `Upload-Metadata`. Default: 4096 bytes.
+    pub fn max_metadata_size(mut self, bytes: usize) -> Self {
+        self.server = self.server.max_metadata_size(bytes);
+        self
+    }
+
+    /// Peers (IPs or CIDR blocks) whose `X-Forwarded-Proto` / `Forwarded` set the scheme of `Location`.
+    pub fn trusted_proxies<I, T>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.server = self.server.trusted_proxies(proxies);
+        self
+    }
+
+    /// The path clients use to reach the endpoint (`/files`), when a router strips it before the request arrives.
+    pub fn base_path(mut self, path: impl Into<String>) -> Self {
+        self.server = self.server.base_path(path);
+        self
+    }
+
+    /// How long a request body may send nothing before it is cut off. Default: 30 s.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    /// Bytes gathered per storage write (at least 1). Default: 64 KiB. Memory per active upload is about this.
+    pub fn batch_size(mut self, bytes: usize) -> Self {
+        self.batch_size = bytes.max(1);
+        self
+    }
+
+    /// Checks the configuration and builds the app.
+    pub fn build(self) -> Result<TusApp<S>, ConfigError> {
+        Ok(TusApp {
+            server: self.server.build()?,
+            store: self.store,
+            on_event: self.on_event,
+            on_create: self.on_create,
+            body_read_timeout: self.body_read_timeout,
+            batch_size: self.batch_size,
+        })
+    }
+}

@@ -1,0 +1,200 @@
+//! The driver loop: runs the protocol core's steps for one request against a [`Store`], streaming the body.
+
+use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Buf as _, Bytes, BytesMut};
+use futures_lite::FutureExt as _;
+use http::{Request, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt as _, Full};
+use tracing::{field, Instrument as _};
+use tus_proto::{CreateHook, HookOutcome, Interruption, Receive, RequestHead, Response, Step};
+
+use crate::{Runtime, Store, TusApp};
+
+/// Answers one request: runs every step, delivers the events, and returns the HTTP response.
+///
+/// Run it to completion even when the client goes away (the service spawns it): a body that breaks off is
+/// committed as far as it was stored.
+pub async fn handle<S, B>(
+    app: &TusApp<S>,
+    runtime: &Runtime,
+    request: Request<B>,
+    peer: Option<IpAddr>,
+) -> http::Response<Full<Bytes>>
+where
+    S: Store,
+    B: Body,
+    B::Error: std::fmt::Display,
+{
+    let span = tracing::info_span!(
+        "tus",
+        method = %request.method(),
+        path = request.uri().path(),
+        upload_id = field::Empty,
+        status = field::Empty,
+        bytes = field::Empty,
+    );
+    async move {
+        let (parts, body) = request.into_parts();
+        let mut body = Box::pin(body);
+        let head = RequestHead::from_parts(&parts).with_peer(peer);
+        let response = drive(app, runtime, head, &mut body).await;
+        tracing::Span::current().record("status", response.status().as_u16());
+        let (response, events) = response.into_http();
+        deliver(app, events).await;
+        response.map(|reason| Full::new(Bytes::from(reason)))
+    }
+    .instrument(span)
+    .await
+}
+
+async fn drive<S, B>(app: &TusApp<S>, runtime: &Runtime, head: RequestHead<'_>, body: &mut B) -> Response
+where
+    S: Store,
+    B: Body + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let store = &app.store;
+    let span = tracing::Span::current();
+    let mut step = app.server.begin(head, SystemTime::now());
+    loop {
+        step = match step {
+            Step::Respond(response) => return response,
+            Step::Hook(hook) => {
+                let outcome = run_create_hook(app, &hook).await;
+                hook.continue_with(outcome)
+            }
+            Step::Create(create) => {
+                let result = store.create(create.new_upload().clone()).await;
+                if let Ok((_, id)) = &result {
+                    span.record("upload_id", field::display(id));
+                }
+                create.continue_with(result)
+            }
+            Step::Stat(stat) => {
+                span.record("upload_id", field::display(stat.id()));
+                let result = store.stat(stat.id()).await;
+                stat.continue_with(result)
+            }
+            Step::Open(open) => {
+                span.record("upload_id", field::display(open.id()));
+                let result = store.open(open.id()).await;
+                open.continue_with(result)
+            }
+            Step::Receive(rx) => receive(app, runtime, rx, body).await,
+            Step::Commit(mut commit) => {
+                let (offset, complete) = (commit.offset(), commit.is_complete());
+                let result = store.commit(commit.upload(), offset, complete).await;
+                commit.continue_with(result)
+            }
+        };
+    }
+}
+
+/// How often a silent body loop checks whether a newer request wants the upload.
+const TAKEOVER_POLL: Duration = Duration::from_millis(100);
+/// How long a body must have sent nothing before a newer request for the same upload may take it over.
+const STALE_AFTER: Duration = Duration::from_millis(500);
+
+/// Streams the body into storage: frames are gathered into batches of `batch_size`, each written in one storage
+/// call; a frame at least that large is written as it is, without a copy.
+async fn receive<S, B>(app: &TusApp<S>, runtime: &Runtime, mut rx: Receive<S::Upload>, body: &mut B) -> Step<S::Upload>
+where
+    S: Store,
+    B: Body + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut batch = BytesMut::new();
+    let mut idle = Duration::ZERO;
+    let ending = loop {
+        // Only a silent body is stale: a request that is still receiving bytes finishes, and the newcomer gets the
+        // upload after it (or 423 once the storage's bound runs out).
+        if idle >= STALE_AFTER && app.store.release_requested(rx.upload()) {
+            break Some(Interruption::TakenOver);
+        }
+        // Wake up now and then while the body is silent: a stalled request must notice a takeover request.
+        let wait = TAKEOVER_POLL.min(app.body_read_timeout.saturating_sub(idle));
+        let frame = match runtime.timeout(wait, body.frame()).await {
+            None if idle + wait >= app.body_read_timeout => break Some(Interruption::TimedOut),
+            None => {
+                idle += wait;
+                continue;
+            }
+            Some(None) => break None,
+            Some(Some(Err(error))) => {
+                tracing::debug!(%error, "request body broke off");
+                break Some(Interruption::ClientGone);
+            }
+            Some(Some(Ok(frame))) => frame,
+        };
+        idle = Duration::ZERO;
+        let Ok(mut data) = frame.into_data() else { continue }; // trailers carry nothing for core + creation
+        let data = data.copy_to_bytes(data.remaining());
+        let accepted = rx.accept(&data).len();
+        if batch.is_empty() && accepted >= app.batch_size {
+            if let Err(failure) = write(app, &mut rx, data.slice(..accepted)).await {
+                return rx.failed(failure);
+            }
+        } else {
+            batch.extend_from_slice(&data[..accepted]);
+            if batch.len() >= app.batch_size {
+                if let Err(failure) = write(app, &mut rx, batch.split().freeze()).await {
+                    return rx.failed(failure);
+                }
+            }
+        }
+        if rx.overflowed() {
+            break None;
+        }
+    };
+    if !batch.is_empty() {
+        if let Err(failure) = write(app, &mut rx, batch.freeze()).await {
+            return rx.failed(failure);
+        }
+    }
+    tracing::Span::current().record("bytes", rx.write_offset());
+    match ending {
+        Some(why) => rx.interrupted(why),
+        None => rx.finish(),
+    }
+}
+
+async fn write<S: Store>(
+    app: &TusApp<S>,
+    rx: &mut Receive<S::Upload>,
+    data: Bytes,
+) -> Result<(), tus_proto::StoreFailure> {
+    let (at, len) = (rx.write_offset(), data.len() as u64);
+    app.store.write(rx.upload(), at, data).await?;
+    rx.stored(len);
+    Ok(())
+}
+
+async fn run_create_hook<S>(app: &TusApp<S>, hook: &CreateHook) -> HookOutcome {
+    let Some(on_create) = &app.on_create else { return HookOutcome::accept() };
+    let (headers, metadata) = (hook.headers().clone(), hook.metadata().clone());
+    match AssertUnwindSafe(async { on_create(headers, metadata).await }).catch_unwind().await {
+        Ok(Ok(server_metadata)) => HookOutcome::Accept(server_metadata),
+        Ok(Err(rejection)) => HookOutcome::Reject { status: rejection.status, reason: rejection.reason },
+        Err(_) => {
+            tracing::error!("on_create panicked; answering 500");
+            HookOutcome::Reject { status: StatusCode::INTERNAL_SERVER_ERROR, reason: "on_create failed".into() }
+        }
+    }
+}
+
+/// Delivers events in order. A failing or panicking handler is logged; it never changes the response or the
+/// upload, and the following events are still delivered.
+async fn deliver<S>(app: &TusApp<S>, events: Vec<tus_proto::Event>) {
+    let Some(on_event) = &app.on_event else { return };
+    for event in events {
+        match AssertUnwindSafe(async { on_event(event).await }).catch_unwind().await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "on_event handler failed"),
+            Err(_) => tracing::error!("on_event handler panicked"),
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! tussi mounted in axum under /files/, behind a bearer-token check.
+//!
+//! `TOKEN=secret cargo run -p tus-tokio --example axum -- 127.0.0.1:8080`, then upload with
+//! `Authorization: Bearer secret`; requests without it get 401 before they reach TUS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use tus_tokio::tus_hyper::tus_storage::StoreConfig;
+use tus_tokio::tus_hyper::{PeerAddr, TusApp, TusService};
+
+async fn require_token(request: Request, next: Next) -> Result<Response, StatusCode> {
+    let expected = std::env::var("TOKEN").unwrap_or_else(|_| "secret".into());
+    let authorized = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| token == expected);
+    // OPTIONS stays open so that clients can discover the server.
+    if authorized || request.method() == axum::http::Method::OPTIONS {
+        Ok(next.run(request).await)
+    } else {
+        Err(StatusCode::UNAUTHORIZED)
+    }
+}
+
+/// Hands the connection's address to tussi, for its trusted-proxy check.
+async fn peer_addr(mut request: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(addr)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        request.extensions_mut().insert(PeerAddr(addr));
+    }
+    next.run(request).await
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let dir = std::env::temp_dir().join("tussi-axum-example");
+    let store = tus_tokio::file_store(StoreConfig::new(dir.join("uploads"), dir.join("completed")))?;
+    // axum strips /files before the service sees the path: base_path puts it back into Location.
+    let app = Arc::new(TusApp::builder(store).base_path("/files").build()?);
+    let tus = TusService::new(app, tus_tokio::runtime());
+
+    let router = Router::new()
+        .nest_service("/files", tus)
+        .layer(middleware::from_fn(require_token))
+        .layer(middleware::from_fn(peer_addr));
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    eprintln!("serving http://{addr}/files/ (bearer token required)");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Serves http://HOST:PORT/files/ on tokio.
+//!
+//! `cargo run -p tus-tokio --example serve -- --host 127.0.0.1 --port 8080 --upload-dir D --completed-dir C`
+//!
+//! With `--dest-dir`, it also runs the original tussi's lifespan pattern: a worker that claims finished uploads
+//! and saves them there, and an hourly janitor.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use clap::Parser;
+use tus_tokio::tus_hyper::tus_storage::{JanitorConfig, StoreConfig};
+use tus_tokio::tus_hyper::{ServeOptions, TusApp};
+
+#[derive(Parser, Debug)]
+struct Args {
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    #[arg(long, default_value = "uploads")]
+    upload_dir: PathBuf,
+    #[arg(long)]
+    completed_dir: Option<PathBuf>,
+    /// Claim finished uploads and save them here (the file worker).
+    #[arg(long)]
+    dest_dir: Option<PathBuf>,
+    #[arg(long)]
+    max_size: Option<u64>,
+    #[arg(long)]
+    no_fsync: bool,
+    /// Bytes gathered per storage write.
+    #[arg(long, default_value_t = tus_tokio::tus_hyper::DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let args = Args::parse();
+    let completed = args.completed_dir.clone().unwrap_or_else(|| args.upload_dir.join(".completed"));
+    let mut config = StoreConfig::new(&args.upload_dir, &completed);
+    config.fsync = !args.no_fsync;
+    let store = tus_tokio::file_store(config)?;
+    let mut builder = TusApp::builder(store).base_path("/files").batch_size(args.batch_size);
+    if let Some(max) = args.max_size {
+        builder = builder.max_size(max);
+    }
+    let app = Arc::new(builder.build()?);
+
+    if let Some(dest) = args.dest_dir.clone() {
+        std::fs::create_dir_all(&dest)?;
+        let worker_app = app.clone();
+        tokio::spawn(async move {
+            loop {
+                match worker_app.store().wait_for_file(Duration::from_secs(60)).await {
+                    Ok(mut done) => {
+                        let name = done.name().to_string();
+                        let saved = done
+                            .save(dest.join(&name))
+                            .and_then(|()| done.save_record(dest.join(format!("{name}.meta"))));
+                        if let Err(error) = saved.and_then(|()| done.finish()) {
+                            eprintln!("saving {name} failed: {error}");
+                        }
+                    }
+                    Err(error) if error.is_timeout() => {}
+                    Err(error) => {
+                        eprintln!("file worker: {error}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        let janitor_app = app.clone();
+        tokio::spawn(async move {
+            let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                hourly.tick().await;
+                let report = janitor_app.store().janitor(&JanitorConfig::default(), SystemTime::now()).await;
+                eprintln!("janitor: {report:?}");
+            }
+        });
+    }
+
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
+    eprintln!("serving http://{}/files/", listener.local_addr()?);
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    tus_tokio::serve(listener, app, ServeOptions::default(), shutdown).await;
+    Ok(())
+}

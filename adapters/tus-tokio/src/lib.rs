@@ -1,0 +1,90 @@
+//! tussi on tokio: the runtime glue of `tus-hyper` — a [`Runtime`] from hyper-util's tokio executor and timer,
+//! a [`TokioPool`] that runs file work on `spawn_blocking`, a [`Listener`] over `tokio::net::TcpListener`, and
+//! [`serve`].
+//!
+//! It adds no behaviour of its own: every protocol decision is `tus-proto`'s, every file operation
+//! `tus-storage`'s.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tus_tokio::{file_store, serve, tus_hyper::{ServeOptions, TusApp}};
+//! use tus_tokio::tus_hyper::tus_storage::StoreConfig;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let store = file_store(StoreConfig::new("uploads", "uploads/.completed"))?;
+//!     let app = Arc::new(TusApp::builder(store).max_size(1 << 30).build()?);
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     serve(listener, app, ServeOptions::default(), async { let _ = tokio::signal::ctrl_c().await; }).await;
+//!     Ok(())
+//! }
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+pub use tus_hyper;
+use tus_hyper::tus_storage::{AsyncFileStore, FileStore, Offload, StorageError, StoreConfig};
+use tus_hyper::{Listener, Runtime, ServeOptions, Store, TusApp};
+
+/// hyper's tokio executor and timer.
+pub fn runtime() -> Runtime {
+    Runtime::new(TokioExecutor::new(), TokioTimer::new())
+}
+
+/// Runs file work on tokio's blocking pool (`spawn_blocking`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioPool;
+
+impl Offload for TokioPool {
+    fn offload<F, T>(&self, f: F) -> impl Future<Output = T> + Send
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let task = tokio::task::spawn_blocking(f);
+        async move {
+            match task.await {
+                Ok(value) => value,
+                // The closure panicked: carry the panic to the caller, as a direct call would.
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            }
+        }
+    }
+}
+
+/// Opens (creating if needed) the filesystem store described by `config`, run on [`TokioPool`].
+pub fn file_store(config: StoreConfig) -> Result<AsyncFileStore<TokioPool>, StorageError> {
+    Ok(AsyncFileStore::new(FileStore::new(config)?, TokioPool))
+}
+
+/// A tokio TCP listener as a source of hyper connections.
+#[derive(Debug)]
+pub struct TokioListener(pub tokio::net::TcpListener);
+
+impl Listener for TokioListener {
+    type Io = TokioIo<tokio::net::TcpStream>;
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+        let (stream, peer) = self.0.accept().await?;
+        // TUS traffic is request/response: do not let Nagle hold back small responses.
+        let _ = stream.set_nodelay(true);
+        Ok((TokioIo::new(stream), peer))
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then drains requests in flight (see
+/// [`tus_hyper::serve`]).
+pub async fn serve<S: Store>(
+    listener: tokio::net::TcpListener,
+    app: Arc<TusApp<S>>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) {
+    tus_hyper::serve(TokioListener(listener), app, runtime(), options, shutdown).await;
+}
