@@ -36,6 +36,8 @@ pub struct Options {
     pub max_size: Option<u64>,
     /// fsync on commit.
     pub fsync: bool,
+    /// Limits of the HTTP layer (header read timeout, shutdown grace).
+    pub serve: ServeOptions,
 }
 
 impl Default for Options {
@@ -45,6 +47,7 @@ impl Default for Options {
             release_timeout: Duration::from_secs(3),
             max_size: Some(1 << 30),
             fsync: false,
+            serve: ServeOptions::default(),
         }
     }
 }
@@ -74,6 +77,7 @@ impl TestServer {
         let shutdown = async move {
             let _ = stopped.recv().await;
         };
+        let serve = options.serve;
         let thread = match rt {
             Rt::Tokio => {
                 let app = Arc::new(
@@ -89,7 +93,7 @@ impl TestServer {
                         .expect("tokio");
                     runtime.block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(std_listener).expect("tokio listener");
-                        tus_tokio::serve(listener, app, ServeOptions::default(), shutdown).await;
+                        tus_tokio::serve(listener, app, serve, shutdown).await;
                     });
                 })
             }
@@ -102,7 +106,7 @@ impl TestServer {
                 std::thread::spawn(move || {
                     smol::block_on(async move {
                         let listener = smol::net::TcpListener::try_from(std_listener).expect("smol listener");
-                        tus_smol::serve(listener, app, ServeOptions::default(), shutdown).await;
+                        tus_smol::serve(listener, app, serve, shutdown).await;
                     });
                 })
             }
@@ -115,7 +119,7 @@ impl TestServer {
                 std::thread::spawn(move || {
                     async_std::task::block_on(async move {
                         let listener = async_std::net::TcpListener::from(std_listener);
-                        tus_async_std::serve(listener, app, ServeOptions::default(), shutdown).await;
+                        tus_async_std::serve(listener, app, serve, shutdown).await;
                     });
                 })
             }
@@ -147,11 +151,22 @@ fn configure<S: Store>(options: &Options, builder: TusAppBuilder<S>) -> TusAppBu
     }
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
+impl TestServer {
+    /// Asks the server to shut down gracefully and waits until its serve loop has returned.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
         drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
     }
 }
