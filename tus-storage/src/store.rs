@@ -75,11 +75,13 @@ impl Notifier {
 }
 
 fn ensure_dir(path: &Path, mode: u32) -> Result<(), StorageError> {
-    match DirBuilder::new().mode(mode).create(path) {
-        Ok(()) => std::fs::set_permissions(path, Permissions::from_mode(mode))
-            .map_err(|e| StorageError::io("set directory mode", path, e))?,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(StorageError::io("create directory", path, e)),
+    // Missing parents are created too (as `mkdir -p`); the mode is set on the directory itself, past the umask.
+    if std::fs::symlink_metadata(path).is_err() {
+        match DirBuilder::new().recursive(true).mode(mode).create(path) {
+            Ok(()) => std::fs::set_permissions(path, Permissions::from_mode(mode))
+                .map_err(|e| StorageError::io("set directory mode", path, e))?,
+            Err(e) => return Err(StorageError::io("create directory", path, e)),
+        }
     }
     let meta = std::fs::metadata(path).map_err(|e| StorageError::io("inspect directory", path, e))?;
     if !meta.is_dir() {

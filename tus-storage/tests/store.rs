@@ -278,3 +278,18 @@ fn proto_driver_loop_over_the_file_store() {
     assert_eq!(std::fs::read(dirs.root.path().join("a.txt")).unwrap(), b"hello world");
     assert_eq!(run(Method::HEAD, &path, &[], b"").status(), 404);
 }
+
+#[test]
+fn missing_parent_directories_are_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uploads = dir.path().join("a/b/uploads");
+    let completed = dir.path().join("c/completed");
+    let mut config = tus_storage::StoreConfig::new(&uploads, &completed);
+    config.directory_mode = 0o750;
+    tus_storage::FileStore::new(config).expect("store over missing parents");
+    use std::os::unix::fs::PermissionsExt;
+    for path in [&uploads, &completed] {
+        assert!(path.is_dir(), "{path:?} created");
+        assert_eq!(std::fs::metadata(path).expect("meta").permissions().mode() & 0o777, 0o750, "{path:?} mode");
+    }
+}

@@ -1,7 +1,8 @@
 //! tussi mounted in axum under /files/, behind a bearer-token check.
 //!
 //! `TOKEN=secret cargo run -p tus-tokio --example axum -- 127.0.0.1:8080`, then upload with
-//! `Authorization: Bearer secret`; requests without it get 401 before they reach TUS.
+//! `Authorization: Bearer secret`; requests without it get 401 before they reach TUS. Files go to `$TUSSI_DIR`
+//! (default: a directory under the system's temporary directory).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,7 +42,7 @@ async fn peer_addr(mut request: Request, next: Next) -> Response {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into());
-    let dir = std::env::temp_dir().join("tussi-axum-example");
+    let dir = std::env::var_os("TUSSI_DIR").map_or_else(|| std::env::temp_dir().join("tussi-axum-example"), Into::into);
     let store = tus_tokio::file_store(StoreConfig::new(dir.join("uploads"), dir.join("completed")))?;
     // axum strips /files before the service sees the path: base_path puts it back into Location.
     let app = Arc::new(TusApp::builder(store).base_path("/files").build()?);
@@ -52,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(middleware::from_fn(require_token))
         .layer(middleware::from_fn(peer_addr));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    eprintln!("serving http://{addr}/files/ (bearer token required)");
+    eprintln!("serving http://{}/files/ (bearer token required)", listener.local_addr()?);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await?;
     Ok(())
 }
