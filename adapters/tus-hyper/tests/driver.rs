@@ -1,0 +1,162 @@
+//! The driver loop with hyper bodies over the memory backend: hooks, events, batching and broken bodies.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt as _, Empty, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tus_hyper::tus_proto::{Event, FailureKind, Metadata, UploadId};
+use tus_hyper::{handle, MemoryBackend, Rejection, Runtime, TusApp};
+
+fn runtime() -> Runtime {
+    Runtime::new(TokioExecutor::new(), TokioTimer::new())
+}
+
+fn post(length: u64) -> Request<Empty<Bytes>> {
+    Request::post("/files")
+        .header("host", "h")
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", length)
+        .header("upload-metadata", "filename YS50eHQ=")
+        .body(Empty::new())
+        .expect("request")
+}
+
+fn patch<B>(id: UploadId, offset: u64, body: B) -> Request<B> {
+    Request::patch(format!("/files/{id}"))
+        .header("tus-resumable", "1.0.0")
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", offset)
+        .body(body)
+        .expect("request")
+}
+
+fn id_of<B>(response: &http::Response<B>) -> UploadId {
+    let location = response.headers()["location"].to_str().expect("ascii");
+    location.rsplit('/').next().expect("id").parse().expect("canonical id")
+}
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn event_name(event: &Event) -> String {
+    match event {
+        Event::Created { .. } => "created".into(),
+        Event::Progress { bytes_written, .. } => format!("progress {bytes_written}"),
+        Event::Completed { .. } => "completed".into(),
+        Event::Failed { .. } => "failed".into(),
+        _ => "other".into(),
+    }
+}
+
+#[tokio::test]
+async fn failing_and_panicking_event_handlers_change_nothing() {
+    for panics in [false, true] {
+        let log: Log = Arc::default();
+        let seen = log.clone();
+        let store = MemoryBackend::new();
+        let app = TusApp::builder(store.clone())
+            .base_path("/files")
+            .on_event(move |event| {
+                seen.lock().expect("log").push(event_name(&event));
+                async move {
+                    if panics {
+                        panic!("handler bug");
+                    }
+                    Err("handler refuses".into())
+                }
+            })
+            .build()
+            .expect("app");
+        let rt = runtime();
+        let created = handle(&app, &rt, post(4), None).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let id = id_of(&created);
+        let done = handle(&app, &rt, patch(id, 0, Full::new(Bytes::from_static(b"abcd"))), None).await;
+        assert_eq!(done.status(), StatusCode::NO_CONTENT, "panics={panics}");
+        assert!(store.with(|s| s.stat(id)).expect("state").finished, "finalised despite the handler");
+        assert_eq!(*log.lock().expect("log"), ["created", "progress 4", "completed"], "every event delivered in order");
+    }
+}
+
+#[tokio::test]
+async fn on_create_sets_server_metadata_rejects_or_fails_with_nothing_created() {
+    let store = MemoryBackend::new();
+    let app = TusApp::builder(store.clone())
+        .base_path("/files")
+        .on_create(|headers, metadata: Metadata| async move {
+            match headers.get("authorization").map(|v| v.as_bytes()) {
+                Some(b"Bearer ok") => {
+                    Ok([("owner", "alice"), ("file", metadata.get("filename").unwrap_or("?"))].into_iter().collect())
+                }
+                Some(b"Bearer boom") => panic!("hook bug"),
+                _ => Err(Rejection::new(StatusCode::UNAUTHORIZED, "who are you?")),
+            }
+        })
+        .build()
+        .expect("app");
+    let rt = runtime();
+    let with_auth = |token: &str| {
+        let mut request = post(3);
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
+        request
+    };
+    let refused = handle(&app, &rt, post(3), None).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.into_body().collect().await.expect("body").to_bytes(), "who are you?");
+    assert_eq!(handle(&app, &rt, with_auth("boom"), None).await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let created = handle(&app, &rt, with_auth("ok"), None).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let state = store.with(|s| s.stat(id_of(&created))).expect("state");
+    assert_eq!(state.server_metadata.get("owner"), Some("alice"));
+    assert_eq!(state.server_metadata.get("file"), Some("a.txt"));
+    assert_eq!(state.metadata.get("filename"), Some("a.txt"), "client metadata kept apart");
+    // Exactly one upload exists: the refused and failed requests created nothing.
+    let second = "00000000-0000-4000-8000-000000000002".parse().expect("id");
+    assert_eq!(store.with(|s| s.stat(second)).map_err(|f| f.kind()), Err(FailureKind::NotFound));
+}
+
+/// A body whose frames are `pieces`, in order; an `Err` piece breaks the body off there.
+type Pieces = Vec<Result<Bytes, std::io::Error>>;
+type FrameStream = futures_lite::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, std::io::Error>>>;
+
+fn frames(pieces: Pieces) -> StreamBody<FrameStream> {
+    let frames: Vec<_> = pieces.into_iter().map(|piece| piece.map(Frame::data)).collect();
+    StreamBody::new(futures_lite::stream::iter(frames))
+}
+
+#[tokio::test]
+async fn small_and_large_frames_are_stored_in_order() {
+    let store = MemoryBackend::new();
+    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(1000).build().expect("app");
+    let rt = runtime();
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    let id = id_of(&handle(&app, &rt, post(data.len() as u64), None).await);
+    // Tiny frames (batched), then one frame larger than a batch (written as it is), then tiny ones again.
+    let mut pieces: Pieces = data[..3000].chunks(7).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    pieces.push(Ok(Bytes::copy_from_slice(&data[3000..8000])));
+    pieces.extend(data[8000..].chunks(13).map(|c| Ok(Bytes::copy_from_slice(c))));
+    let response = handle(&app, &rt, patch(id, 0, frames(pieces)), None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (state, stored) = store.with(|s| s.claim(id)).expect("finished");
+    assert_eq!(state.offset, 10_000);
+    assert!(stored == data, "bytes stored in order");
+}
+
+#[tokio::test]
+async fn a_body_that_breaks_off_is_committed_as_far_as_it_came() {
+    let store = MemoryBackend::new();
+    let app = TusApp::builder(store.clone()).base_path("/files").build().expect("app");
+    let rt = runtime();
+    let id = id_of(&handle(&app, &rt, post(100), None).await);
+    let pieces = vec![
+        Ok(Bytes::from_static(b"0123456789")),
+        Ok(Bytes::from_static(b"abcdef")),
+        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "client gone")),
+    ];
+    let response = handle(&app, &rt, patch(id, 0, frames(pieces)), None).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()["upload-offset"], "16");
+    assert_eq!(store.with(|s| s.committed_bytes(id).map(<[u8]>::to_vec)), Some(b"0123456789abcdef".to_vec()));
+}
