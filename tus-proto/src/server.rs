@@ -77,7 +77,16 @@ pub struct ServerBuilder {
     max_chunk_size: u64,
     max_metadata_size: usize,
     trusted_proxies: Vec<String>,
-    base_path: Option<String>,
+    base_path: Option<(String, Mount)>,
+}
+
+/// How requests reach the endpoint at its base path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mount {
+    /// Request paths include the base path (`/files/<id>`); anything else is 404.
+    Direct,
+    /// A router strips the base path first (`/<id>`); `Location` adds it back.
+    Stripped,
 }
 
 impl ServerBuilder {
@@ -110,11 +119,19 @@ impl ServerBuilder {
         self
     }
 
-    /// The path under which clients reach the endpoint (`/files`), for a handler mounted under a prefix that the
-    /// router strips. `Location` is built from it, and request paths are routed relative to it. Without it, the
-    /// request path decides: `Location` is the POST path plus `/<id>`, and the id is the last path segment.
+    /// The path of the endpoint (`/files`): POST creates at it, uploads live at `<base path>/<id>`, `Location` is
+    /// built from it, and any other path is answered 404. Without a base path, the request path decides: `Location`
+    /// is the POST path plus `/<id>`, and the id is the last path segment.
     pub fn base_path(mut self, path: impl Into<String>) -> Self {
-        self.base_path = Some(path.into());
+        self.base_path = Some((path.into(), Mount::Direct));
+        self
+    }
+
+    /// Like [`base_path`](Self::base_path), for a handler behind a router that strips the prefix before the
+    /// request arrives (axum's `nest_service("/files", …)`): requests come as `/` and `/<id>`, and `Location` gets
+    /// the prefix back.
+    pub fn mounted_at(mut self, path: impl Into<String>) -> Self {
+        self.base_path = Some((path.into(), Mount::Stripped));
         self
     }
 
@@ -128,14 +145,14 @@ impl ServerBuilder {
             .map_err(ConfigError::TrustedProxy)?;
         let base_path = match self.base_path {
             None => None,
-            Some(path) => {
+            Some((path, mount)) => {
                 let valid = path.starts_with('/')
                     && !path.contains(['?', '#'])
                     && path.parse::<http::uri::PathAndQuery>().is_ok();
                 if !valid {
                     return Err(ConfigError::BasePath(path));
                 }
-                Some(path.trim_end_matches('/').to_owned())
+                Some((path.trim_end_matches('/').to_owned(), mount))
             }
         };
         if self.max_chunk_size == 0 {
@@ -159,7 +176,7 @@ pub struct Server {
     pub(crate) max_chunk_size: u64,
     pub(crate) max_metadata_size: usize,
     trusted_proxies: Vec<IpBlock>,
-    base_path: Option<String>,
+    base_path: Option<(String, Mount)>,
 }
 
 /// What a request path names.
@@ -246,11 +263,13 @@ impl Server {
 
     fn target<'p>(&'p self, path: &'p str) -> Target<'p> {
         match &self.base_path {
-            Some(base) => {
-                // Routers that strip the mount prefix hand over a path relative to it.
-                let relative = match path.strip_prefix(base.as_str()) {
-                    Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-                    _ => path,
+            Some((base, mount)) => {
+                let relative = match mount {
+                    Mount::Stripped => path,
+                    Mount::Direct => match path.strip_prefix(base.as_str()) {
+                        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+                        _ => return Target::Unknown,
+                    },
                 };
                 match relative.trim_start_matches('/').trim_end_matches('/') {
                     "" => Target::Collection(base),

@@ -196,12 +196,25 @@ fn location_is_absolute_encoded_and_proxy_aware() {
     let r = t.send("POST", "/files", &[V, ("upload-length", "1"), ("host", "a b")], &[]);
     assert_eq!(r.status(), 400, "invalid Host");
 
-    let mut t = with_server(Server::builder().base_path("/api/files/").build().unwrap());
+    let mut t = with_server(Server::builder().mounted_at("/api/files/").build().unwrap());
     assert_eq!(loc(&mut t, "/", &[("host", "h")]), "http://h/api/files", "mounted with the prefix stripped");
+    let mut t = with_server(Server::builder().base_path("/api/files/").build().unwrap());
     assert_eq!(loc(&mut t, "/api/files", &[("host", "h")]), "http://h/api/files");
+    assert_eq!(loc(&mut t, "/api/files/", &[("host", "h")]), "http://h/api/files");
     assert!(Server::builder().base_path("files").build().is_err());
     assert!(Server::builder().trusted_proxies(["10.0.0.0/33"]).build().is_err());
     assert!(Server::builder().max_chunk_size(0).build().is_err());
+}
+
+#[test]
+fn paths_outside_the_base_path_are_404() {
+    let mut t = harness(); // base path /files, requests carry it
+    let id = t.create(5);
+    for (method, path) in [("POST", "/"), ("POST", "/other"), ("POST", "/filesx"), ("HEAD", &*format!("/{id}"))] {
+        let r = t.send(method, path, &[V, ("upload-length", "5")], &[]);
+        assert_eq!(r.status(), 404, "{method} {path}");
+    }
+    assert_eq!(t.head_of(id).status(), 204);
 }
 
 #[test]

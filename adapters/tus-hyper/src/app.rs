@@ -147,9 +147,16 @@ impl<S: Store> TusAppBuilder<S> {
         self
     }
 
-    /// The path clients use to reach the endpoint (`/files`), when a router strips it before the request arrives.
+    /// The path of the endpoint (`/files`): requests to other paths are answered 404, `Location` is built from it.
     pub fn base_path(mut self, path: impl Into<String>) -> Self {
         self.server = self.server.base_path(path);
+        self
+    }
+
+    /// The path clients use to reach the endpoint (`/files`), when a router strips it before the request arrives
+    /// (axum's `nest_service`); `Location` gets it back.
+    pub fn mounted_at(mut self, path: impl Into<String>) -> Self {
+        self.server = self.server.mounted_at(path);
         self
     }
 

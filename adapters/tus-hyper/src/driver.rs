@@ -36,6 +36,7 @@ where
         upload_id = field::Empty,
         status = field::Empty,
         bytes = field::Empty,
+        offset = field::Empty,
     );
     async move {
         let (parts, body) = request.into_parts();
@@ -109,6 +110,7 @@ where
 {
     let mut batch = BytesMut::new();
     let mut idle = Duration::ZERO;
+    let start = rx.write_offset();
     let ending = loop {
         // Only a silent body is stale: a request that is still receiving bytes finishes, and the newcomer gets the
         // upload after it (or 423 once the storage's bound runs out).
@@ -155,7 +157,9 @@ where
             return rx.failed(failure);
         }
     }
-    tracing::Span::current().record("bytes", rx.write_offset());
+    let span = tracing::Span::current();
+    span.record("bytes", rx.write_offset() - start);
+    span.record("offset", rx.write_offset());
     match ending {
         Some(why) => rx.interrupted(why),
         None => rx.finish(),

@@ -44,8 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into());
     let dir = std::env::var_os("TUSSI_DIR").map_or_else(|| std::env::temp_dir().join("tussi-axum-example"), Into::into);
     let store = tus_tokio::file_store(StoreConfig::new(dir.join("uploads"), dir.join("completed")))?;
-    // axum strips /files before the service sees the path: base_path puts it back into Location.
-    let app = Arc::new(TusApp::builder(store).base_path("/files").build()?);
+    // axum strips /files before the service sees the path: mounted_at puts it back into Location.
+    let app = Arc::new(TusApp::builder(store).mounted_at("/files").build()?);
     let tus = TusService::new(app, tus_tokio::runtime());
 
     let router = Router::new()
