@@ -1,0 +1,158 @@
+//! The command line of `tussi-server`.
+
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Parser};
+use tussi_cli::size::parse_size;
+
+const AFTER_HELP: &str = "\
+Every option can also be set through the environment variable shown with it.
+
+In a terminal, the server asks for the upload dir, dest dir, host and port (Enter keeps the value shown), except \
+for those given as options or environment variables; --no-prompt (-y) asks nothing. Without a terminal it never \
+asks.
+
+Finished uploads are moved into the dest dir under the basename of their `filename` metadata (or their id), \
+numbered on collisions (a.tar.gz, a_1.tar.gz, ...; nothing is ever overwritten), each with its record beside it \
+as <name>.meta.
+
+Logs go to stderr; RUST_LOG adjusts them (default: info). Stop with Ctrl-C or SIGTERM: requests in flight are \
+finished first.
+
+Examples:
+  tussi-server          # asks, then serves http://127.0.0.1:8080/files/
+  tussi-server -y --port 9000 --dest-dir /srv/incoming --workers 4
+  TUSSI_HOST=0.0.0.0 TUSSI_MAX_SIZE=10G tussi-server --access-log";
+
+/// A TUS 1.0.0 resumable-upload server: serves http://HOST:PORT/files/ and moves finished uploads into a
+/// destination directory.
+#[derive(Parser, Debug)]
+#[command(name = "tussi-server", version, after_help = AFTER_HELP)]
+pub(crate) struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TUSSI_HOST", default_value = "127.0.0.1")]
+    pub(crate) host: String,
+
+    /// Port to listen on (0: any free port, shown in the banner).
+    #[arg(long, env = "TUSSI_PORT", default_value_t = 8080)]
+    pub(crate) port: u16,
+
+    /// Staging directory of uploads in progress (created if missing).
+    #[arg(long, env = "TUSSI_UPLOAD_DIR", value_name = "DIR", default_value = "./uploads")]
+    pub(crate) upload_dir: PathBuf,
+
+    /// Directory receiving finished uploads before a worker claims them; same filesystem as --upload-dir.
+    /// [default: <upload-dir>/.completed]
+    #[arg(long, env = "TUSSI_COMPLETED_DIR", value_name = "DIR")]
+    pub(crate) completed_dir: Option<PathBuf>,
+
+    /// Where workers save finished uploads, under their file names.
+    #[arg(long, env = "TUSSI_DEST_DIR", value_name = "DIR", default_value = "./dest")]
+    pub(crate) dest_dir: PathBuf,
+
+    /// Number of file workers (0: none — finished uploads stay in the completed dir for another consumer).
+    #[arg(long, env = "TUSSI_WORKERS", value_name = "N", default_value_t = 1)]
+    pub(crate) workers: usize,
+
+    /// Largest upload accepted, in bytes (suffixes K, M, G, T: powers of 1024); advertised as Tus-Max-Size.
+    /// [default: no limit]
+    #[arg(long, env = "TUSSI_MAX_SIZE", value_name = "BYTES", value_parser = parse_size)]
+    pub(crate) max_size: Option<u64>,
+
+    /// Largest body of one PATCH request, in bytes (suffixes K, M, G, T).
+    #[arg(long, env = "TUSSI_MAX_CHUNK_SIZE", value_name = "BYTES", value_parser = parse_size, default_value = "10M")]
+    pub(crate) max_chunk_size: u64,
+
+    /// Largest Upload-Metadata header, in bytes.
+    #[arg(long, env = "TUSSI_MAX_METADATA_SIZE", value_name = "BYTES", default_value_t = 4096)]
+    pub(crate) max_metadata_size: usize,
+
+    /// A proxy (IP or CIDR block) whose X-Forwarded-Proto / Forwarded header sets the scheme of Location.
+    /// Repeatable; the environment variable takes a comma-separated list.
+    #[arg(long = "trusted-proxy", env = "TUSSI_TRUSTED_PROXIES", value_name = "IP|CIDR", value_delimiter = ',')]
+    pub(crate) trusted_proxies: Vec<String>,
+
+    /// Do not fsync data and records (faster; an upload's last chunks may be lost in a power cut).
+    #[arg(long, env = "TUSSI_NO_FSYNC", value_parser = BoolishValueParser::new())]
+    pub(crate) no_fsync: bool,
+
+    /// Log every request to stderr: method, path, status, bytes stored, upload offset, duration.
+    #[arg(long, env = "TUSSI_ACCESS_LOG", value_parser = BoolishValueParser::new())]
+    pub(crate) access_log: bool,
+
+    /// Ask nothing, even in a terminal.
+    #[arg(short = 'y', long, env = "TUSSI_NO_PROMPT", value_parser = BoolishValueParser::new())]
+    pub(crate) no_prompt: bool,
+
+    /// Delete unfinished uploads with no write for this long, in seconds (janitor).
+    #[arg(long, env = "TUSSI_STALE_UPLOAD_AGE", value_name = "SECS", default_value_t = 86_400)]
+    pub(crate) stale_upload_age: u64,
+
+    /// Delete finished uploads no worker claimed for this long, in seconds (janitor).
+    #[arg(long, env = "TUSSI_COMPLETED_FILE_AGE", value_name = "SECS", default_value_t = 604_800)]
+    pub(crate) completed_file_age: u64,
+
+    /// Seconds between janitor runs (for tests).
+    #[arg(long, env = "TUSSI_JANITOR_INTERVAL", value_name = "SECS", default_value_t = 3600, hide = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) janitor_interval: u64,
+}
+
+/// Which of the prompted settings were given on the command line or in the environment.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Given {
+    pub(crate) upload_dir: bool,
+    pub(crate) dest_dir: bool,
+    pub(crate) host: bool,
+    pub(crate) port: bool,
+}
+
+impl Given {
+    /// Reads the value sources of the prompted settings from `matches`.
+    pub(crate) fn from_matches(matches: &ArgMatches) -> Given {
+        let given =
+            |id: &str| matches!(matches.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
+        Given { upload_dir: given("upload_dir"), dest_dir: given("dest_dir"), host: given("host"), port: given("port") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory as _, FromArgMatches as _};
+
+    #[test]
+    fn command_is_valid() {
+        ServerArgs::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_and_given_flags() {
+        let matches = ServerArgs::command()
+            .try_get_matches_from([
+                "tussi-server",
+                "--port",
+                "9000",
+                "--trusted-proxy",
+                "10.0.0.0/8",
+                "--trusted-proxy",
+                "::1",
+                "--max-size",
+                "1G",
+            ])
+            .unwrap();
+        let args = ServerArgs::from_arg_matches(&matches).unwrap();
+        let given = Given::from_matches(&matches);
+        assert!(given.port && !given.host && !given.upload_dir && !given.dest_dir);
+        assert_eq!(args.port, 9000);
+        assert_eq!(args.host, "127.0.0.1");
+        assert_eq!(args.upload_dir, PathBuf::from("./uploads"));
+        assert_eq!(args.max_size, Some(1 << 30));
+        assert_eq!(args.max_chunk_size, 10 << 20);
+        assert_eq!(args.trusted_proxies, ["10.0.0.0/8", "::1"]);
+        assert_eq!(args.workers, 1);
+        assert_eq!(args.janitor_interval, 3600);
+    }
+}

@@ -1,0 +1,115 @@
+//! The background tasks of `tussi-server`: file workers that hand finished uploads to the destination directory,
+//! and the janitor.
+//!
+//! A worker claims one finished upload at a time (`wait_for_file`: a non-blocking `flock`, so several workers —
+//! or other processes, Python tussi's included — never get the same one), moves its data and record into a
+//! staging directory inside the destination (`<dest>/.tussi-partial/`, same filesystem), then publishes both under
+//! the sanitised `filename` with [`place_no_clobber`]: `<name>` and `<name>.meta`, numbered on collisions, never
+//! overwriting. If publishing fails, the files stay in the staging directory (logged), never lost.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+use tus_tokio::tus_hyper::tus_storage::{AsyncFileStore, CompletedUpload, JanitorConfig};
+use tus_tokio::tus_hyper::TusApp;
+use tus_tokio::TokioPool;
+use tussi_cli::naming::{place_no_clobber, sanitize_filename};
+
+/// The store the server runs on.
+pub(crate) type Store = AsyncFileStore<TokioPool>;
+
+/// Name of the staging directory inside the destination directory.
+pub(crate) const PARTIAL_DIR: &str = ".tussi-partial";
+
+/// How long one `wait_for_file` call waits before it is renewed.
+const CLAIM_WAIT: Duration = Duration::from_secs(60);
+
+/// Creates `<dest>/.tussi-partial` (and `dest`) and returns its path.
+pub(crate) fn prepare_dest(dest: &Path) -> io::Result<PathBuf> {
+    let partial = dest.join(PARTIAL_DIR);
+    std::fs::create_dir_all(&partial)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", partial.display())))?;
+    Ok(partial)
+}
+
+/// Worker `n`: claims finished uploads and delivers them into `dest` until `stop` turns true. A claim being
+/// delivered when `stop` comes is finished first.
+pub(crate) async fn file_worker(
+    n: usize,
+    app: Arc<TusApp<Store>>,
+    dest: PathBuf,
+    partial: PathBuf,
+    mut stop: watch::Receiver<bool>,
+) {
+    tracing::debug!(worker = n, "file worker started");
+    loop {
+        let claim = tokio::select! {
+            claim = app.store().wait_for_file(CLAIM_WAIT) => claim,
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        };
+        match claim {
+            Ok(done) => {
+                let (dest, partial) = (dest.clone(), partial.clone());
+                let id = done.name().to_owned();
+                match tokio::task::spawn_blocking(move || deliver(done, &dest, &partial)).await {
+                    Ok(Ok(path)) => tracing::info!(worker = n, upload = %id, "saved {}", path.display()),
+                    Ok(Err(error)) => tracing::error!(worker = n, upload = %id, "saving failed: {error}"),
+                    Err(error) => tracing::error!(worker = n, upload = %id, "saving panicked: {error}"),
+                }
+            }
+            Err(error) if error.is_timeout() => {}
+            Err(error) => {
+                tracing::error!(worker = n, "claiming a finished upload failed: {error}");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.wait_for(|stopped| *stopped) => break,
+                }
+            }
+        }
+    }
+    tracing::debug!(worker = n, "file worker stopped");
+}
+
+/// Moves one claimed upload into `dest` under its sanitised `filename`; returns where the data went.
+fn deliver(mut done: CompletedUpload, dest: &Path, partial: &Path) -> io::Result<PathBuf> {
+    let id = done.name().to_owned();
+    let name = sanitize_filename(done.record().metadata.get("filename"), &id);
+    let data = partial.join(&id);
+    let record = partial.join(format!("{id}.meta"));
+    done.save(&data).map_err(io::Error::other)?;
+    done.save_record(&record).map_err(io::Error::other)?;
+    let placed = place_no_clobber(dest, &name, &data, &record)
+        .map_err(|e| io::Error::new(e.kind(), format!("{e} (the upload is kept in {})", partial.display())))?;
+    done.finish().map_err(io::Error::other)?;
+    Ok(placed)
+}
+
+/// Runs the janitor every `interval` (first after one interval) until `stop` turns true.
+pub(crate) async fn janitor(
+    app: Arc<TusApp<Store>>,
+    interval: Duration,
+    config: JanitorConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        }
+        let report = app.store().janitor(&config, SystemTime::now()).await;
+        for deleted in &report.deleted {
+            tracing::info!(upload = %deleted.id, reason = ?deleted.reason, "janitor deleted {}", deleted.path.display());
+        }
+        for path in &report.skipped_locked {
+            tracing::debug!("janitor skipped locked {}", path.display());
+        }
+        for error in &report.errors {
+            tracing::warn!("janitor: {error}");
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Shared helpers of the end-to-end tests: start `tussi-server` on 127.0.0.1 and a free port (`--port 0`, read
+//! back from the banner), run `tussi-upload` with a time limit, wait for files with a bound. Every process is
+//! stopped by its own PID; every wait is bounded.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// The `tussi-server` binary.
+pub const SERVER: &str = env!("CARGO_BIN_EXE_tussi-server");
+/// The `tussi-upload` binary.
+pub const UPLOAD: &str = env!("CARGO_BIN_EXE_tussi-upload");
+
+/// A running `tussi-server`, stopped with SIGTERM (then SIGKILL) when dropped.
+pub struct Server {
+    child: Child,
+    /// The creation URL, `http://127.0.0.1:PORT/files/`.
+    pub url: String,
+    /// The upload dir.
+    pub uploads: PathBuf,
+    /// The dest dir.
+    pub dest: PathBuf,
+    stdout: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts the server with its directories under `root`, no prompts, any free port, and `extra` options.
+    pub fn start(root: &Path, extra: &[&str]) -> Server {
+        let (uploads, dest) = (root.join("uploads"), root.join("dest"));
+        let mut child = Command::new(SERVER)
+            .args(["--no-prompt", "--host", "127.0.0.1", "--port", "0", "--no-fsync"])
+            .arg("--upload-dir")
+            .arg(&uploads)
+            .arg("--dest-dir")
+            .arg(&dest)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tussi-server");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr_pipe = child.stderr.take().expect("stderr");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let log = stderr.clone();
+        std::thread::spawn(move || {
+            // Keep the server's logs visible in the test output, and for the test to read.
+            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+                eprintln!("[server] {line}");
+                log.lock().unwrap().push(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let url = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match stdout.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                        break url.to_owned();
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("tussi-server printed no URL within 20 s");
+                }
+            }
+        };
+        Server { child, url, uploads, dest, stdout, stderr }
+    }
+
+    /// The lines the server logged to stderr so far.
+    pub fn log(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The server's PID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (at most 15 s) for the exit; returns the status and the rest of stdout.
+    pub fn terminate(mut self) -> (ExitStatus, String) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let status = wait_bounded(&mut self.child, Duration::from_secs(15)).expect("tussi-server exits on SIGTERM");
+        let rest: Vec<String> = self.stdout.try_iter().collect();
+        (status, rest.join("\n"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+            if wait_bounded(&mut self.child, Duration::from_secs(10)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+/// Forwards the lines of `stream` to a channel, from a thread.
+pub fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for `child` at most `limit`; `None` if it is still running.
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What a finished `tussi-upload` run printed.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// The exit code (panics on death by signal).
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or_else(|| panic!("killed by a signal: {self:?}"))
+    }
+}
+
+/// Runs `tussi-upload` in `cwd` with `args` and no stdin, killed after `limit`.
+pub fn upload(cwd: &Path, args: &[&str], limit: Duration) -> Run {
+    let mut child = Command::new(UPLOAD)
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("TUSSI_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tussi-upload");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = match wait_bounded(&mut child, limit) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("tussi-upload did not finish within {limit:?}");
+        }
+    };
+    let run = Run { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() };
+    eprintln!("[upload {args:?}] exit {:?}\n{}{}", run.status.code(), run.stdout, run.stderr);
+    run
+}
+
+/// Waits (at most `limit`) until `path` exists.
+pub fn wait_for_file(path: &Path, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    path.exists()
+}
+
+/// `len` bytes of test data that differ by `seed`.
+pub fn test_data(len: usize, seed: u64) -> Vec<u8> {
+    let mut data = vec![0; len];
+    tussi_cli::source::fill_generated(seed, 0, &mut data);
+    data
+}
