@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# The tussi benchmark: installs the peers by package name (through conformance/scripts/peers.sh), then runs the
+# same workloads against each server, each server alone (start it, run its workloads, stop it, next), and writes a
+# Markdown report (BENCHMARKS.md at the repository root by default).
+#
+#   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5] [--servers ours,tussi,tus-node,rustus] [--out FILE]
+#
+# W1  one upload of W1_MIB (1024) MiB in 10 MiB PATCHes, fsync on and off where the server can do both, plus
+#     `dd bs=10M oflag=dsync` of the same size on the same filesystem as the disk limit
+# W2  W2_COUNT (10000) uploads of 4 KiB (POST + PATCH) with W2_CONC ("1 8 64") clients
+# W3  HEAD on one unfinished upload, W3_CONC (64) clients for W3_SECS (10) s
+# W4  W4_COUNT (100) concurrent uploads of W4_MIB (100) MiB in 10 MiB PATCHes: throughput and peak RSS (VmHWM)
+# W5  W2 (with W5_CONC clients) and W3 again after filling the upload directory with W5_COUNTS ("10000 100000")
+#     unfinished uploads (POSTed by W5_FILL_CONC (64) clients)
+# Every count above can be overridden from the environment; --quick picks small ones for a smoke run.
+# BENCH_DIR (default target/tus-bench) holds each run's binaries, records (records.tsv) and server data (removed
+# after each server stops). BENCH_MAX_SECS (1800) bounds each workload run.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+cmdline="bench/run.sh${*:+ $*}"
+for var in W1_MIB W2_COUNT W2_SIZE W2_CONC W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC BENCH_MAX_SECS; do
+    [ -n "${!var+set}" ] && cmdline="$var='${!var}' $cmdline"
+done
+quick=0
+only="W1,W2,W3,W4,W5"
+servers="ours,tussi,tus-node,rustus"
+out="$root/BENCHMARKS.md"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) quick=1; shift ;;
+        --only) only="${2:?--only needs a list}"; shift 2 ;;
+        --servers) servers="${2:?--servers needs a list}"; shift 2 ;;
+        --out) out="${2:?--out needs a file}"; shift 2 ;;
+        -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+for w in ${only//,/ }; do
+    case "$w" in W1 | W2 | W3 | W4 | W5) ;; *) echo "run.sh: unknown workload $w (W1..W5)" >&2; exit 2 ;; esac
+done
+
+if [ "$quick" = 1 ]; then
+    : "${W1_MIB:=64}" "${W2_COUNT:=300}" "${W3_SECS:=2}" "${W4_COUNT:=10}" "${W4_MIB:=20}"
+    : "${W5_COUNTS:=300 1000}" "${W5_CONC:=8}"
+fi
+W1_MIB="${W1_MIB:-1024}"
+W2_COUNT="${W2_COUNT:-10000}"
+W2_SIZE="${W2_SIZE:-4096}"
+W2_CONC="${W2_CONC:-1 8 64}"
+W3_SECS="${W3_SECS:-10}"
+W3_CONC="${W3_CONC:-64}"
+W4_COUNT="${W4_COUNT:-100}"
+W4_MIB="${W4_MIB:-100}"
+W5_COUNTS="${W5_COUNTS:-10000 100000}"
+W5_CONC="${W5_CONC:-1 8 64}"
+W5_FILL_CONC="${W5_FILL_CONC:-64}"
+CHUNK_MIB=10
+DD_COUNT=$(( (W1_MIB + CHUNK_MIB - 1) / CHUNK_MIB ))
+MAX_SIZE=4294967296
+MAX_SECS="${BENCH_MAX_SECS:-1800}"
+PEERS="$root/conformance/scripts/peers.sh"
+BENCH_DIR="${BENCH_DIR:-$root/target/tus-bench}"
+run_dir="$BENCH_DIR/run-$(date -u +%Y%m%dT%H%M%SZ)-$$"
+mkdir -p "$run_dir/bin"
+records="$run_dir/records.tsv"
+: > "$records"
+
+param() { printf 'run\t-\tparam\t%s\t%s\n' "$1" "$2" >> "$records"; }
+selected() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+# --- build: our server and the load generator, copied to private paths at once (three adapters build an
+# example named `serve` to the same path) ---
+target="${CARGO_TARGET_DIR:-$root/target}"
+for attempt in 1 2 3; do
+    cargo build --release --quiet -p tus-tokio --example serve
+    cp "$target/release/examples/serve" "$run_dir/bin/serve-tokio"
+    grep -q tus_tokio "$run_dir/bin/serve-tokio" && break
+    [ "$attempt" = 3 ] && { echo "run.sh: could not get the tus-tokio serve binary" >&2; exit 1; }
+done
+cargo build --release --quiet -p tus-bench
+cp "$target/release/tus-bench" "$run_dir/bin/tus-bench"
+BENCH="$run_dir/bin/tus-bench"
+
+# --- peers: install by package name; a peer that cannot be installed is reported as skipped ---
+list=()
+for s in ${servers//,/ }; do
+    case "$s" in
+        ours) list+=(ours) ;;
+        tussi | tus-node | rustus)
+            echo "== installing $s (peers.sh install $s)"
+            if "$PEERS" install "$s"; then list+=("$s"); else
+                printf '%s\t-\tskipped\treason\t%s\n' "$s" "peers.sh install $s failed" >> "$records"
+            fi ;;
+        *) echo "run.sh: unknown server $s (ours, tussi, tus-node, rustus)" >&2; exit 2 ;;
+    esac
+done
+
+# Modes a server is run in: ours both; the original tussi fsyncs by default (fsync off only if peers.sh's app
+# takes TUSSI_FSYNC); @tus/server and rustus never fsync.
+tussi_can_nofsync=0
+grep -q TUSSI_FSYNC "$PEERS" && tussi_can_nofsync=1
+modes_of() {
+    case "$1" in
+        ours) echo "fsync nofsync" ;;
+        tussi) if [ "$tussi_can_nofsync" = 1 ]; then echo "fsync nofsync"; else echo "fsync"; fi ;;
+        *) echo "nofsync" ;;
+    esac
+}
+
+# --- machine and run facts ---
+param command "$cmdline"
+param date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+param nproc "$(nproc)"
+param memory "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+param cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+param disk "$(df -h "$run_dir" | tail -1 | tr -s ' ')"
+param kernel "$(uname -sr)"
+param commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
+param loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
+param quick "$quick"
+param records "$records"
+param w1_mib "$W1_MIB"; param w1_chunk_mib "$CHUNK_MIB"
+param dd_command "dd if=/dev/zero of=FILE bs=10M count=$DD_COUNT oflag=dsync"
+param w2_count "$W2_COUNT"; param w2_size "$W2_SIZE"
+param w3_conc "$W3_CONC"; param w3_secs "$W3_SECS"
+param w4_count "$W4_COUNT"; param w4_mib "$W4_MIB"; param w4_chunk_mib "$CHUNK_MIB"
+param w5_fill_conc "$W5_FILL_CONC"
+if [ "$tussi_can_nofsync" = 0 ]; then
+    param fsync_note "peers.sh's app builds \`FilesystemStorage(dir)\` with the default fsync=True and has no \
+setting for fsync=False, so the original tussi runs with fsync on only; ours is compared in the same mode."
+fi
+
+# --- one server at a time ---
+SRV_NAME="" SRV_PID="" SRV_URL="" SRV_DATA=""
+
+start_server() {  # NAME MODE
+    local name="$1" mode="$2" output
+    case "$name" in
+        ours)
+            SRV_DATA="$(mktemp -d "$run_dir/ours-data.XXXXXX")"
+            local flags=()
+            [ "$mode" = nofsync ] && flags+=(--no-fsync)
+            "$run_dir/bin/serve-tokio" --host 127.0.0.1 --port 0 --upload-dir "$SRV_DATA/uploads" \
+                --completed-dir "$SRV_DATA/completed" --max-size "$MAX_SIZE" "${flags[@]}" 2>"$SRV_DATA/server.log" &
+            SRV_PID=$! SRV_NAME=ours
+            for _ in $(seq 1 100); do
+                grep -q 'serving http://' "$SRV_DATA/server.log" && break
+                kill -0 "$SRV_PID" 2>/dev/null || break
+                sleep 0.1
+            done
+            SRV_URL="$(sed -n 's|.*serving \(http://[^ ]*\).*|\1|p' "$SRV_DATA/server.log" | head -1)"
+            [ -n "$SRV_URL" ] || { cat "$SRV_DATA/server.log" >&2; stop_server; return 1; }
+            ;;
+        *)
+            local envs=()
+            [ "$name" = tussi ] && [ "$mode" = nofsync ] && envs+=(TUSSI_FSYNC=0)
+            output="$(env "${envs[@]}" PEER_INSTANCE="bench-$name" "$PEERS" start "$name" "$MAX_SIZE")" || return 1
+            SRV_NAME="$name"
+            SRV_URL="$(sed -n 's/^URL=//p' <<<"$output")"
+            SRV_PID="$(sed -n 's/^PID=//p' <<<"$output")"
+            SRV_DATA="$(sed -n 's/^DATA=//p' <<<"$output")"
+            ;;
+    esac
+    echo "== $name (fsync: $mode) at $SRV_URL, PID $SRV_PID"
+}
+
+stop_server() {
+    [ -n "$SRV_NAME" ] || return 0
+    if [ "$SRV_NAME" = ours ]; then
+        kill "$SRV_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$SRV_PID" 2>/dev/null || true
+        wait "$SRV_PID" 2>/dev/null || true
+    else
+        PEER_INSTANCE="bench-$SRV_NAME" "$PEERS" stop "$SRV_NAME" || true
+    fi
+    [ -n "$SRV_DATA" ] && rm -rf "$SRV_DATA"
+    SRV_NAME="" SRV_PID="" SRV_URL="" SRV_DATA=""
+}
+trap 'stop_server; rm -f "$run_dir/dd.tmp"' EXIT
+trap 'exit 130' INT TERM
+
+bench() {  # SERVER MODE CASE tus-bench-args...
+    local server="$1" mode="$2" case="$3"
+    shift 3
+    echo "-- $server ($mode) $case"
+    "$BENCH" "$@" --url "$SRV_URL" --pid "$SRV_PID" --max-secs "$MAX_SECS" \
+        --record "$records" --server "$server" --mode "$mode" --case "$case" || echo "   (failures: see the report)"
+}
+
+w2() {  # SERVER MODE CASE CONCURRENCY
+    bench "$1" "$2" "$3" upload --count "$W2_COUNT" --size "$W2_SIZE" --chunk "$W2_SIZE" --concurrency "$4"
+}
+
+if selected W1; then
+    echo "== disk limit: dd bs=10M count=$DD_COUNT oflag=dsync"
+    dd_out="$(LC_ALL=C dd if=/dev/zero of="$run_dir/dd.tmp" bs=10M count="$DD_COUNT" oflag=dsync 2>&1 | tail -1)"
+    rm -f "$run_dir/dd.tmp"
+    echo "   $dd_out"
+    dd_mib="$(sed -n 's/^\([0-9]*\) bytes.* copied, \([0-9.e+-]*\) s,.*/\1 \2/p' <<<"$dd_out" \
+        | awk '{ if ($2 > 0) printf "%.2f", $1 / 1048576 / $2 }')"
+    [ -n "$dd_mib" ] && printf 'disk\tdsync\tW1\tmib_per_s\t%s\n' "$dd_mib" >> "$records"
+fi
+
+for server in "${list[@]}"; do
+    modes="$(modes_of "$server")"
+    for w in W1 W2 W3 W4 W5; do
+        selected "$w" || continue
+        run_modes="$modes"
+        [ "$w" = W3 ] && run_modes="${modes%% *}"  # HEAD writes nothing: one run, in the default mode
+        for mode in $run_modes; do
+            if ! start_server "$server" "$mode"; then
+                printf '%s\t%s\t%s\tfirst_error\t%s\n' "$server" "$mode" "$w" "server did not start" >> "$records"
+                continue
+            fi
+            case "$w" in
+                W1) bench "$server" "$mode" W1 upload --count 1 --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M" --concurrency 1 ;;
+                W2) for c in $W2_CONC; do w2 "$server" "$mode" "W2/c$c" "$c"; done ;;
+                W3) bench "$server" - W3 head --concurrency "$W3_CONC" --secs "$W3_SECS" ;;
+                W4) bench "$server" "$mode" W4 upload --count "$W4_COUNT" --size "${W4_MIB}M" --chunk "${CHUNK_MIB}M" \
+                        --concurrency "$W4_COUNT" ;;
+                W5)
+                    have=0
+                    for n in $W5_COUNTS; do
+                        [ "$n" -gt "$have" ] || continue
+                        bench "$server" "$mode" "W5/$n/prefill" upload --create-only --count "$((n - have))" \
+                            --size "$W2_SIZE" --chunk "$W2_SIZE" --concurrency "$W5_FILL_CONC"
+                        have="$n"
+                        for c in $W5_CONC; do w2 "$server" "$mode" "W5/$n/W2/c$c" "$c"; done
+                        bench "$server" "$mode" "W5/$n/W3" head --concurrency "$W3_CONC" --secs "$W3_SECS"
+                    done ;;
+            esac
+            stop_server
+        done
+    done
+done
+
+param loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+"$BENCH" report --records "$records" --out "$out"
+echo "records: $records"

@@ -1,0 +1,158 @@
+//! The `tus-bench` command: run one workload against a TUS endpoint and append its figures to a records file, or
+//! render the report from such a file. See `bench/README.md`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tus_bench::http::Endpoint;
+use tus_bench::outcome_records;
+use tus_bench::record::{self, Records, Tags};
+use tus_bench::workload::{self, UploadPlan};
+use tus_bench::{procfs, report};
+
+const USAGE: &str = "usage:
+  tus-bench upload --url URL --count N --size BYTES --chunk BYTES --concurrency C [--create-only] [--max-secs S]
+                   [--pid SERVER_PID] [--record FILE --server NAME --mode MODE --case CASE]
+  tus-bench head   --url URL --concurrency C --secs S [--target PATH] [--pid SERVER_PID] [--record FILE ...]
+  tus-bench report --records FILE --out FILE
+BYTES accept K, M and G suffixes (KiB, MiB, GiB).";
+
+/// `--name value` options and bare `--flag`s.
+struct Args(HashMap<String, String>);
+
+impl Args {
+    fn parse(raw: &[String]) -> Result<Args, String> {
+        let mut map = HashMap::new();
+        let mut i = 0;
+        while i < raw.len() {
+            let name = raw[i].strip_prefix("--").ok_or_else(|| format!("unexpected argument {:?}", raw[i]))?;
+            if name == "create-only" {
+                map.insert(name.to_owned(), "1".to_owned());
+                i += 1;
+            } else {
+                let value = raw.get(i + 1).ok_or_else(|| format!("--{name} needs a value"))?;
+                map.insert(name.to_owned(), value.clone());
+                i += 2;
+            }
+        }
+        Ok(Args(map))
+    }
+
+    fn get(&self, name: &str) -> Result<&str, String> {
+        self.0.get(name).map(String::as_str).ok_or_else(|| format!("missing --{name}"))
+    }
+
+    fn bytes(&self, name: &str) -> Result<u64, String> {
+        let text = self.get(name)?;
+        let (digits, unit) = match text.chars().last() {
+            Some('K' | 'k') => (&text[..text.len() - 1], 1 << 10),
+            Some('M' | 'm') => (&text[..text.len() - 1], 1 << 20),
+            Some('G' | 'g') => (&text[..text.len() - 1], 1 << 30),
+            _ => (text, 1),
+        };
+        digits.parse::<u64>().map(|n| n * unit).map_err(|_| format!("--{name}: not a size: {text}"))
+    }
+
+    fn number(&self, name: &str) -> Result<u64, String> {
+        self.get(name)?.parse().map_err(|_| format!("--{name}: not a number"))
+    }
+
+    fn secs(&self, name: &str, default: f64) -> Result<Duration, String> {
+        match self.0.get(name) {
+            None => Ok(Duration::from_secs_f64(default)),
+            Some(text) => text
+                .parse::<f64>()
+                .ok()
+                .filter(|s| *s > 0.0 && *s < 1e6)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("--{name}: not a duration in seconds")),
+        }
+    }
+}
+
+fn run(raw: &[String]) -> Result<bool, String> {
+    let command = raw.first().ok_or("no command")?.as_str();
+    let args = Args::parse(&raw[1..])?;
+    if command == "report" {
+        let text = std::fs::read_to_string(args.get("records")?).map_err(|e| format!("records: {e}"))?;
+        let out = PathBuf::from(args.get("out")?);
+        std::fs::write(&out, report::render(&Records::parse(&text))).map_err(|e| format!("{}: {e}", out.display()))?;
+        println!("wrote {}", out.display());
+        return Ok(true);
+    }
+    let endpoint = Endpoint::parse(args.get("url")?)?;
+    let concurrency = args.number("concurrency")? as usize;
+    if concurrency == 0 || concurrency > 4096 {
+        return Err("--concurrency must be 1..=4096".to_owned());
+    }
+    let pid: Option<u32> = args.0.get("pid").map(|p| p.parse().map_err(|_| "--pid: not a number")).transpose()?;
+    let server_cpu_before = pid.and_then(procfs::tree_cpu_seconds);
+    let client_cpu_before = procfs::cpu_seconds("self");
+    let outcome = match command {
+        "upload" => {
+            let plan = UploadPlan {
+                count: args.number("count")?,
+                size: args.bytes("size")?,
+                chunk: args.bytes("chunk")?.max(1),
+                concurrency,
+                create_only: args.0.contains_key("create-only"),
+                max_time: args.secs("max-secs", 1800.0)?,
+            };
+            workload::uploads(&endpoint, &plan)
+        }
+        "head" => {
+            let target = match args.0.get("target") {
+                Some(target) => target.clone(),
+                None => {
+                    workload::prepare_head_target(&endpoint).map_err(|e| format!("preparing the HEAD target: {e}"))?
+                }
+            };
+            workload::heads(&endpoint, &target, concurrency, args.secs("secs", 10.0)?)
+        }
+        other => return Err(format!("unknown command {other}")),
+    };
+    let client_cpu = client_cpu_before.and_then(|b| Some(procfs::cpu_seconds("self")? - b));
+    let server_cpu = server_cpu_before.and_then(|b| Some(procfs::tree_cpu_seconds(pid?)? - b));
+    let peak_rss_mib = pid.and_then(procfs::tree_peak_rss_kib).map(|kib| kib as f64 / 1024.0);
+    println!(
+        "{command}: {} ok, {} errors in {:.2} s: {:.1}/s, {:.1} MiB/s, p50 {:.2} ms, p99 {:.2} ms, {} connections{}{}{}",
+        outcome.ok,
+        outcome.errors,
+        outcome.elapsed.as_secs_f64(),
+        outcome.per_second(),
+        outcome.mib_per_second(),
+        outcome.latency.quantile(0.5) as f64 / 1000.0,
+        outcome.latency.quantile(0.99) as f64 / 1000.0,
+        outcome.connects,
+        client_cpu.map_or(String::new(), |c| format!(", client CPU {c:.2} s")),
+        server_cpu.map_or(String::new(), |c| format!(", server CPU {c:.2} s")),
+        peak_rss_mib.map_or(String::new(), |m| format!(", server peak RSS {m:.1} MiB")),
+    );
+    if let Some(error) = &outcome.first_error {
+        eprintln!("first error: {error}");
+    }
+    if let Some(path) = args.0.get("record") {
+        let tags = Tags {
+            server: args.get("server")?.to_owned(),
+            mode: args.get("mode")?.to_owned(),
+            case: args.get("case")?.to_owned(),
+        };
+        let records = outcome_records(&tags, &outcome, client_cpu, server_cpu, peak_rss_mib);
+        record::append(std::path::Path::new(path), &records).map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(outcome.errors == 0 && !outcome.cut_short)
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    match run(&raw) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("tus-bench: {error}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! The Markdown report (BENCHMARKS.md): machine and run facts, targets met or not, one table per workload with
+//! absolute figures and, after each peer's figure, the ratio ours ÷ that peer in the same fsync mode.
+
+use std::fmt::Write;
+
+use crate::record::Records;
+use crate::targets;
+
+/// Servers in table order; `ours` is the one ratios are computed for.
+pub const SERVER_ORDER: [&str; 4] = ["ours", "tussi", "tus-node", "rustus"];
+
+/// The name of a server in tables.
+pub fn server_label(server: &str) -> String {
+    match server {
+        "ours" => "**tussi (ours)**".to_owned(),
+        "tussi" => "original tussi 3.1.0".to_owned(),
+        "tus-node" => "@tus/server 2".to_owned(),
+        "rustus" => "rustus 0.5.10".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// The fsync column of a server run in `mode`.
+pub fn mode_label(server: &str, mode: &str) -> String {
+    match (server, mode) {
+        (_, "fsync") => "on".to_owned(),
+        ("tus-node" | "rustus", "nofsync") => "off (never fsyncs)".to_owned(),
+        (_, "nofsync") => "off".to_owned(),
+        (_, "-") => "n/a".to_owned(),
+        (_, other) => other.to_owned(),
+    }
+}
+
+/// A figure with sensible precision.
+pub fn fmt(value: f64) -> String {
+    if value.abs() >= 100.0 {
+        format!("{value:.0}")
+    } else if value.abs() >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// One table column: a metric of a case, optionally followed by the ours ÷ peer ratio in peer rows.
+struct Col {
+    case: String,
+    metric: &'static str,
+    header: String,
+    ratio: bool,
+}
+
+fn col(case: &str, metric: &'static str, header: impl Into<String>, ratio: bool) -> Col {
+    Col { case: case.to_owned(), metric, header: header.into(), ratio }
+}
+
+/// Notes about failed or cut-short runs, gathered while rendering tables.
+#[derive(Default)]
+struct Notes(Vec<String>);
+
+impl Notes {
+    /// " ⚠" when the run of (server, mode, case) had errors or was cut short (noting why once), else "".
+    fn flag(&mut self, recs: &Records, server: &str, mode: &str, case: &str) -> &'static str {
+        let errors = recs.num(server, mode, case, "errors").unwrap_or(0.0);
+        let cut = recs.num(server, mode, case, "cut_short").unwrap_or(0.0) > 0.0;
+        if errors == 0.0 && !cut {
+            return "";
+        }
+        let first = recs.text(server, mode, case, "first_error").unwrap_or("-");
+        let note = format!(
+            "{server} (fsync {}) {case}: {errors} errors{}; first: {first}",
+            mode_label(server, mode),
+            if cut { ", cut short by the time or error limit" } else { "" }
+        );
+        if !self.0.contains(&note) {
+            self.0.push(note);
+        }
+        " ⚠"
+    }
+}
+
+fn table(out: &mut String, recs: &Records, cols: &[Col], notes: &mut Notes) {
+    let rows = recs.rows_for(&SERVER_ORDER, |case| cols.iter().any(|c| c.case == case));
+    if rows.is_empty() {
+        out.push_str("_Not run._\n\n");
+        return;
+    }
+    let _ = write!(out, "| server | fsync |");
+    for c in cols {
+        let _ = write!(out, " {} |", c.header);
+    }
+    let _ = write!(out, "\n|---|---|{}\n", "---:|".repeat(cols.len()));
+    for (server, mode) in &rows {
+        let _ = write!(out, "| {} | {} |", server_label(server), mode_label(server, mode));
+        for c in cols {
+            let cell = match value_of(recs, server, mode, &c.case, c.metric) {
+                None => "—".to_owned(),
+                Some(value) => {
+                    let mut cell = fmt(value);
+                    if c.ratio && server != "ours" {
+                        if let Some(ours) = recs.num("ours", mode, &c.case, c.metric) {
+                            if value > 0.0 {
+                                let _ = write!(cell, " (×{})", fmt(ours / value));
+                            }
+                        }
+                    }
+                    cell.push_str(notes.flag(recs, server, mode, &c.case));
+                    cell
+                }
+            };
+            let _ = write!(out, " {cell} |");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+/// A recorded metric, or `pct_dd`: MiB/s as a percentage of the dd limit.
+fn value_of(recs: &Records, server: &str, mode: &str, case: &str, metric: &str) -> Option<f64> {
+    if metric == "pct_dd" {
+        let dd = recs.num("disk", "dsync", "W1", "mib_per_s")?;
+        return Some(recs.num(server, mode, case, "mib_per_s")? / dd * 100.0);
+    }
+    recs.num(server, mode, case, metric)
+}
+
+/// Sorted concurrency suffixes of the cases `PREFIX/cN`.
+fn concurrencies(recs: &Records, prefix: &str) -> Vec<u64> {
+    let mut found: Vec<u64> = recs
+        .cases(|c| c.starts_with(prefix))
+        .iter()
+        .filter_map(|c| c.strip_prefix(prefix)?.strip_prefix("/c")?.parse().ok())
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+fn param<'a>(recs: &'a Records, key: &str) -> &'a str {
+    recs.param(key).unwrap_or("?")
+}
+
+fn header(out: &mut String, recs: &Records) {
+    let _ = writeln!(out, "# tussi benchmarks\n");
+    let _ = writeln!(out, "Reproduce (from the repository root): `{}`\n", param(recs, "command"));
+    if recs.param("quick") == Some("1") {
+        out.push_str(
+            "> **Quick smoke run** (`--quick`): reduced sizes, not the benchmark. Do not quote these figures.\n\n",
+        );
+    }
+    let _ = writeln!(out, "- Date: {}", param(recs, "date"));
+    let _ = writeln!(
+        out,
+        "- Machine: {} CPUs (`nproc`), {} memory, {}",
+        param(recs, "nproc"),
+        param(recs, "memory"),
+        param(recs, "cpu")
+    );
+    let _ = writeln!(out, "- Disk of the data directories (`df -h`): `{}`", param(recs, "disk"));
+    let _ = writeln!(out, "- Kernel: {}; workspace commit: {}", param(recs, "kernel"), param(recs, "commit"));
+    let _ = writeln!(
+        out,
+        "- Load average at start / end (a quiet machine shows about 0 at the start): {} / {}",
+        param(recs, "loadavg"),
+        param(recs, "loadavg_end")
+    );
+    let _ = writeln!(out, "- Raw records: `{}`", param(recs, "records"));
+    out.push_str(
+        "- Method: each server runs alone on the machine and is restarted with an empty data directory for each \
+         workload; the load generator (`tus-bench`: blocking HTTP/1.1, keep-alive, one connection per worker \
+         thread) runs on the same machine, so client and server share the CPUs (CPU seconds of each are in the \
+         last section). Uploads and bodies: POST with `Upload-Length`, then PATCHes from one static buffer.\n",
+    );
+    out.push_str(
+        "- Ratios: `(×N)` after a peer's figure is **ours ÷ that peer**, with ours in the same fsync mode (above 1: \
+         ours is faster). ⚠ marks a run with errors or cut short (see Notes).\n\n",
+    );
+    out.push_str("| server | what | fsync |\n|---|---|---|\n");
+    out.push_str(
+        "| tussi (ours) | this workspace: `tus-tokio` example `serve` (release) | on by default; `--no-fsync` |\n",
+    );
+    out.push_str("| original tussi 3.1.0 | PyPI `tussi[cli]==3.1.0`, `TUSApp` under uvicorn (via `peers.sh`) | `FilesystemStorage(fsync=True)` by default |\n");
+    out.push_str("| @tus/server 2 | npm `@tus/server@2` + `@tus/file-store@2` (via `peers.sh`) | never fsyncs |\n");
+    out.push_str("| rustus 0.5.10 | `cargo install rustus --version 0.5.10` (via `peers.sh`) | never fsyncs |\n\n");
+    if let Some(note) = recs.param("fsync_note") {
+        let _ = writeln!(out, "Note: {note}\n");
+    }
+}
+
+/// Renders the whole report.
+pub fn render(recs: &Records) -> String {
+    let mut out = String::new();
+    let mut notes = Notes::default();
+    header(&mut out, recs);
+
+    out.push_str("## Targets\n\n| target | figures | status |\n|---|---|---|\n");
+    for t in targets::evaluate(recs) {
+        let _ = writeln!(out, "| {} | {} | {} |", t.name, t.detail, t.status.label());
+    }
+    out.push('\n');
+
+    let _ = writeln!(
+        out,
+        "## W1 — one upload of {} MiB in {} MiB PATCHes\n",
+        param(recs, "w1_mib"),
+        param(recs, "w1_chunk_mib")
+    );
+    table(
+        &mut out,
+        recs,
+        &[col("W1", "mib_per_s", "MiB/s", true), col("W1", "pct_dd", "% of dd limit", false)],
+        &mut notes,
+    );
+    match recs.num("disk", "dsync", "W1", "mib_per_s") {
+        Some(dd) => {
+            let _ = writeln!(
+                out,
+                "Disk limit, same run and filesystem: `{}` → **{} MiB/s**.\n",
+                param(recs, "dd_command"),
+                fmt(dd)
+            );
+        }
+        None => out.push_str("Disk limit: not measured.\n\n"),
+    }
+
+    let _ = writeln!(
+        out,
+        "## W2 — {} uploads of {} B (POST + PATCH each)\n\nuploads/s, and p99 of one whole upload in ms.\n",
+        param(recs, "w2_count"),
+        param(recs, "w2_size")
+    );
+    let conc = concurrencies(recs, "W2");
+    let mut cols: Vec<Col> =
+        conc.iter().map(|c| col(&format!("W2/c{c}"), "per_s", format!("{c} client(s)"), true)).collect();
+    cols.extend(conc.iter().map(|c| col(&format!("W2/c{c}"), "p99_ms", format!("p99 ms, {c}"), false)));
+    table(&mut out, recs, &cols, &mut notes);
+
+    let _ = writeln!(
+        out,
+        "## W3 — HEAD on one unfinished upload, {} clients for {} s\n",
+        param(recs, "w3_conc"),
+        param(recs, "w3_secs")
+    );
+    table(
+        &mut out,
+        recs,
+        &[
+            col("W3", "per_s", "HEAD/s", true),
+            col("W3", "p50_ms", "p50 ms", false),
+            col("W3", "p99_ms", "p99 ms", false),
+        ],
+        &mut notes,
+    );
+
+    let _ = writeln!(
+        out,
+        "## W4 — {} concurrent uploads of {} MiB in {} MiB PATCHes\n\nPeak RSS: `VmHWM` of the server process plus its \
+         live children, read at the end (the server was started fresh for this workload).\n",
+        param(recs, "w4_count"),
+        param(recs, "w4_mib"),
+        param(recs, "w4_chunk_mib")
+    );
+    table(
+        &mut out,
+        recs,
+        &[
+            col("W4", "mib_per_s", "MiB/s", true),
+            col("W4", "peak_rss_mib", "peak RSS MiB", false),
+            col("W4", "p99_ms", "p99 ms per upload", false),
+        ],
+        &mut notes,
+    );
+
+    crate::report_w5::render(&mut out, recs, &mut |server, mode, case| notes.flag(recs, server, mode, case));
+
+    out.push_str("## Notes\n\n");
+    if notes.0.is_empty() {
+        out.push_str("No errors; no run was cut short.\n");
+    }
+    for note in &notes.0 {
+        let _ = writeln!(out, "- {note}");
+    }
+    for skipped in recs.rows.iter().filter(|r| r.case == "skipped") {
+        let _ = writeln!(out, "- {} was skipped: {}", skipped.server, skipped.value);
+    }
+    out.push('\n');
+    crate::report_w5::cpu_section(&mut out, recs);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_carry_ratios_in_the_same_mode_and_flag_errors() {
+        let text = "run | - | param | w2_count | 10\n\
+                    disk | dsync | W1 | mib_per_s | 400\n\
+                    ours | fsync | W1 | mib_per_s | 300\n\
+                    tussi | fsync | W1 | mib_per_s | 100\n\
+                    ours | nofsync | W2/c8 | per_s | 3000\n\
+                    rustus | nofsync | W2/c8 | per_s | 1000\n\
+                    rustus | nofsync | W2/c8 | errors | 2\n\
+                    rustus | nofsync | W2/c8 | first_error | POST answered 500\n\
+                    ours | - | W5/100/W3 | per_s | 5\n\
+                    ours | - | W3 | per_s | 10\n";
+        let report = render(&Records::parse(&text.replace(" | ", "\t")));
+        assert!(report.contains("| original tussi 3.1.0 | on | 100 (×3.00) | 25.0 |"), "{report}");
+        assert!(report.contains("| **tussi (ours)** | on | 300 | 75.0 |"), "{report}");
+        assert!(report.contains("| rustus 0.5.10 | off (never fsyncs) | 1000 (×3.00) ⚠ |"), "{report}");
+        assert!(report.contains("rustus (fsync off (never fsyncs)) W2/c8: 2 errors; first: POST answered 500"));
+        assert!(report.contains("5.00 (0.50 of empty)"), "{report}");
+        assert!(
+            report.contains("| W1 ≥ 3× the original tussi | W1 fsync on: 300 ÷ 100 = ×3.00 | ✅ met |"),
+            "{report}"
+        );
+        assert!(report.contains("## W4") && report.contains("_Not run._"));
+    }
+}

@@ -1,0 +1,190 @@
+//! The performance targets the lead checks, computed from the recorded figures. A target comparing two servers
+//! is met only when every comparable pair (same workload case, same fsync mode) meets it.
+
+use crate::record::Records;
+use crate::report::fmt;
+
+/// Whether a target is met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Every compared figure meets it.
+    Met,
+    /// At least one compared figure misses it.
+    NotMet,
+    /// A figure it needs was not recorded.
+    NotMeasured,
+}
+
+impl Status {
+    /// The label shown in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Met => "✅ met",
+            Status::NotMet => "❌ not met",
+            Status::NotMeasured => "— not measured",
+        }
+    }
+}
+
+/// One evaluated target.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// What is required.
+    pub name: String,
+    /// The figures it was decided on.
+    pub detail: String,
+    /// The verdict.
+    pub status: Status,
+}
+
+/// Errors in a figure make it suspect: say so next to it.
+fn errors_mark(recs: &Records, server: &str, mode: &str, case: &str) -> &'static str {
+    let errors = recs.num(server, mode, case, "errors").unwrap_or(0.0);
+    let cut = recs.num(server, mode, case, "cut_short").unwrap_or(0.0);
+    if errors > 0.0 || cut > 0.0 {
+        " ⚠"
+    } else {
+        ""
+    }
+}
+
+/// `ours ÷ peer ≥ factor` for every case and every fsync mode both servers ran.
+fn ratio_target(recs: &Records, name: &str, cases: &[String], metric: &str, peer: &str, factor: f64) -> Target {
+    let mut parts = Vec::new();
+    let mut all_met = true;
+    for case in cases {
+        for mode in ["fsync", "nofsync", "-"] {
+            let (Some(ours), Some(theirs)) = (recs.num("ours", mode, case, metric), recs.num(peer, mode, case, metric))
+            else {
+                continue;
+            };
+            let ratio = if theirs > 0.0 { ours / theirs } else { f64::INFINITY };
+            all_met &= ratio >= factor;
+            let fsync = match mode {
+                "fsync" => " fsync on",
+                "nofsync" => " fsync off",
+                _ => "",
+            };
+            parts.push(format!(
+                "{case}{fsync}: {}{} ÷ {}{} = ×{}",
+                fmt(ours),
+                errors_mark(recs, "ours", mode, case),
+                fmt(theirs),
+                errors_mark(recs, peer, mode, case),
+                fmt(ratio)
+            ));
+        }
+    }
+    let status = match (parts.is_empty(), all_met) {
+        (true, _) => Status::NotMeasured,
+        (false, true) => Status::Met,
+        (false, false) => Status::NotMet,
+    };
+    let detail =
+        if parts.is_empty() { format!("needs ours and {peer} in the same fsync mode") } else { parts.join("; ") };
+    Target { name: name.to_owned(), detail, status }
+}
+
+/// Every target, in the order of the brief.
+pub fn evaluate(recs: &Records) -> Vec<Target> {
+    let mut targets = Vec::new();
+
+    let dd = recs.num("disk", "dsync", "W1", "mib_per_s");
+    let ours_w1 = recs.num("ours", "fsync", "W1", "mib_per_s");
+    targets.push(match (ours_w1, dd) {
+        (Some(ours), Some(dd)) if dd > 0.0 => Target {
+            name: "W1 ≥ 70 % of the dd limit (fsync on)".to_owned(),
+            detail: format!(
+                "{} MiB/s{} ÷ dd {} MiB/s = {:.0} %",
+                fmt(ours),
+                errors_mark(recs, "ours", "fsync", "W1"),
+                fmt(dd),
+                ours / dd * 100.0
+            ),
+            status: if ours / dd >= 0.70 { Status::Met } else { Status::NotMet },
+        },
+        _ => Target {
+            name: "W1 ≥ 70 % of the dd limit (fsync on)".to_owned(),
+            detail: "needs ours W1 with fsync and the dd figure".to_owned(),
+            status: Status::NotMeasured,
+        },
+    });
+    let w1 = ["W1".to_owned()];
+    targets.push(ratio_target(recs, "W1 ≥ 3× the original tussi", &w1, "mib_per_s", "tussi", 3.0));
+
+    let w2 = recs.cases(|c| c.starts_with("W2/c"));
+    targets.push(ratio_target(recs, "W2 ≥ 10× the original tussi (every concurrency)", &w2, "per_s", "tussi", 10.0));
+    targets.push(ratio_target(recs, "W2 ≥ 1.5× rustus (every concurrency)", &w2, "per_s", "rustus", 1.5));
+
+    let w3 = ["W3".to_owned()];
+    targets.push(ratio_target(recs, "W3 HEAD/s ≥ 2× rustus", &w3, "per_s", "rustus", 2.0));
+
+    let rss: Vec<(String, f64)> = ["fsync", "nofsync"]
+        .iter()
+        .filter_map(|m| Some((m.to_string(), recs.num("ours", m, "W4", "peak_rss_mib")?)))
+        .collect();
+    let worst = rss.iter().map(|(_, v)| *v).fold(f64::NAN, f64::max);
+    targets.push(Target {
+        name: "W4 peak RSS of ours ≤ 64 MiB".to_owned(),
+        detail: if rss.is_empty() {
+            "needs ours W4".to_owned()
+        } else {
+            rss.iter()
+                .map(|(m, v)| {
+                    format!(
+                        "fsync {}: {} MiB{}",
+                        if m == "fsync" { "on" } else { "off" },
+                        fmt(*v),
+                        errors_mark(recs, "ours", m, "W4")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+        status: if rss.is_empty() {
+            Status::NotMeasured
+        } else if worst <= 64.0 {
+            Status::Met
+        } else {
+            Status::NotMet
+        },
+    });
+    targets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recs(text: &str) -> Records {
+        Records::parse(&text.replace(" | ", "\t"))
+    }
+
+    #[test]
+    fn ratios_need_the_same_mode_and_every_case() {
+        let r = recs(
+            "ours | fsync | W2/c1 | per_s | 1000\nours | fsync | W2/c8 | per_s | 5000\n\
+             tussi | fsync | W2/c1 | per_s | 100\ntussi | fsync | W2/c8 | per_s | 600\n\
+             ours | nofsync | W2/c1 | per_s | 3000\nrustus | nofsync | W2/c1 | per_s | 1000\n",
+        );
+        let all = evaluate(&r);
+        let w2_tussi = all.iter().find(|t| t.name.starts_with("W2 ≥ 10×")).unwrap();
+        assert_eq!(w2_tussi.status, Status::NotMet, "{}", w2_tussi.detail); // c8 is only ×8.33
+        let w2_rustus = all.iter().find(|t| t.name.starts_with("W2 ≥ 1.5×")).unwrap();
+        assert_eq!(w2_rustus.status, Status::Met, "{}", w2_rustus.detail);
+        let w3 = all.iter().find(|t| t.name.starts_with("W3")).unwrap();
+        assert_eq!(w3.status, Status::NotMeasured);
+    }
+
+    #[test]
+    fn dd_and_rss() {
+        let r = recs(
+            "disk | dsync | W1 | mib_per_s | 1000\nours | fsync | W1 | mib_per_s | 750\n\
+             ours | fsync | W4 | peak_rss_mib | 40\nours | nofsync | W4 | peak_rss_mib | 70\n",
+        );
+        let all = evaluate(&r);
+        assert_eq!(all[0].status, Status::Met);
+        assert_eq!(all[1].status, Status::NotMeasured);
+        assert_eq!(all.last().unwrap().status, Status::NotMet);
+    }
+}

@@ -1,0 +1,188 @@
+//! The load generator against real servers: tussi (tus-tokio over the in-memory backend) in this process, and a
+//! scripted raw-socket server for the HTTP corners tussi never produces (relative Location, chunked bodies,
+//! `Connection: close`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tus_bench::http::{Conn, Endpoint};
+use tus_bench::workload::{self, UploadPlan};
+use tus_hyper::tus_proto::UploadId;
+use tus_hyper::{MemoryBackend, ServeOptions, TusApp};
+
+/// tussi on tokio over a MemoryBackend, on 127.0.0.1 and a free port; stopped when the sender is dropped.
+fn start_tussi() -> (Endpoint, MemoryBackend, tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>) {
+    let backend = MemoryBackend::new();
+    let app = Arc::new(TusApp::builder(backend.clone()).base_path("/files").max_size(1 << 30).build().expect("app"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            tus_tokio::serve(listener, app, ServeOptions::default(), shutdown).await;
+        });
+    });
+    (Endpoint::parse(&format!("http://{addr}/files/")).expect("url"), backend, stop, thread)
+}
+
+/// The n-th id the in-memory store hands out (it numbers uploads sequentially).
+fn memory_id(n: u128) -> UploadId {
+    let hex = format!("{:032x}", 0x4000_8000_0000_0000_0000u128 | n);
+    let text = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
+    UploadId::from_str(&text).expect("uuid")
+}
+
+#[test]
+fn uploads_and_heads_against_tussi() {
+    let (endpoint, backend, stop, thread) = start_tussi();
+    let plan = UploadPlan {
+        count: 24,
+        size: 100_000,
+        chunk: 30_000,
+        concurrency: 4,
+        create_only: false,
+        max_time: Duration::from_secs(60),
+    };
+    let outcome = workload::uploads(&endpoint, &plan);
+    assert_eq!(outcome.errors, 0, "{:?}", outcome.first_error);
+    assert_eq!((outcome.ok, outcome.bytes, outcome.latency.count()), (24, 2_400_000, 24));
+    assert!(!outcome.cut_short);
+    assert_eq!(outcome.connects, 4, "one keep-alive connection per worker");
+    // Every upload arrived whole, finished, with the generator's bytes.
+    for n in 1..=24 {
+        let (state, data) = backend.with(|s| s.claim(memory_id(n))).expect("a finished upload");
+        assert_eq!((state.offset, data.len()), (100_000, 100_000));
+        assert!(data.iter().all(|&b| b == 0x5a));
+    }
+
+    let created = workload::uploads(&endpoint, &UploadPlan { count: 10, create_only: true, ..plan });
+    assert_eq!((created.ok, created.errors, created.bytes), (10, 0, 0));
+    assert_eq!(backend.with(|s| s.stat(memory_id(34)).expect("created").offset), 0);
+
+    let target = workload::prepare_head_target(&endpoint).expect("HEAD target");
+    let heads = workload::heads(&endpoint, &target, 3, Duration::from_millis(300));
+    assert_eq!(heads.errors, 0, "{:?}", heads.first_error);
+    assert!(heads.ok > 10, "{} HEADs", heads.ok);
+    assert_eq!(heads.connects, 3);
+    assert!(heads.latency.quantile(0.5) <= heads.latency.quantile(0.99));
+
+    // A failing workload is reported as such and stays bounded: PATCHes beyond Upload-Length are refused.
+    let mut conn = Conn::new(&endpoint.authority);
+    let refused = conn.patch(&target, 1024, workload::body(), 10_000).expect("answer");
+    assert_eq!(refused.status, 413);
+
+    drop(stop);
+    thread.join().expect("server thread");
+}
+
+/// Serves `connections` connections one after another, answering each request with the next scripted response,
+/// and returns the request lines it saw.
+fn scripted_server(responses: Vec<&'static str>, connections: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/files/", listener.local_addr().expect("address"));
+    let thread = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut responses = responses.into_iter();
+        for _ in 0..connections {
+            let (stream, _) = listener.accept().expect("accept");
+            stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut writer = stream;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                seen.push(line.trim_end().to_owned());
+                let mut length = 0usize;
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).expect("header");
+                    if header == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().expect("length");
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).expect("body");
+                let Some(response) = responses.next() else { return seen };
+                writer.write_all(response.as_bytes()).expect("write");
+                if response.contains("Connection: close") {
+                    break;
+                }
+            }
+        }
+        seen
+    });
+    (url, thread)
+}
+
+#[test]
+fn relative_location_chunked_bodies_and_connection_close() {
+    let (url, server) = scripted_server(
+        vec![
+            "HTTP/1.1 201 Created\r\nLocation: abc\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nUpload-Offset: 3000\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\nUpload-Offset: 5000\r\n\r\n",
+        ],
+        2,
+    );
+    let endpoint = Endpoint::parse(&url).expect("url");
+    let plan = UploadPlan {
+        count: 1,
+        size: 5000,
+        chunk: 3000,
+        concurrency: 1,
+        create_only: false,
+        max_time: Duration::from_secs(30),
+    };
+    let outcome = workload::uploads(&endpoint, &plan);
+    assert_eq!((outcome.ok, outcome.errors, outcome.bytes), (1, 0, 5000), "{:?}", outcome.first_error);
+    assert_eq!(outcome.connects, 2, "reconnected after Connection: close");
+    let seen = server.join().expect("server");
+    assert_eq!(seen, ["POST /files/ HTTP/1.1", "PATCH /files/abc HTTP/1.1", "PATCH /files/abc HTTP/1.1"]);
+}
+
+#[test]
+fn wrong_offsets_and_refused_connections_are_errors() {
+    let (url, server) = scripted_server(
+        vec![
+            "HTTP/1.1 201 Created\r\nLocation: http://elsewhere/files/x\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\nUpload-Offset: 1\r\n\r\n",
+        ],
+        1,
+    );
+    let endpoint = Endpoint::parse(&url).expect("url");
+    let plan = UploadPlan {
+        count: 1,
+        size: 10,
+        chunk: 10,
+        concurrency: 1,
+        create_only: false,
+        max_time: Duration::from_secs(30),
+    };
+    let outcome = workload::uploads(&endpoint, &plan);
+    assert_eq!((outcome.ok, outcome.errors), (0, 1));
+    assert!(
+        outcome.first_error.as_deref().unwrap_or("").contains("Upload-Offset Some(1)"),
+        "{:?}",
+        outcome.first_error
+    );
+    assert_eq!(server.join().expect("server")[1], "PATCH /files/x HTTP/1.1");
+
+    // Nothing listens any more: every attempt fails fast and the count still bounds the run.
+    let outcome = workload::uploads(&endpoint, &UploadPlan { count: 50, concurrency: 2, ..plan });
+    assert_eq!((outcome.ok, outcome.errors), (0, 50));
+}
