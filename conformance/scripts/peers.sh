@@ -7,9 +7,15 @@
 #   peers.sh url PEER                print the URL of the running peer
 #
 # PEER: tussi (original Python tussi 3.1.0 under uvicorn) | tus-node (@tus/server 2 + @tus/file-store 2)
+#       | rustus (rustus 0.5.10, `cargo install`ed into $PEERS_DIR/rustus, ~5 min of compile the first time)
+#       | tussi-tokio (this workspace's tus-tokio `serve` example, release build: the reference row)
 # PEERS_DIR defaults to <workspace>/target/tus-peers. State files: $PEERS_DIR/<instance>.{pid,url,data,log}, where
 # the instance name is $PEER_INSTANCE if set (to run several copies of one peer), else the peer name.
-# For tussi, DATA holds staging/ and completed/; for tus-node, files/.
+# For tussi, DATA holds staging/ and completed/; for tus-node and rustus, files/ (rustus keeps <id> and
+# <id>.info there); for tussi-tokio, uploads/ and completed/.
+# MAX_SIZE is passed to the peer where it has such a setting (rustus 0.5.10 has none: it is ignored there).
+#
+#   peers.sh probe-dirs PEER         print the data directories of the running peer (for --data-dir), one a line
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -91,6 +97,27 @@ new Server(opts).listen({ host: '127.0.0.1', port: Number(port) });
 JS
 }
 
+RUSTUS_VERSION=0.5.10
+
+install_rustus() {
+    local root="$PEERS_DIR/rustus"
+    if [ ! -x "$root/bin/rustus" ] || ! "$root/bin/rustus" --version 2>/dev/null | grep -q "$RUSTUS_VERSION"; then
+        cargo install rustus --version "$RUSTUS_VERSION" --root "$root" --locked --quiet
+    fi
+}
+
+workspace_dir() { cd "$here/../.." && pwd; }
+
+# The target directory cargo uses for this workspace (honours CARGO_TARGET_DIR and .cargo/config).
+target_dir() {
+    (cd "$(workspace_dir)" && cargo metadata --format-version 1 --no-deps \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+}
+
+install_tussi_tokio() {
+    (cd "$(workspace_dir)" && cargo build --release --quiet -p tus-tokio --example serve)
+}
+
 start_peer() {
     local peer="$1" max="${2:-}" inst="${PEER_INSTANCE:-$1}" port data pid url
     [ -f "$PEERS_DIR/$inst.pid" ] && kill -0 "$(cat "$PEERS_DIR/$inst.pid")" 2>/dev/null \
@@ -111,7 +138,22 @@ start_peer() {
             (cd "$PEERS_DIR/tus-node" && exec node server.js "$port" "$data/files" $max) \
                 >"$PEERS_DIR/$inst.log" 2>&1 &
             ;;
-        *) die "unknown peer $peer (tussi, tus-node)" ;;
+        rustus)
+            install_rustus
+            mkdir -p "$data/files"
+            # --max-body-size: rustus refuses request bodies above it (default 256 KiB) with 413.
+            "$PEERS_DIR/rustus/bin/rustus" --host 127.0.0.1 --port "$port" --url /files \
+                --data-dir "$data/files" --info-dir "$data/files" --max-body-size 16777216 --workers 2 \
+                >"$PEERS_DIR/$inst.log" 2>&1 &
+            ;;
+        tussi-tokio)
+            install_tussi_tokio
+            mkdir -p "$data/uploads" "$data/completed"
+            "$(target_dir)/release/examples/serve" --host 127.0.0.1 --port "$port" \
+                --upload-dir "$data/uploads" --completed-dir "$data/completed" ${max:+--max-size "$max"} \
+                >"$PEERS_DIR/$inst.log" 2>&1 &
+            ;;
+        *) die "unknown peer $peer (tussi, tus-node, rustus, tussi-tokio)" ;;
     esac
     pid=$!
     echo "$pid" > "$PEERS_DIR/$inst.pid"
@@ -141,11 +183,28 @@ stop_peer() {
 }
 
 cmd="${1:-}"; peer="${2:-}"
-[ -n "$cmd" ] && [ -n "$peer" ] || die "usage: peers.sh install|start|stop|url PEER [MAX_SIZE]"
+[ -n "$cmd" ] && [ -n "$peer" ] || die "usage: peers.sh install|start|stop|url|probe-dirs PEER [MAX_SIZE]"
 case "$cmd" in
-    install) case "$peer" in tussi) install_tussi ;; tus-node) install_tus_node ;; *) die "unknown peer $peer" ;; esac ;;
+    install)
+        case "$peer" in
+            tussi) install_tussi ;;
+            tus-node) install_tus_node ;;
+            rustus) install_rustus ;;
+            tussi-tokio) install_tussi_tokio ;;
+            *) die "unknown peer $peer" ;;
+        esac
+        ;;
     start) start_peer "$peer" "${3:-}" ;;
     stop) stop_peer "${PEER_INSTANCE:-$peer}" ;;
     url) cat "$PEERS_DIR/${PEER_INSTANCE:-$peer}.url" ;;
+    probe-dirs)
+        d="$(cat "$PEERS_DIR/${PEER_INSTANCE:-$peer}.data")"
+        case "$peer" in
+            tussi) printf '%s\n' "$d/staging" "$d/completed" ;;
+            tus-node | rustus) printf '%s\n' "$d/files" ;;
+            tussi-tokio) printf '%s\n' "$d/uploads" "$d/completed" ;;
+            *) die "unknown peer $peer" ;;
+        esac
+        ;;
     *) die "unknown command $cmd" ;;
 esac

@@ -63,7 +63,7 @@ fn original_tussi_verdicts_match_known_behaviour() {
     expect(&report, "creation-metadata-empty-value", Verdict::Fail); // §8.2: empty values dropped
     expect(&report, "core-patch-chunked", Verdict::Warn); // §8.8: chunked PATCH -> 400
     expect(&report, "core-head-after-complete", Verdict::Warn); // §8.6: HEAD after completion -> 404
-    expect(&report, "creation-length-strict-digits", Verdict::Warn); // §8.4: "+5" accepted
+    expect(&report, "creation-length-strict-digits", Verdict::Info); // §8.4: "+5" accepted (spec: left free)
     expect(&report, "fault-disconnect-keeps-data", Verdict::Warn); // §8.7: a cut body is lost
                                                                    // Status details.
     assert!(report.get("core-patch-past-length-413").expect("ran").detail.contains("PATCH 413"));
