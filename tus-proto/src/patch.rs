@@ -170,6 +170,11 @@ impl<U> Receive<U> {
         self.start + self.stored
     }
 
+    /// How many more bytes this request may store (before the upload's length or the chunk size limit).
+    pub fn remaining(&self) -> u64 {
+        self.limit - self.accepted
+    }
+
     /// Bytes accepted but not yet reported stored (for example waiting in the driver's batch buffer).
     pub fn pending(&self) -> u64 {
         self.accepted - self.stored

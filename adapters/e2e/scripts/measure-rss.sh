@@ -12,7 +12,7 @@ work=$(mktemp -d)
 cp target/release/examples/serve "$work/serve-tokio"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$work/serve-tokio" --host 127.0.0.1 --port "$port" --upload-dir "$work/uploads" --completed-dir "$work/done" \
-    --max-size 1073741824 ${BATCH_SIZE:+--batch-size $BATCH_SIZE} 2>"$work/server.log" &
+    --max-size 1073741824 ${BATCH_SIZE:+--batch-size $BATCH_SIZE} ${BATCH_MEMORY:+--batch-memory $BATCH_MEMORY} 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do grep -q serving "$work/server.log" && break; sleep 0.1; done

@@ -8,6 +8,7 @@ use std::time::Duration;
 use http::{HeaderMap, StatusCode};
 use tus_proto::{ConfigError, Event, Metadata, Server};
 
+use crate::budget::BatchBudget;
 use crate::Store;
 
 /// A boxed error, as hooks return them.
@@ -22,8 +23,11 @@ pub(crate) type CreateHandler =
 /// Default read timeout of a request body: a body that sends nothing for this long is cut off (and what arrived
 /// is committed).
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default size of one storage write: body frames are gathered up to this size per write.
-pub const DEFAULT_BATCH_SIZE: usize = 64 * 1024;
+/// Default largest storage write: body frames are gathered up to this size per write, while the batch memory
+/// budget lasts.
+pub const DEFAULT_BATCH_SIZE: usize = 1024 * 1024;
+/// Default memory for batches, shared by all requests: past it, each request gathers 64 KiB per write.
+pub const DEFAULT_BATCH_MEMORY: usize = 16 * 1024 * 1024;
 
 /// An `on_create` refusal: nothing is created, and the client gets this status and reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +51,7 @@ pub struct TusApp<S> {
     pub(crate) on_create: Option<CreateHandler>,
     pub(crate) body_read_timeout: Duration,
     pub(crate) batch_size: usize,
+    pub(crate) batch_budget: Arc<BatchBudget>,
 }
 
 impl<S: Store> TusApp<S> {
@@ -59,6 +64,7 @@ impl<S: Store> TusApp<S> {
             on_create: None,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             batch_size: DEFAULT_BATCH_SIZE,
+            batch_memory: DEFAULT_BATCH_MEMORY,
         }
     }
 
@@ -94,6 +100,7 @@ pub struct TusAppBuilder<S> {
     on_create: Option<CreateHandler>,
     body_read_timeout: Duration,
     batch_size: usize,
+    batch_memory: usize,
 }
 
 impl<S: Store> TusAppBuilder<S> {
@@ -166,9 +173,17 @@ impl<S: Store> TusAppBuilder<S> {
         self
     }
 
-    /// Bytes gathered per storage write (at least 1). Default: 64 KiB. Memory per active upload is about this.
+    /// Largest storage write: body frames are gathered up to this many bytes per write (at least 1). Default:
+    /// 1 MiB. Larger batches mean fewer calls to the storage pool.
     pub fn batch_size(mut self, bytes: usize) -> Self {
         self.batch_size = bytes.max(1);
+        self
+    }
+
+    /// Memory for batches, shared by all requests: a request gathers up to `batch_size` while this lasts, and
+    /// 64 KiB per write past it, so memory stays bounded however many uploads run at once. Default: 16 MiB.
+    pub fn batch_memory(mut self, bytes: usize) -> Self {
+        self.batch_memory = bytes;
         self
     }
 
@@ -181,6 +196,7 @@ impl<S: Store> TusAppBuilder<S> {
             on_create: self.on_create,
             body_read_timeout: self.body_read_timeout,
             batch_size: self.batch_size,
+            batch_budget: BatchBudget::new(self.batch_memory),
         })
     }
 }

@@ -12,6 +12,7 @@ use http_body_util::{BodyExt as _, Full};
 use tracing::{field, Instrument as _};
 use tus_proto::{CreateHook, HookOutcome, Interruption, Receive, RequestHead, Response, Step};
 
+use crate::budget::Reservation;
 use crate::{Runtime, Store, TusApp};
 
 /// Answers one request: runs every step, delivers the events, and returns the HTTP response.
@@ -100,8 +101,9 @@ const TAKEOVER_POLL: Duration = Duration::from_millis(100);
 /// How long a body must have sent nothing before a newer request for the same upload may take it over.
 const STALE_AFTER: Duration = Duration::from_millis(500);
 
-/// Streams the body into storage: frames are gathered into batches of `batch_size`, each written in one storage
-/// call; a frame at least that large is written as it is, without a copy.
+/// Streams the body into storage: frames are gathered into batches, each written in one storage call. A batch is
+/// as large as the shared budget grants (up to `batch_size`, at least 64 KiB); a frame at least that large is
+/// written as it is, without a copy.
 async fn receive<S, B>(app: &TusApp<S>, runtime: &Runtime, mut rx: Receive<S::Upload>, body: &mut B) -> Step<S::Upload>
 where
     S: Store,
@@ -109,6 +111,7 @@ where
     B::Error: std::fmt::Display,
 {
     let mut batch = BytesMut::new();
+    let mut reservation: Option<Reservation> = None;
     let mut idle = Duration::ZERO;
     let start = rx.write_offset();
     let ending = loop {
@@ -136,16 +139,36 @@ where
         let Ok(mut data) = frame.into_data() else { continue }; // trailers carry nothing for core + creation
         let data = data.copy_to_bytes(data.remaining());
         let accepted = rx.accept(&data).len();
-        if batch.is_empty() && accepted >= app.batch_size {
-            if let Err(failure) = write(app, &mut rx, data.slice(..accepted)).await {
-                return rx.failed(failure);
-            }
-        } else {
-            batch.extend_from_slice(&data[..accepted]);
-            if batch.len() >= app.batch_size {
-                if let Err(failure) = write(app, &mut rx, batch.split().freeze()).await {
-                    return rx.failed(failure);
+        let mut rest = data.slice(..accepted);
+        while !rest.is_empty() {
+            // A batch starts: size it from the shared budget (at most what this request may still store).
+            let room = match &reservation {
+                Some(reservation) => reservation.size(),
+                None => {
+                    let want = usize::try_from(rx.remaining() + (batch.len() + rest.len()) as u64)
+                        .unwrap_or(usize::MAX)
+                        .min(app.batch_size);
+                    let granted = app.batch_budget.reserve(want);
+                    batch.reserve(granted.size());
+                    reservation.insert(granted).size()
                 }
+            };
+            // A batch never grows past its grant: the rest of a frame starts the next one.
+            let next = if batch.is_empty() && rest.len() >= room {
+                rest.split_to(room) // a whole batch in one frame: written as it is, without a copy
+            } else {
+                let take = (room - batch.len()).min(rest.len());
+                batch.extend_from_slice(&rest[..take]);
+                rest.advance(take);
+                if batch.len() < room {
+                    continue;
+                }
+                batch.split().freeze()
+            };
+            let written = write(app, &mut rx, next).await;
+            reservation = None;
+            if let Err(failure) = written {
+                return rx.failed(failure);
             }
         }
         if rx.overflowed() {

@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod budget;
 mod driver;
 mod fs;
 mod runtime;
@@ -30,7 +31,10 @@ mod serve;
 mod service;
 mod store;
 
-pub use app::{BoxError, BoxFuture, Rejection, TusApp, TusAppBuilder, DEFAULT_BATCH_SIZE, DEFAULT_BODY_READ_TIMEOUT};
+pub use app::{
+    BoxError, BoxFuture, Rejection, TusApp, TusAppBuilder, DEFAULT_BATCH_MEMORY, DEFAULT_BATCH_SIZE,
+    DEFAULT_BODY_READ_TIMEOUT,
+};
 pub use driver::handle;
 pub use fs::FileBackend;
 pub use runtime::Runtime;

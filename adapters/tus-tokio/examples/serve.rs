@@ -33,6 +33,9 @@ struct Args {
     /// Bytes gathered per storage write.
     #[arg(long, default_value_t = tus_tokio::tus_hyper::DEFAULT_BATCH_SIZE)]
     batch_size: usize,
+    /// Memory for batches, shared by all requests.
+    #[arg(long, default_value_t = tus_tokio::tus_hyper::DEFAULT_BATCH_MEMORY)]
+    batch_memory: usize,
 }
 
 #[tokio::main]
@@ -43,7 +46,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = StoreConfig::new(&args.upload_dir, &completed);
     config.fsync = !args.no_fsync;
     let store = tus_tokio::file_store(config)?;
-    let mut builder = TusApp::builder(store).base_path("/files").batch_size(args.batch_size);
+    let mut builder =
+        TusApp::builder(store).base_path("/files").batch_size(args.batch_size).batch_memory(args.batch_memory);
     if let Some(max) = args.max_size {
         builder = builder.max_size(max);
     }

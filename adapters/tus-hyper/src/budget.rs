@@ -1,0 +1,78 @@
+//! The memory budget of body batches, shared by all requests of an app: one upload gets large batches (fewer
+//! storage calls), many uploads share the budget, and none ever goes below the minimum batch.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The smallest batch a request gathers, whatever the budget says.
+pub(crate) const MIN_BATCH: usize = 64 * 1024;
+
+/// Bytes of batch buffers still free.
+#[derive(Debug)]
+pub(crate) struct BatchBudget {
+    free: AtomicUsize,
+}
+
+impl BatchBudget {
+    pub(crate) fn new(total: usize) -> Arc<BatchBudget> {
+        Arc::new(BatchBudget { free: AtomicUsize::new(total) })
+    }
+
+    /// Reserves up to `want` bytes, at least `min(want, MIN_BATCH)`; the minimum is granted even when the budget is
+    /// spent (it is the floor every request needs to make progress).
+    pub(crate) fn reserve(self: &Arc<Self>, want: usize) -> Reservation {
+        let floor = want.min(MIN_BATCH);
+        let mut free = self.free.load(Ordering::Relaxed);
+        loop {
+            let take = want.min(free.max(floor));
+            let left = free.saturating_sub(take);
+            match self.free.compare_exchange_weak(free, left, Ordering::AcqRel, Ordering::Relaxed) {
+                // What was taken beyond the free bytes is not owed back.
+                Ok(_) => return Reservation { budget: self.clone(), size: take, owed: free - left },
+                Err(now) => free = now,
+            }
+        }
+    }
+}
+
+/// A reservation of batch memory, given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    budget: Arc<BatchBudget>,
+    size: usize,
+    owed: usize,
+}
+
+impl Reservation {
+    /// The batch size this reservation allows.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.free.fetch_add(self.owed, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_batches_while_the_budget_lasts_then_the_floor() {
+        let budget = BatchBudget::new(3 * 1024 * 1024);
+        let a = budget.reserve(1 << 20);
+        let b = budget.reserve(1 << 20);
+        let c = budget.reserve(2 << 20);
+        assert_eq!((a.size(), b.size(), c.size()), (1 << 20, 1 << 20, 1 << 20), "the last one gets what is left");
+        let d = budget.reserve(1 << 20);
+        assert_eq!(d.size(), MIN_BATCH, "a spent budget still grants the floor");
+        assert_eq!(budget.reserve(100).size(), 100, "small requests get what they ask");
+        drop((a, d));
+        assert_eq!(budget.reserve(4 << 20).size(), 1 << 20, "a dropped reservation is free again, the floor is not");
+        drop((b, c));
+        assert_eq!(budget.free.load(Ordering::Relaxed), 3 << 20, "everything owed came back");
+    }
+}
