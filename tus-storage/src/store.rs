@@ -205,26 +205,24 @@ impl FileStore {
 
     /// The committed state of an upload, without interrupting a writer.
     ///
-    /// Takes a shared lock when the data file is free; while a writer holds it, reads the record anyway (records
-    /// are only ever replaced by `rename`, so a reader sees a whole committed record). A finished, unclaimed upload
-    /// reads as `finished: true` with `offset == length`; a claimed or unknown one is `NotFound`.
+    /// Reads the committed record without taking a lock (records are only ever replaced by `rename`, so a reader
+    /// sees a whole committed record, and never holds up a writer). A finished, unclaimed upload reads as
+    /// `finished: true` with `offset == length`; a claimed or unknown one is `NotFound`.
     pub fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
         self.stat_upload(id).map_err(|e| e.with_id(id).to_failure())
     }
 
     fn stat_upload(&self, id: UploadId) -> Result<UploadState, StorageError> {
-        let data = self.inner.uploads.data(id);
-        match File::open(&data) {
-            Ok(file) => {
-                let _shared = try_lock(file, false).ok();
-                match read_record(&self.inner.uploads.record(id)) {
-                    Ok(record) => return Ok(record.to_state(id, false)),
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StorageError::io("open upload", &data, e)),
+        // No lock: records are only ever replaced whole by `rename`, so the record read is a committed one, and a
+        // writer is never held up by a reader. The completed data is looked for first: finalisation publishes it
+        // before it removes the staging record, so this order never reads a staging record that is already stale.
+        if std::fs::symlink_metadata(self.inner.completed.data(id)).is_ok() {
+            return self.finished_record(id).map(|record| record.to_state(id, true));
+        }
+        match read_record(&self.inner.uploads.record(id)) {
+            Ok(record) => return Ok(record.to_state(id, false)),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e),
         }
         self.finished_record(id).map(|record| record.to_state(id, true))
     }

@@ -293,3 +293,27 @@ fn missing_parent_directories_are_created() {
         assert_eq!(std::fs::metadata(path).expect("meta").permissions().mode() & 0o777, 0o750, "{path:?} mode");
     }
 }
+
+#[test]
+fn inline_reads_answer_what_the_pool_answers() {
+    use tus_storage::{AsyncFileStore, BlockingPool};
+    let dirs = Dirs::new();
+    let pooled = AsyncFileStore::new(dirs.store(), BlockingPool);
+    let inline = AsyncFileStore::new(dirs.store(), BlockingPool).inline_reads(true);
+    let both = |id| {
+        let a = futures_lite::future::block_on(pooled.stat(id));
+        let b = futures_lite::future::block_on(inline.stat(id));
+        assert_eq!(a, b, "inline and pooled stat differ");
+        a
+    };
+    let unknown = UploadId::from_uuid(uuid::Uuid::from_u128(7));
+    assert_eq!(both(unknown).unwrap_err().kind(), FailureKind::NotFound);
+    let store = dirs.store();
+    let (mut writer, id) = create(&store, Some(6), 3);
+    write_pattern(&mut writer, 3, 0, 3, 3);
+    writer.commit(3, false).unwrap();
+    assert_eq!(both(id).map(|s| (s.offset, s.finished)), Ok((3, false)));
+    write_pattern(&mut writer, 3, 3, 6, 3);
+    writer.commit(6, true).unwrap();
+    assert_eq!(both(id).map(|s| (s.offset, s.finished)), Ok((6, true)));
+}

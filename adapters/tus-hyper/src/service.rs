@@ -17,8 +17,8 @@ use crate::{driver, BoxFuture, Runtime, Store, TusApp};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
 
-/// Serves a [`TusApp`]. Each request runs in its own task, so a client that disconnects mid-body does not cancel
-/// the commit of what was stored.
+/// Serves a [`TusApp`]. Each request with a body runs in its own task, so a client that disconnects mid-body does
+/// not cancel the commit of what was stored; requests without one are answered in the service's own future.
 pub struct TusService<S> {
     app: Arc<TusApp<S>>,
     runtime: Runtime,
@@ -60,8 +60,12 @@ impl<S: Store> TusService<S> {
         B::Error: std::fmt::Display,
     {
         let peer = self.peer.or_else(|| request.extensions().get::<PeerAddr>().map(|p| p.0.ip()));
-        let (sender, receiver) = async_channel::bounded(1);
         let (app, runtime) = (self.app.clone(), self.runtime.clone());
+        if request.body().is_end_stream() {
+            // No body to lose: answer right here, without a task hop (HEAD, OPTIONS, POST).
+            return Box::pin(async move { Ok(driver::handle(&app, &runtime, request, peer).await) });
+        }
+        let (sender, receiver) = async_channel::bounded(1);
         self.runtime.spawn(async move {
             let response = driver::handle(&app, &runtime, request, peer).await;
             // The client may be gone: the work is done either way.

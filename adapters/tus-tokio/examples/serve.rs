@@ -30,6 +30,9 @@ struct Args {
     max_size: Option<u64>,
     #[arg(long)]
     no_fsync: bool,
+    /// Read upload records for HEAD inline instead of on the I/O pool (see `AsyncFileStore::inline_reads`).
+    #[arg(long)]
+    inline_reads: bool,
     /// Bytes gathered per storage write.
     #[arg(long, default_value_t = tus_tokio::tus_hyper::DEFAULT_BATCH_SIZE)]
     batch_size: usize,
@@ -45,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let completed = args.completed_dir.clone().unwrap_or_else(|| args.upload_dir.join(".completed"));
     let mut config = StoreConfig::new(&args.upload_dir, &completed);
     config.fsync = !args.no_fsync;
-    let store = tus_tokio::file_store(config)?;
+    let store = tus_tokio::file_store(config)?.inline_reads(args.inline_reads);
     let mut builder =
         TusApp::builder(store).base_path("/files").batch_size(args.batch_size).batch_memory(args.batch_memory);
     if let Some(max) = args.max_size {

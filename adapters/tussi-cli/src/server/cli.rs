@@ -78,6 +78,11 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "TUSSI_NO_FSYNC", value_parser = BoolishValueParser::new())]
     pub(crate) no_fsync: bool,
 
+    /// Read upload records for HEAD on the server's own threads instead of the I/O pool: about 1.5x faster HEAD
+    /// on a local disk, but a stalling disk then stalls every connection. Leave off for network filesystems.
+    #[arg(long, env = "TUSSI_INLINE_READS", value_parser = BoolishValueParser::new())]
+    pub(crate) inline_reads: bool,
+
     /// Log every request to stderr: method, path, status, bytes stored, upload offset, duration.
     #[arg(long, env = "TUSSI_ACCESS_LOG", value_parser = BoolishValueParser::new())]
     pub(crate) access_log: bool,

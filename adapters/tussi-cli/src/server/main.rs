@@ -118,7 +118,8 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
     let completed = args.completed_dir.clone().unwrap_or_else(|| args.upload_dir.join(".completed"));
     let mut config = StoreConfig::new(&args.upload_dir, &completed);
     config.fsync = !args.no_fsync;
-    let store = tus_tokio::file_store(config).map_err(context("cannot open the upload store"))?;
+    let store =
+        tus_tokio::file_store(config).map_err(context("cannot open the upload store"))?.inline_reads(args.inline_reads);
     let mut builder = TusApp::builder(store)
         .base_path(BASE_PATH)
         .max_chunk_size(args.max_chunk_size)
