@@ -14,14 +14,15 @@
 #     unfinished uploads (POSTed by W5_FILL_CONC (64) clients)
 # Every count above can be overridden from the environment; --quick picks small ones for a smoke run.
 # BENCH_DIR (default target/tus-bench) holds each run's binaries, records (records.tsv) and server data (removed
-# after each server stops). BENCH_MAX_SECS (1800) bounds each workload run.
+# after each server stops). BENCH_MAX_SECS (1800) bounds each workload run. OURS_FLAGS adds flags to our server
+# (for example OURS_FLAGS=--inline-reads).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 cmdline="bench/run.sh${*:+ $*}"
-for var in W1_MIB W2_COUNT W2_SIZE W2_CONC W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC BENCH_MAX_SECS; do
+for var in W1_MIB W2_COUNT W2_SIZE W2_CONC W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC BENCH_MAX_SECS OURS_FLAGS; do
     [ -n "${!var+set}" ] && cmdline="$var='${!var}' $cmdline"
 done
 quick=0
@@ -144,6 +145,9 @@ start_server() {  # NAME MODE
             SRV_DATA="$(mktemp -d "$run_dir/ours-data.XXXXXX")"
             local flags=()
             [ "$mode" = nofsync ] && flags+=(--no-fsync)
+            # OURS_FLAGS: extra flags for our server, e.g. OURS_FLAGS=--inline-reads.
+            read -r -a extra <<<"${OURS_FLAGS:-}"
+            flags+=("${extra[@]}")
             "$run_dir/bin/serve-tokio" --host 127.0.0.1 --port 0 --upload-dir "$SRV_DATA/uploads" \
                 --completed-dir "$SRV_DATA/completed" --max-size "$MAX_SIZE" "${flags[@]}" 2>"$SRV_DATA/server.log" &
             SRV_PID=$! SRV_NAME=ours
