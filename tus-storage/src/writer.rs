@@ -174,11 +174,10 @@ impl UploadWriter {
         let state = record.to_state(id, true);
         let previous = std::mem::replace(&mut self.state, State::Finished { record });
         let sync_result = if fsync { fsync_dir(completed.path()) } else { Ok(()) };
+        // The staging directory is not synced: if a crash undoes these removals, `stat` still finds the published
+        // data first, and the janitor removes the orphaned staging record.
         let _ = remove_if_exists(&uploads.record(id));
         let _ = remove_if_exists(&uploads.release(id));
-        if fsync {
-            let _ = fsync_dir(uploads.path());
-        }
         self.watch = ReleaseWatch::never();
         drop(previous); // unlocks, then closes (a close-after-write wakes inotify watchers of the completed dir)
         inner.finishes.notify();
