@@ -1,7 +1,11 @@
 //! Strict parsers for TUS header values. Each is total: any input gives a value or a refusal, never a panic.
 
+use core::net::IpAddr;
+
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
+
+use crate::IpBlock;
 
 /// Parses a non-negative integer header value: ASCII digits only (no sign, no spaces, no `_`), at most 19 digits
 /// and at most `i64::MAX` (the largest file offset). Leading zeros are allowed.
@@ -36,6 +40,27 @@ pub fn is_supported_version(value: &[u8]) -> bool {
 pub fn is_offset_octet_stream(value: &[u8]) -> bool {
     let media_type = value.split(|&b| b == b';').next().unwrap_or_default();
     media_type.trim_ascii().eq_ignore_ascii_case(b"application/offset+octet-stream")
+}
+
+/// The scheme that `X-Forwarded-Proto` or `Forwarded: proto=` set for `Location`: `Some("https")` or
+/// `Some("http")` when `peer` is inside one of the `trusted` blocks and forwarded one of those two schemes
+/// (case-insensitive), otherwise `None`. `X-Forwarded-Proto` (its first list element) wins over `Forwarded` (the
+/// `proto` parameter of its first element).
+///
+/// This is the rule [`Server`](crate::Server) applies with its configured trusted proxies, exposed so that it can
+/// be tested and fuzzed on its own.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue};
+/// use tus_proto::{parse::forwarded_scheme, IpBlock};
+/// let trusted = [IpBlock::parse("10.0.0.0/8").unwrap()];
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-forwarded-proto", HeaderValue::from_static("HTTPS"));
+/// assert_eq!(forwarded_scheme(&trusted, Some("10.1.2.3".parse().unwrap()), &headers), Some("https"));
+/// assert_eq!(forwarded_scheme(&trusted, Some("192.0.2.1".parse().unwrap()), &headers), None);
+/// ```
+pub fn forwarded_scheme(trusted: &[IpBlock], peer: Option<IpAddr>, headers: &HeaderMap) -> Option<&'static str> {
+    crate::proxy::forwarded_scheme(trusted, peer, headers)
 }
 
 /// How a header that must appear at most once was found.

@@ -27,7 +27,9 @@ impl fmt::Display for InvalidIpBlock {
 impl std::error::Error for InvalidIpBlock {}
 
 impl IpBlock {
-    /// Parses `ADDR` or `ADDR/PREFIX`. IPv4-mapped IPv6 blocks (`::ffff:10.0.0.0/104`) are stored as IPv4.
+    /// Parses `ADDR` or `ADDR/PREFIX`. IPv4-mapped IPv6 blocks (`::ffff:10.0.0.0/104`) are stored as IPv4; an
+    /// IPv4-mapped address with a prefix shorter than 96 is refused (`::ffff:10.0.0.0/80` would reach out of the
+    /// mapped range, while peers in it are matched as IPv4: such a block would not even contain its own address).
     pub fn parse(text: &str) -> Result<IpBlock, InvalidIpBlock> {
         let invalid = || InvalidIpBlock(text.to_owned());
         let (addr, prefix) = match text.split_once('/') {
@@ -47,8 +49,11 @@ impl IpBlock {
             return Err(invalid());
         }
         if let IpAddr::V6(v6) = addr {
-            if let (Some(v4), true) = (v6.to_ipv4_mapped(), prefix >= 96) {
-                return Ok(IpBlock { addr: IpAddr::V4(v4), prefix: prefix - 96 });
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return match prefix.checked_sub(96) {
+                    Some(prefix) => Ok(IpBlock { addr: IpAddr::V4(v4), prefix }),
+                    None => Err(invalid()),
+                };
             }
         }
         Ok(IpBlock { addr, prefix })
@@ -140,6 +145,13 @@ mod tests {
         assert!(!IpBlock::parse("::1").unwrap().contains(ip("::2")));
         assert!(IpBlock::parse("::ffff:192.168.0.0/112").unwrap().contains(ip("192.168.7.7")));
         assert!(IpBlock::parse("127.0.0.1").unwrap().contains(ip("::ffff:127.0.0.1")));
+        // Found by the `forwarded` fuzz target (seed `seed-regression-mapped-short-prefix`): a mapped block with a
+        // prefix under 96 was accepted but did not contain its own address.
+        for bad in ["::ffff:192.168.0.0/11", "::ffff:0:0/95"] {
+            assert!(IpBlock::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(IpBlock::parse("::ffff:0:0/96").unwrap().contains(ip("203.0.113.9")));
+        assert!(IpBlock::parse("::/0").unwrap().contains(ip("::")));
         for bad in ["", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/+8", "::/129", "example.com", "10.0.0.0/8/8", "1.2.3"] {
             assert!(IpBlock::parse(bad).is_err(), "{bad:?}");
         }

@@ -315,6 +315,11 @@ impl Server {
 }
 
 fn effective_method(head: RequestHead<'_>) -> Result<Method, &'static str> {
+    // A HEAD request stays a HEAD, whatever it asks: its answer can carry no body (and it brings none). Routed as
+    // a PATCH, a refusal after the first step (409, 413, ...) came back with a body.
+    if head.method == Method::HEAD {
+        return Ok(Method::HEAD);
+    }
     match parse::single(head.headers, &headers::X_HTTP_METHOD_OVERRIDE) {
         Single::Absent => Ok(head.method.clone()),
         Single::Repeated => Err("X-HTTP-Method-Override appears more than once"),

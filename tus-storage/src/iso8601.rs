@@ -59,6 +59,21 @@ fn join_time(secs: i64, nanos: u32) -> SystemTime {
     }
 }
 
+/// `t` in whole microseconds, the precision of the record format (and of the original's Python `datetime`):
+/// rounded to the nearest (ties to even, as `datetime.fromtimestamp`) or truncated (as `fromisoformat`).
+pub(crate) fn to_micros(t: SystemTime, round: bool) -> SystemTime {
+    let (secs, nanos) = split_time(t);
+    let (micros, rest) = (nanos / 1000, nanos % 1000);
+    let up = round && (rest > 500 || rest == 500 && micros % 2 == 1);
+    join_time(secs, micros * 1000) + Duration::from_micros(u64::from(up))
+}
+
+/// Whether [`format_datetime`] writes `t` in a form [`parse_datetime`] reads back: years 0000 to 9999.
+pub(crate) fn is_writable(t: SystemTime) -> bool {
+    let (secs, _) = split_time(t);
+    (0..=9999).contains(&civil_from_days(secs.div_euclid(SECS_PER_DAY)).0)
+}
+
 /// Formats `t` as `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`, truncated to microseconds.
 pub(crate) fn format_datetime(t: SystemTime) -> String {
     let (secs, nanos) = split_time(t);
@@ -327,6 +342,22 @@ mod tests {
             assert_eq!(format_duration(d), text);
             assert_eq!(parse_duration(text), Some(Duration::from_micros(d.as_micros() as u64)), "{text}");
         }
+    }
+
+    #[test]
+    fn microseconds_and_writable_years() {
+        let t = |secs: u64, nanos: u32| UNIX_EPOCH + Duration::new(secs, nanos);
+        assert_eq!(to_micros(t(5, 412_500_001), true), t(5, 412_500_000));
+        assert_eq!(to_micros(t(5, 412_500_501), true), t(5, 412_501_000));
+        assert_eq!(to_micros(t(5, 412_500_500), true), t(5, 412_500_000));
+        assert_eq!(to_micros(t(5, 412_501_500), true), t(5, 412_502_000));
+        assert_eq!(to_micros(t(5, 999_999_999), true), t(6, 0));
+        assert_eq!(to_micros(t(5, 999_999_999), false), t(5, 999_999_000));
+        assert_eq!(to_micros(UNIX_EPOCH - Duration::new(0, 1), false), UNIX_EPOCH - Duration::from_micros(1));
+        assert!(is_writable(t(253_402_300_799, 999_999_999))); // 9999-12-31T23:59:59.999999999Z
+        assert!(!is_writable(t(253_402_300_800, 0)));
+        assert!(is_writable(UNIX_EPOCH - Duration::from_secs(62_167_219_200))); // 0000-01-01T00:00:00Z
+        assert!(!is_writable(UNIX_EPOCH - Duration::from_secs(62_167_219_201)));
     }
 
     #[test]

@@ -124,19 +124,30 @@ impl UploadRecord {
     pub fn from_json(text: &str) -> Result<UploadRecord, StorageError> {
         let raw: Raw = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
         let time = |name: &str, secs: f64| from_secs(secs).ok_or_else(|| corrupt(format!("bad {name}: {secs}")));
+        // `finished_at` and `duration` are kept in whole microseconds, the precision they are written with (and
+        // that the original's Python `datetime`/`timedelta` have), so that a record read, written and read again
+        // is the same; a `finished_at` outside the years 0000-9999 could not be written back and is refused.
         let finished_at = match raw.finished_at {
             None => None,
-            Some(TimeValue::Seconds(s)) => Some(time("finished_at", s)?),
-            Some(TimeValue::Text(t)) => {
-                Some(iso8601::parse_datetime(&t).ok_or_else(|| corrupt(format!("bad finished_at: {t:?}")))?)
-            }
+            Some(TimeValue::Seconds(s)) => Some(iso8601::to_micros(time("finished_at", s)?, true)),
+            Some(TimeValue::Text(t)) => Some(iso8601::to_micros(
+                iso8601::parse_datetime(&t).ok_or_else(|| corrupt(format!("bad finished_at: {t:?}")))?,
+                false,
+            )),
         };
+        if let Some(t) = finished_at.filter(|&t| !iso8601::is_writable(t)) {
+            return Err(corrupt(format!("finished_at out of range: {t:?}")));
+        }
         let duration = match raw.duration {
             None => None,
-            Some(TimeValue::Seconds(s)) if s.is_finite() && s < 1e15 => Some(Duration::from_secs_f64(s.max(0.0))),
+            Some(TimeValue::Seconds(s)) if s.is_finite() && s < 1e15 => {
+                let d = Duration::from_secs_f64(s.max(0.0));
+                Some(iso8601::to_micros(UNIX_EPOCH + d, true).duration_since(UNIX_EPOCH).unwrap_or(d))
+            }
             Some(TimeValue::Seconds(s)) => return Err(corrupt(format!("bad duration: {s}"))),
             Some(TimeValue::Text(t)) => {
-                Some(iso8601::parse_duration(&t).ok_or_else(|| corrupt(format!("bad duration: {t:?}")))?)
+                let d = iso8601::parse_duration(&t).ok_or_else(|| corrupt(format!("bad duration: {t:?}")))?;
+                Some(Duration::from_micros(u64::try_from(d.as_micros()).map_err(|_| corrupt("duration too long"))?))
             }
         };
         Ok(UploadRecord {
@@ -222,6 +233,34 @@ mod tests {
         }
         let bad_time = r#"{"length":1,"metadata":{},"last_write":1,"created_at":2,"finished_at":"yesterday"}"#;
         assert!(matches!(UploadRecord::from_json(bad_time).unwrap_err().cause(), Cause::CorruptRecord(_)));
+    }
+
+    /// Found by the `record` fuzz target (seeds `seed-regression-*` in fuzz/corpus/record): what was read could
+    /// not be written back the same.
+    #[test]
+    fn what_is_read_is_written_back_the_same() {
+        let read_write_read = |text: &str| {
+            let record = UploadRecord::from_json(text).unwrap();
+            assert_eq!(UploadRecord::from_json(&record.to_json()).unwrap(), record, "{text}");
+            record
+        };
+        let base = r#"{"length":7,"metadata":{},"last_write":1,"created_at":1"#;
+        // Sub-microsecond times: rounded (numbers) or truncated (text) to microseconds.
+        let r = read_write_read(&format!(r#"{base},"finished_at":17954758.4125,"duration":0.0000015}}"#));
+        assert_eq!(r.finished_at, Some(UNIX_EPOCH + Duration::from_micros(17_954_758_412_500)));
+        assert_eq!(r.duration, Some(Duration::from_micros(2)));
+        let r = read_write_read(&format!(
+            r#"{base},"finished_at":"2026-11-23T21:43:40.2343729Z","duration":"PT1.0000019S"}}"#
+        ));
+        assert_eq!(r.finished_at, Some(UNIX_EPOCH + Duration::from_micros(1_795_470_220_234_372)));
+        assert_eq!(r.duration, Some(Duration::from_micros(1_000_001)));
+        // Years the format cannot write are refused.
+        for finished_at in ["1e15", "-1e12", r#""0000-01-01T00:00:00+01:00""#, r#""9999-12-31T23:59:59-00:01""#] {
+            let text = format!(r#"{base},"finished_at":{finished_at}}}"#);
+            assert!(UploadRecord::from_json(&text).is_err(), "{text}");
+        }
+        read_write_read(&format!(r#"{base},"finished_at":"0000-01-01T00:00:00Z"}}"#));
+        read_write_read(&format!(r#"{base},"finished_at":"9999-12-31T23:59:59.999999Z"}}"#));
     }
 
     #[test]
