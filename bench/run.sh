@@ -140,6 +140,8 @@ SRV_NAME="" SRV_PID="" SRV_URL="" SRV_DATA=""
 
 start_server() {  # NAME MODE
     local name="$1" mode="$2" output
+    # Write back what the previous workload left in the page cache, so that no server pays for another's writes.
+    sync
     case "$name" in
         ours)
             SRV_DATA="$(mktemp -d "$run_dir/ours-data.XXXXXX")"

@@ -27,7 +27,7 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// budget lasts.
 pub const DEFAULT_BATCH_SIZE: usize = 1024 * 1024;
 /// Default memory for batches, shared by all requests: past it, each request gathers 64 KiB per write.
-pub const DEFAULT_BATCH_MEMORY: usize = 16 * 1024 * 1024;
+pub const DEFAULT_BATCH_MEMORY: usize = 4 * 1024 * 1024;
 
 /// An `on_create` refusal: nothing is created, and the client gets this status and reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,7 +181,7 @@ impl<S: Store> TusAppBuilder<S> {
     }
 
     /// Memory for batches, shared by all requests: a request gathers up to `batch_size` while this lasts, and
-    /// 64 KiB per write past it, so memory stays bounded however many uploads run at once. Default: 16 MiB.
+    /// 64 KiB per write past it, so memory stays bounded however many uploads run at once. Default: 4 MiB.
     pub fn batch_memory(mut self, bytes: usize) -> Self {
         self.batch_memory = bytes;
         self
