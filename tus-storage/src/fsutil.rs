@@ -31,6 +31,38 @@ pub(crate) fn write_record(record: &UploadRecord, tmp: &Path, dest: &Path, fsync
     result
 }
 
+/// Writes `record` straight to `dest` (created, or truncated when a crash left one behind), fsynced when `fsync`;
+/// removed again on failure. Only for a record nobody reads before the caller publishes it: a creation record (its
+/// id is not known to anyone yet) or a completed record (read only once the data is renamed in beside it). One
+/// file and no rename: half the directory operations of [`write_record`].
+pub(crate) fn write_new_record(record: &UploadRecord, dest: &Path, fsync: bool) -> Result<(), StorageError> {
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dest)
+            .map_err(|e| StorageError::io("create record", dest, e))?;
+        file.write_all(record.to_json().as_bytes()).map_err(|e| StorageError::io("write record", dest, e))?;
+        if fsync {
+            file.sync_all().map_err(|e| StorageError::io("fsync record", dest, e))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = remove_if_exists(dest);
+    }
+    result
+}
+
+/// Removes a file only when it is there: a lookup (which takes no directory lock) instead of an `unlink` that
+/// locks the directory even to find nothing. For files that are almost always absent (release markers).
+pub(crate) fn remove_if_present(path: &Path) {
+    if std::fs::symlink_metadata(path).is_ok() {
+        let _ = remove_if_exists(path);
+    }
+}
+
 /// Reads and parses a record.
 pub(crate) fn read_record(path: &Path) -> Result<UploadRecord, StorageError> {
     UploadRecord::from_file(path)

@@ -10,6 +10,7 @@
 //! | [`Expired`](JanitorReason::Expired) | completed dir | finished (record written) more than `completed_file_age` ago |
 //! | [`OrphanedCompletedData`](JanitorReason::OrphanedCompletedData) | completed dir | data without `.meta` |
 //! | [`OrphanedUploadData`](JanitorReason::OrphanedUploadData) | upload dir | data without `.meta`, older than `stale_upload_age` |
+//! | [`UnreadableRecord`](JanitorReason::UnreadableRecord) | upload dir | data with a `.meta` that does not parse, older than `stale_upload_age` |
 //! | [`OrphanedCompletedRecord`](JanitorReason::OrphanedCompletedRecord) | completed dir | `.meta` without data, older than `completed_file_age` |
 //! | [`Leftover`](JanitorReason::Leftover) | both | temporary records and release markers nobody can be using |
 //!
@@ -28,7 +29,7 @@ use nix::errno::Errno;
 use tus_proto::UploadId;
 
 use crate::config::JanitorConfig;
-use crate::error::StorageError;
+use crate::error::{Cause, StorageError};
 use crate::fsutil::{is_same_file, read_record, remove_if_exists};
 use crate::layout::{Dir, Entry};
 use crate::lock::{try_lock, Locked};
@@ -55,6 +56,9 @@ pub enum JanitorReason {
     OrphanedUploadData,
     /// A completed record without data, older than `completed_file_age`.
     OrphanedCompletedRecord,
+    /// Staging data whose record does not parse, older than `stale_upload_age`: a creation that crashed while
+    /// writing its record (records are created in place), or a record damaged since. The upload cannot be resumed.
+    UnreadableRecord,
     /// A temporary record or release marker nobody can be using.
     Leftover,
 }
@@ -210,8 +214,10 @@ impl FileStore {
                     age(&data, now).is_some_and(|a| a > config.stale_upload_age).then_some(OrphanedUploadData)
                 }
                 Err(e) => {
+                    let old = matches!(e.cause(), Cause::CorruptRecord(_))
+                        && age(&data, now).is_some_and(|a| a > config.stale_upload_age);
                     report.errors.push(e.with_id(id));
-                    None
+                    old.then_some(UnreadableRecord)
                 }
             };
             if let Some(reason) = reason {

@@ -45,20 +45,26 @@
 //! ```text
 //! <upload dir>/<id>             data, preallocated to the declared length (posix_fallocate)
 //! <upload dir>/<id>.meta        record (UploadRecord JSON): the committed offset
-//! <upload dir>/<id>.meta.tmp    record being replaced (renamed over <id>.meta)
+//! <upload dir>/<id>.meta.tmp    record being replaced (renamed over <id>.meta; a new record is written in place)
 //! <upload dir>/<id>.release     lock-release request from a waiting request (any process)
 //! <completed dir>/<id>          finished data (renamed from the upload dir: atomic, same filesystem)
 //! <completed dir>/<id>.meta     finished record, with finished_at and duration
-//! <completed dir>/<id>.tmp.meta finished record being written
+//! <completed dir>/<id>.tmp.meta finished record being written by earlier builds (the janitor removes leftovers)
 //! ```
 //! The temporary names differ between the directories on purpose: the original's `wait_for_file` treats every
 //! completed file not ending in `.meta` as data to claim (and deletes it when it has no record), and its storage
 //! treats every staging file ending in `.meta` as a record (and deletes it when it has no data).
 //!
+//! A record nobody can read yet is written in place, without a temporary file and a rename: the creation record
+//! (the id is unknown until the creation is answered) and the completed record (readers look for it only once the
+//! data is renamed in beside it). Each upload thus creates three files and removes one; fewer directory
+//! operations matter because each one locks its directory.
+//!
 //! # Durability
 //! [`UploadWriter::commit`] with [`StoreConfig::fsync`] on: `fdatasync(data)` → `<id>.meta.tmp` → `fsync` →
-//! `rename` → `fsync(dir)`; with fsync off, none of these syncs. Finalisation (same lock section): completed record
-//! (synced, renamed, directory synced) → rename of the data (directory synced) → removal of the staging record.
+//! `rename` → `fsync(dir)`; with fsync off, none of these syncs. Creation: `fdatasync(data)` → record in place →
+//! `fsync` → `fsync(dir)`. Finalisation (same lock section): completed record in place (synced, directory synced) →
+//! rename of the data (directory synced) → removal of the staging record.
 //! Preallocation makes the data file's size meaningless: the committed offset is the record's.
 //!
 //! # Locks and the lock-release request
@@ -81,8 +87,8 @@
 //! `strace -f -e trace=openat,fallocate,flock,pwrite64,fdatasync,fsync,rename,unlink cargo test -p tus-storage
 //! --doc` shows this example's creation (`openat(..., O_CREAT|O_EXCL)`, `flock(LOCK_EX|LOCK_NB)`, `fallocate`),
 //! commits (`fdatasync`, `fsync`, `rename(".../<id>.meta.tmp", ".../<id>.meta")`, `fsync` of the directory) and
-//! finalisation (`rename` of the completed record, then of the data). The test `tests/strace.rs` checks the same
-//! sequence automatically when `strace` is installed (Debian package `strace`).
+//! finalisation (the completed record created in place, then the `rename` of the data). The test `tests/strace.rs`
+//! checks the same sequence automatically when `strace` is installed (Debian package `strace`).
 
 #![forbid(unsafe_code)]
 

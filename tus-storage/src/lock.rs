@@ -23,7 +23,7 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::{Cause, StorageError};
-use crate::fsutil::remove_if_exists;
+use crate::fsutil::remove_if_present;
 
 /// A data file under `flock`; unlocks when dropped.
 pub(crate) type Locked = Flock<File>;
@@ -85,7 +85,7 @@ pub(crate) fn request_release(release: &Path) {
 }
 
 fn clear_release(release: &Path) {
-    let _ = remove_if_exists(release);
+    remove_if_present(release);
 }
 
 /// A cheap, cloneable check for a lock-release request on one upload; see the

@@ -9,6 +9,8 @@
 //! original treats as optional (`offset`, `server_metadata`, `finished_at`, `duration`) may be missing.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -163,11 +165,24 @@ impl UploadRecord {
     }
 
     /// Reads a record file, for example one saved by [`CompletedUpload::save_record`](crate::CompletedUpload).
+    /// A file larger than [`MAX_RECORD_SIZE`](Self::MAX_RECORD_SIZE) is refused as corrupt.
     pub fn from_file(path: impl AsRef<Path>) -> Result<UploadRecord, StorageError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| StorageError::io("read record", path, e))?;
+        let read = |e| StorageError::io("read record", path, e);
+        let corrupt = |why: String| StorageError::new("read record", Cause::CorruptRecord(why)).with_path(path);
+        // Open and read, without the size query `fs::read` makes first: a record is read on every HEAD.
+        let mut bytes = Vec::with_capacity(1024);
+        File::open(path).and_then(|file| file.take(Self::MAX_RECORD_SIZE + 1).read_to_end(&mut bytes)).map_err(read)?;
+        if bytes.len() as u64 > Self::MAX_RECORD_SIZE {
+            return Err(corrupt(format!("larger than {} bytes", Self::MAX_RECORD_SIZE)));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| corrupt(e.to_string()))?;
         UploadRecord::from_json(&text).map_err(|e| e.with_path(path))
     }
+
+    /// The largest record file read: far above any record this crate writes (metadata is bounded by the request
+    /// head), low enough that a damaged or foreign file cannot take the memory.
+    pub const MAX_RECORD_SIZE: u64 = 16 << 20;
 
     /// Marks the record finished at `now`: sets `finished_at` and `duration` (zero if the clock went back).
     pub fn finish(&mut self, now: SystemTime) {
@@ -190,6 +205,26 @@ mod tests {
     use super::*;
 
     const ORIGINAL: &str = r#"{"length":2000,"offset":1000,"metadata":{"filename":"a.txt"},"server_metadata":{},"last_write":1795470219.91,"created_at":1795470219.87,"finished_at":null,"duration":null}"#;
+
+    #[test]
+    fn reads_files_and_refuses_damaged_ones_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.meta");
+        std::fs::write(&path, ORIGINAL).unwrap();
+        assert_eq!(UploadRecord::from_file(&path).unwrap().to_json(), ORIGINAL);
+        let damaged: [Vec<u8>; 3] = [
+            ORIGINAL.as_bytes()[..40].to_vec(),
+            [ORIGINAL.as_bytes(), b"\xff"].concat(),
+            [ORIGINAL.as_bytes(), &vec![b' '; UploadRecord::MAX_RECORD_SIZE as usize]].concat(),
+        ];
+        for bytes in damaged {
+            std::fs::write(&path, &bytes).unwrap();
+            let error = UploadRecord::from_file(&path).unwrap_err();
+            assert!(matches!(error.cause(), Cause::CorruptRecord(_)), "{} bytes: {error}", bytes.len());
+        }
+        let error = UploadRecord::from_file(dir.path().join("missing.meta")).unwrap_err();
+        assert!(matches!(error.cause(), Cause::Io(e) if e.kind() == std::io::ErrorKind::NotFound));
+    }
 
     #[test]
     fn round_trips_the_original_byte_for_byte() {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::config::StoreConfig;
 use crate::error::{Cause, StorageError};
-use crate::fsutil::{free_space, fsync_dir, is_same_file, read_record, remove_if_exists, write_record};
+use crate::fsutil::{free_space, fsync_dir, is_same_file, read_record, remove_if_exists, write_new_record};
 use crate::layout::Dir;
 use crate::lock::{lock_with_release, try_lock, ReleaseWatch};
 use crate::record::UploadRecord;
@@ -168,7 +168,7 @@ impl FileStore {
         };
         let result = self.initialise(id, file, record);
         if result.is_err() {
-            for path in [uploads.data(id), uploads.record(id), uploads.staging_temp(id)] {
+            for path in [uploads.data(id), uploads.record(id)] {
                 let _ = remove_if_exists(&path);
             }
         }
@@ -194,9 +194,12 @@ impl FileStore {
             }
         }
         if fsync {
+            // A new file is durable once its inode and its directory entry are: this syncs the first (with the
+            // preallocation), the directory sync below the second.
             locked.sync_data().map_err(|e| StorageError::io("fdatasync new upload", &path, e).with_id(id))?;
         }
-        write_record(&record, &uploads.staging_temp(id), &uploads.record(id), fsync).map_err(|e| e.with_id(id))?;
+        // The record is written in place: nobody can look this upload up before its id is answered.
+        write_new_record(&record, &uploads.record(id), fsync).map_err(|e| e.with_id(id))?;
         if fsync {
             fsync_dir(uploads.path()).map_err(|e| e.with_id(id))?;
         }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use tus_proto::{StoreFailure, UploadId, UploadState};
 
 use crate::error::{Cause, StorageError};
-use crate::fsutil::{fsync_dir, remove_if_exists, write_record};
+use crate::fsutil::{fsync_dir, remove_if_exists, remove_if_present, write_new_record, write_record};
 use crate::lock::{Locked, ReleaseWatch};
 use crate::record::UploadRecord;
 use crate::store::FileStore;
@@ -162,7 +162,8 @@ impl UploadWriter {
         let inner = &self.store.inner;
         let (uploads, completed, fsync) = (&inner.uploads, &inner.completed, inner.config.fsync);
         let id = self.id;
-        write_record(&record, &completed.completed_temp(id), &completed.record(id), fsync)?;
+        // In place: claimers and `stat` only read a completed record once its data is beside it, renamed in below.
+        write_new_record(&record, &completed.record(id), fsync)?;
         if fsync {
             fsync_dir(completed.path())?;
         }
@@ -177,7 +178,7 @@ impl UploadWriter {
         // The staging directory is not synced: if a crash undoes these removals, `stat` still finds the published
         // data first, and the janitor removes the orphaned staging record.
         let _ = remove_if_exists(&uploads.record(id));
-        let _ = remove_if_exists(&uploads.release(id));
+        remove_if_present(&uploads.release(id));
         self.watch = ReleaseWatch::never();
         drop(previous); // unlocks, then closes (a close-after-write wakes inotify watchers of the completed dir)
         inner.finishes.notify();

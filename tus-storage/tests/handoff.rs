@@ -177,6 +177,32 @@ fn janitor_cases() {
 }
 
 #[test]
+fn janitor_removes_a_creation_that_crashed_while_writing_its_record() {
+    // Creation records are written in place: a crash mid-write leaves data beside an empty or cut record.
+    let dirs = Dirs::new();
+    let store = dirs.store();
+    let config = JanitorConfig::default();
+    let (w, cut) = create(&store, Some(4), 1);
+    drop(w);
+    let record = dirs.uploads().join(format!("{cut}.meta"));
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(&record, &text[..text.len() / 2]).unwrap();
+    let (w, healthy) = create(&store, Some(4), 2);
+    drop(w);
+
+    // Young: reported, kept (it may be a creation in progress in another process).
+    let report = store.janitor(&config, SystemTime::now());
+    assert!(report.ids(JanitorReason::UnreadableRecord).is_empty());
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert!(record.exists());
+    // Past the stale age: deleted, data and record, as unreadable (the healthy upload goes too, as stale).
+    let report = store.janitor(&config, SystemTime::now() + config.stale_upload_age * 2);
+    assert_eq!(report.ids(JanitorReason::UnreadableRecord), [cut]);
+    assert_eq!(report.ids(JanitorReason::Stale), [healthy]);
+    assert!(!record.exists() && !dirs.uploads().join(cut.to_string()).exists());
+}
+
+#[test]
 fn janitor_skips_a_claim_that_moved_its_record_away() {
     let dirs = Dirs::new();
     let store = dirs.store();

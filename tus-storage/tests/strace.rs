@@ -73,18 +73,30 @@ fn creation_write_and_finalise_under_strace() {
     let created = find(&|l| l.contains("openat(") && l.contains(&data) && l.contains("O_EXCL"), 0);
     let locked = find(&|l| l.contains("flock(") && l.contains("LOCK_EX|LOCK_NB") && l.ends_with("= 0"), created);
     let allocated = find(&|l| l.contains("fallocate(") && l.contains(", 1048576)") && l.ends_with("= 0"), locked);
-    let written = find(&|l| l.contains("pwrite64("), allocated);
+    let data_synced = find(&|l| l.contains("fdatasync("), allocated);
+    // The creation record is written in place (no temporary file, no rename), synced, then its directory.
+    let record = format!("uploads/{id}.meta\"");
+    let record_created = find(&|l| l.contains("openat(") && l.contains(&record) && l.contains("O_CREAT"), data_synced);
+    let creation_synced = find(&|l| l.contains("fsync("), record_created);
+    let creation_dir_synced = find(&|l| l.contains("fsync("), creation_synced + 1);
+    let written = find(&|l| l.contains("pwrite64("), creation_dir_synced);
     let synced = find(&|l| l.contains("fdatasync("), written);
     let record_synced = find(&|l| l.contains("fsync("), synced);
     let committed =
         find(&|l| l.contains("rename") && l.contains(&meta_tmp) && l.contains(&format!("{id}.meta\"")), record_synced);
     let dir_synced = find(&|l| l.contains("fsync("), committed);
-    let completed_record =
-        find(&|l| l.contains("rename") && l.contains(&format!("completed/{id}.tmp.meta\"")), dir_synced);
+    // Finalisation: the completed record in place and synced (with its directory) before the data is renamed in.
+    let completed_record = find(
+        &|l| l.contains("openat(") && l.contains(&format!("completed/{id}.meta\"")) && l.contains("O_CREAT"),
+        dir_synced,
+    );
+    let completed_synced = find(&|l| l.contains("fsync("), completed_record);
+    let completed_dir_synced = find(&|l| l.contains("fsync("), completed_synced + 1);
     let published = find(
         &|l| l.contains("rename") && l.contains(&data) && l.contains(&format!("completed/{id}\"")),
-        completed_record,
+        completed_dir_synced,
     );
+    assert!(!text.contains(".tmp.meta"), "no temporary completed record any more:\n{text}");
     let unlinked = find(&|l| l.contains("unlink") && l.contains(&format!("uploads/{id}.meta\"")), published);
     let _ = find(&|l| l.contains("flock(") && l.contains("LOCK_UN"), unlinked); // unlock only after everything
     println!("trace order ok: create {created}, flock {locked}, fallocate {allocated}, fdatasync {synced}, commit {committed}, publish {published}");
