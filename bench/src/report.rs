@@ -157,6 +157,7 @@ fn header(out: &mut String, recs: &Records) {
         param(recs, "cpu")
     );
     let _ = writeln!(out, "- Disk of the data directories (`df -h`): `{}`", param(recs, "disk"));
+    let _ = writeln!(out, "- Filesystem (`findmnt`, `/proc/fs/jbd2`): `{}`", param(recs, "filesystem"));
     let _ = writeln!(out, "- Kernel: {}; workspace commit: {}", param(recs, "kernel"), param(recs, "commit"));
     let _ = writeln!(
         out,
@@ -169,7 +170,10 @@ fn header(out: &mut String, recs: &Records) {
         "- Method: each server runs alone on the machine and is restarted with an empty data directory for each \
          workload; the load generator (`tus-bench`: blocking HTTP/1.1, keep-alive, one connection per worker \
          thread) runs on the same machine, so client and server share the CPUs (CPU seconds of each are in the \
-         last section). Uploads and bodies: POST with `Upload-Length`, then PATCHes from one static buffer.\n",
+         last section). Uploads and bodies: POST with `Upload-Length`, then PATCHes from one static buffer. A data \
+         directory of many small files is removed only at the end of the run: on ext4 without a journal every \
+         inode allocation skips the inodes freed in the last minute, one by one, so a server started after \
+         another's mass deletion would pay for it.\n",
     );
     out.push_str(
         "- Ratios: `(×N)` after a peer's figure is **ours ÷ that peer**, with ours in the same fsync mode (above 1: \
