@@ -140,16 +140,20 @@ impl UploadRecord {
         if let Some(t) = finished_at.filter(|&t| !iso8601::is_writable(t)) {
             return Err(corrupt(format!("finished_at out of range: {t:?}")));
         }
+        // Either form is bounded alike (whole microseconds in a u64), so that whatever is read can be written back
+        // and read again.
+        let whole_micros = |d: Duration| u64::try_from(d.as_micros()).map(Duration::from_micros);
         let duration = match raw.duration {
             None => None,
             Some(TimeValue::Seconds(s)) if s.is_finite() && s < 1e15 => {
                 let d = Duration::from_secs_f64(s.max(0.0));
-                Some(iso8601::to_micros(UNIX_EPOCH + d, true).duration_since(UNIX_EPOCH).unwrap_or(d))
+                let d = iso8601::to_micros(UNIX_EPOCH + d, true).duration_since(UNIX_EPOCH).unwrap_or(d);
+                Some(whole_micros(d).map_err(|_| corrupt("duration too long"))?)
             }
             Some(TimeValue::Seconds(s)) => return Err(corrupt(format!("bad duration: {s}"))),
             Some(TimeValue::Text(t)) => {
                 let d = iso8601::parse_duration(&t).ok_or_else(|| corrupt(format!("bad duration: {t:?}")))?;
-                Some(Duration::from_micros(u64::try_from(d.as_micros()).map_err(|_| corrupt("duration too long"))?))
+                Some(whole_micros(d).map_err(|_| corrupt("duration too long"))?)
             }
         };
         Ok(UploadRecord {
@@ -205,6 +209,16 @@ mod tests {
     use super::*;
 
     const ORIGINAL: &str = r#"{"length":2000,"offset":1000,"metadata":{"filename":"a.txt"},"server_metadata":{},"last_write":1795470219.91,"created_at":1795470219.87,"finished_at":null,"duration":null}"#;
+
+    #[test]
+    fn a_duration_too_long_to_write_back_is_refused_in_either_form() {
+        // Found by the `record` fuzz target: 8e14 s read as a number, written as text, and the text was refused.
+        let seconds = ORIGINAL.replace(r#""duration":null"#, r#""duration":0.800e015"#);
+        assert!(UploadRecord::from_json(&seconds).is_err());
+        let longest = ORIGINAL.replace(r#""duration":null"#, r#""duration":18446744073709.5"#);
+        let record = UploadRecord::from_json(&longest).unwrap();
+        assert_eq!(UploadRecord::from_json(&record.to_json()).unwrap(), record);
+    }
 
     #[test]
     fn reads_files_and_refuses_damaged_ones_as_corrupt() {
