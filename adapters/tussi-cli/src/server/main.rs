@@ -44,7 +44,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // File work runs on tokio's blocking pool: 32 threads keep a disk busy, and bound the memory that 100s of
+    // concurrent uploads would otherwise spread over as many threads (W4 in BENCHMARKS.md: 66 -> 52 MiB peak).
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(32).build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("tussi-server: cannot start the async runtime: {e}");
