@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use crate::{
     CreateHook, FailureKind, HookOutcome, Interruption, NewUpload, RequestHead, Response, Server, Step, StoreFailure,
-    UploadId, UploadState,
+    UploadId, UploadState, WholeStorage,
 };
 
 /// The storage operations a [`MemoryStore`] can be told to fail.
@@ -130,6 +130,49 @@ impl MemoryStore {
         Ok(entry.state.clone())
     }
 
+    /// Runs one request like [`handle`](Self::handle), but a PATCH goes through [`Open::run_whole`] with its body
+    /// in one piece: the reference for drivers that read small bodies whole.
+    pub fn handle_whole(
+        &mut self,
+        server: &Server,
+        head: RequestHead<'_>,
+        body: &[u8],
+        cut: Option<Interruption>,
+        now: SystemTime,
+    ) -> Response {
+        match server.begin(head, now) {
+            Step::Open(open) => open.run_whole(body, cut, self),
+            other => self.finish_steps(other),
+        }
+    }
+
+    fn finish_steps(&mut self, mut step: Step<MemoryUpload>) -> Response {
+        loop {
+            step = match step {
+                Step::Respond(response) => return response,
+                Step::Hook(h) => h.continue_with(HookOutcome::accept()),
+                Step::Create(c) => {
+                    let result = self.create(c.new_upload());
+                    c.continue_with(result)
+                }
+                Step::Stat(s) => {
+                    let result = self.stat(s.id());
+                    s.continue_with(result)
+                }
+                Step::Open(o) => {
+                    let result = self.open(o.id());
+                    o.continue_with(result)
+                }
+                Step::Receive(rx) => rx.finish(),
+                Step::Commit(mut c) => {
+                    let (offset, complete) = (c.offset(), c.is_complete());
+                    let result = self.commit(c.upload(), offset, complete);
+                    c.continue_with(result)
+                }
+            };
+        }
+    }
+
     /// The committed bytes of an upload.
     pub fn committed_bytes(&self, id: UploadId) -> Option<&[u8]> {
         let entry = self.uploads.get(&id)?;
@@ -199,12 +242,31 @@ impl MemoryStore {
         for chunk in body {
             let data = rx.accept(chunk);
             let at = rx.write_offset();
-            self.write_at(rx.upload(), at, data)?;
-            rx.stored(data.len() as u64);
+            if !data.is_empty() {
+                // As a real driver: nothing to write, no storage call.
+                self.write_at(rx.upload(), at, data)?;
+                rx.stored(data.len() as u64);
+            }
             if rx.overflowed() {
                 break;
             }
         }
         Ok(())
+    }
+}
+
+impl WholeStorage for MemoryStore {
+    type Upload = MemoryUpload;
+
+    fn open(&mut self, id: UploadId) -> Result<(MemoryUpload, UploadState), StoreFailure> {
+        MemoryStore::open(self, id)
+    }
+
+    fn write(&mut self, upload: &mut MemoryUpload, offset: u64, data: &[u8]) -> Result<(), StoreFailure> {
+        self.write_at(upload, offset, data)
+    }
+
+    fn commit(&mut self, upload: &mut MemoryUpload, offset: u64, complete: bool) -> Result<UploadState, StoreFailure> {
+        MemoryStore::commit(self, upload, offset, complete)
     }
 }

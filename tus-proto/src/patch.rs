@@ -3,7 +3,7 @@
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
 
-use crate::commit::{commit_or_respond, AfterCommit, Ending};
+use crate::commit::{commit_or_answer, commit_or_respond, AfterCommit, Commit, Ending};
 use crate::parse::{self, Single};
 use crate::response::headers;
 use crate::{Response, Server, Step, StoreFailure, UploadId, UploadState};
@@ -71,31 +71,74 @@ impl Open {
         self.id
     }
 
+    /// The request's `Upload-Offset`.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The request's `Content-Length`, when it declared one (never above the chunk size limit). A driver may read
+    /// a small body whole before opening the upload, then finish with [`run_whole`](Self::run_whole).
+    pub fn declared_length(&self) -> Option<u64> {
+        self.declared
+    }
+
+    /// Runs the rest of a PATCH whose body was read whole beforehand (`ending`: how that body ended): opens the
+    /// upload, writes what the core accepts and commits, through `storage`, and answers. The decisions are those of
+    /// the step-by-step path ([`continue_with`](Self::continue_with), [`Receive`], [`Commit`](crate::Commit)); this
+    /// lets a blocking backend run the whole request in one call to its thread pool instead of three.
+    pub fn run_whole<S: WholeStorage>(self, body: &[u8], ending: Option<Interruption>, storage: &mut S) -> Response {
+        let opened = storage.open(self.id);
+        let mut rx = match self.opened(opened) {
+            Ok(rx) => rx,
+            Err(response) => return response,
+        };
+        let accepted = rx.accept(body);
+        let at = rx.write_offset();
+        let written = if accepted.is_empty() { Ok(()) } else { storage.write(rx.upload(), at, accepted) };
+        let ending = match written {
+            Err(failure) => Ending::StoreFailed(failure),
+            Ok(()) => {
+                rx.stored(accepted.len() as u64);
+                ending.map_or_else(|| rx.body_ending(), Ending::Interrupted)
+            }
+        };
+        match rx.commit_or_answer(ending) {
+            Ok(mut commit) => {
+                let (offset, complete) = (commit.offset(), commit.is_complete());
+                let result = storage.commit(commit.upload(), offset, complete);
+                commit.answer(result)
+            }
+            Err(response) => response,
+        }
+    }
+
     /// Feeds back the open handle and the upload's committed state, or the failure.
     pub fn continue_with<U>(self, result: Result<(U, UploadState), StoreFailure>) -> Step<U> {
-        let (upload, state) = match result {
-            Ok(opened) => opened,
-            Err(failure) => return Step::Respond(Response::failure(&failure)),
-        };
+        match self.opened(result) {
+            Ok(rx) => Step::Receive(rx),
+            Err(response) => Step::Respond(response),
+        }
+    }
+
+    fn opened<U>(self, result: Result<(U, UploadState), StoreFailure>) -> Result<Receive<U>, Response> {
+        let (upload, state) = result.map_err(|failure| Response::failure(&failure))?;
         if self.offset != state.offset {
-            return Step::Respond(
-                Response::refuse(StatusCode::CONFLICT, "Upload-Offset does not match the upload's offset")
-                    .number(headers::UPLOAD_OFFSET, state.offset),
-            );
+            return Err(Response::refuse(StatusCode::CONFLICT, "Upload-Offset does not match the upload's offset")
+                .number(headers::UPLOAD_OFFSET, state.offset));
         }
         let Some(length) = state.length else {
-            return Step::Respond(Response::refuse(StatusCode::BAD_REQUEST, "the upload's length is not known"));
+            return Err(Response::refuse(StatusCode::BAD_REQUEST, "the upload's length is not known"));
         };
         let room = length.saturating_sub(state.offset);
         if self.declared.is_some_and(|declared| declared > room) {
-            return Step::Respond(too_large(Limit::Length));
+            return Err(too_large(Limit::Length));
         }
         let (limit, bound) = if room <= self.max_chunk_size {
             (room, Limit::Length)
         } else {
             (self.max_chunk_size, Limit::ChunkSize(self.max_chunk_size))
         };
-        Step::Receive(Receive {
+        Ok(Receive {
             upload,
             start: state.offset,
             state,
@@ -107,6 +150,19 @@ impl Open {
             overflowed: false,
         })
     }
+}
+
+/// Blocking storage calls for [`Open::run_whole`]: the same three operations as the
+/// [`Open`]/[`Receive`]/[`Commit`](crate::Commit) steps ask for.
+pub trait WholeStorage {
+    /// An upload open for writing, held exclusively until dropped.
+    type Upload;
+    /// Opens an upload for writing (see [`Open::continue_with`]).
+    fn open(&mut self, id: UploadId) -> Result<(Self::Upload, UploadState), StoreFailure>;
+    /// Writes `data` at `offset`, not yet committed.
+    fn write(&mut self, upload: &mut Self::Upload, offset: u64, data: &[u8]) -> Result<(), StoreFailure>;
+    /// Records `offset` durably, finalising the upload when `complete` (see [`Commit`](crate::Commit)).
+    fn commit(&mut self, upload: &mut Self::Upload, offset: u64, complete: bool) -> Result<UploadState, StoreFailure>;
 }
 
 /// How a body ended before it was complete.
@@ -193,7 +249,13 @@ impl<U> Receive<U> {
 
     /// The body ended normally. Everything accepted should have been reported stored by now.
     pub fn finish(self) -> Step<U> {
-        let ending = if self.overflowed {
+        let ending = self.body_ending();
+        self.end(ending)
+    }
+
+    /// How a body that ended normally ended.
+    fn body_ending(&self) -> Ending {
+        if self.overflowed {
             Ending::Overflow(self.bound)
         } else if self.stored < self.accepted {
             Ending::Unstored
@@ -201,8 +263,7 @@ impl<U> Receive<U> {
             Ending::Short
         } else {
             Ending::Finished
-        };
-        self.end(ending)
+        }
     }
 
     /// The body broke off; what was stored is committed.
@@ -217,5 +278,9 @@ impl<U> Receive<U> {
 
     fn end(self, ending: Ending) -> Step<U> {
         commit_or_respond(self.upload, self.state, self.stored, AfterCommit::Patched(ending))
+    }
+
+    fn commit_or_answer(self, ending: Ending) -> Result<Commit<U>, Response> {
+        commit_or_answer(self.upload, self.state, self.stored, AfterCommit::Patched(ending))
     }
 }

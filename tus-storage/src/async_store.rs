@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tus_proto::{FailureKind, NewUpload, StoreFailure, UploadId, UploadState};
+use tus_proto::{
+    FailureKind, Interruption, NewUpload, Open, Response, StoreFailure, UploadId, UploadState, WholeStorage,
+};
 
 use crate::completed::CompletedUpload;
 use crate::config::{JanitorConfig, StoreConfig};
@@ -90,6 +92,16 @@ impl<O: Offload> AsyncFileStore<O> {
     pub fn inline_reads(mut self, inline: bool) -> Self {
         self.inline_reads = inline;
         self
+    }
+
+    /// A PATCH whose body was read whole beforehand, in one pool call: [`Open::run_whole`] on the blocking store
+    /// (open, write, commit) instead of one call each. `ending` says how the body ended.
+    pub async fn patch_whole<B>(&self, open: Open, body: B, ending: Option<Interruption>) -> Response
+    where
+        B: AsRef<[u8]> + Send + 'static,
+    {
+        let mut store = self.store.clone();
+        self.offload.offload(move || open.run_whole(body.as_ref(), ending, &mut store)).await
     }
 
     /// [`FileStore::stat`] on the pool (or inline, see [`inline_reads`](Self::inline_reads)).
@@ -198,5 +210,22 @@ impl<O: Offload> AsyncUploadWriter<O> {
             .await;
         self.writer = Some(writer);
         result
+    }
+}
+
+/// The blocking store runs a whole PATCH for [`Open::run_whole`].
+impl WholeStorage for FileStore {
+    type Upload = UploadWriter;
+
+    fn open(&mut self, id: UploadId) -> Result<(UploadWriter, UploadState), StoreFailure> {
+        FileStore::open(self, id)
+    }
+
+    fn write(&mut self, upload: &mut UploadWriter, offset: u64, data: &[u8]) -> Result<(), StoreFailure> {
+        upload.write_at(offset, data)
+    }
+
+    fn commit(&mut self, upload: &mut UploadWriter, offset: u64, complete: bool) -> Result<UploadState, StoreFailure> {
+        upload.commit(offset, complete)
     }
 }

@@ -1,7 +1,7 @@
 //! `tus-storage`'s filesystem store as a [`Store`].
 
 use bytes::Bytes;
-use tus_proto::{NewUpload, StoreFailure, UploadId, UploadState};
+use tus_proto::{Interruption, NewUpload, Open, Response, StoreFailure, UploadId, UploadState};
 use tus_storage::{AsyncFileStore, AsyncUploadWriter, Offload};
 
 use crate::Store;
@@ -39,5 +39,14 @@ impl<O: Offload> Store for AsyncFileStore<O> {
 
     fn release_requested(&self, upload: &Self::Upload) -> bool {
         upload.release_requested()
+    }
+
+    async fn patch_whole(
+        &self,
+        open: Open,
+        body: Bytes,
+        ending: Option<Interruption>,
+    ) -> Result<Response, (Open, Bytes)> {
+        Ok(AsyncFileStore::patch_whole(self, open, body, ending).await)
     }
 }

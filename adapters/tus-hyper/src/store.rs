@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tus_proto::model::{MemoryStore, MemoryUpload};
-use tus_proto::{NewUpload, StoreFailure, UploadId, UploadState};
+use tus_proto::{Interruption, NewUpload, Open, Response, StoreFailure, UploadId, UploadState};
 
 /// Async storage of uploads, as the driver uses it. Each method is one step of the protocol core.
 ///
@@ -42,6 +42,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether a newer request asked for this upload: the driver then stops reading, commits and lets go.
     fn release_requested(&self, upload: &Self::Upload) -> bool;
+
+    /// A PATCH whose whole (small) body the driver read before opening, with how the body ended: a backend that
+    /// blocks answers it in one pool call with [`Open::run_whole`]. The default hands the request back (`Err`),
+    /// and the driver goes step by step through the methods above.
+    fn patch_whole(
+        &self,
+        open: Open,
+        body: Bytes,
+        ending: Option<Interruption>,
+    ) -> impl Future<Output = Result<Response, (Open, Bytes)>> + Send {
+        let _ = ending;
+        std::future::ready(Err((open, body)))
+    }
 }
 
 /// The model store of `tus-proto`, shared behind a mutex: for tests and examples, nothing is kept on disk.
