@@ -182,6 +182,8 @@ impl<S: Store> TusAppBuilder<S> {
 
     /// Memory for batches, shared by all requests: a request gathers up to `batch_size` while this lasts, and
     /// 64 KiB per write past it, so memory stays bounded however many uploads run at once. Default: 4 MiB.
+    /// (A PATCH declaring at most 64 KiB is read whole outside this budget: per request, no more than a batch
+    /// past the budget, or the connection's own read buffer.)
     pub fn batch_memory(mut self, bytes: usize) -> Self {
         self.batch_memory = bytes;
         self
