@@ -85,10 +85,10 @@ impl<O: Offload> AsyncFileStore<O> {
 
     /// Runs [`stat`](Self::stat) on the calling thread instead of the pool.
     ///
-    /// A `stat` reads one small record (a few system calls, about 10 µs from the page cache); the pool hop around
-    /// it costs more than the read, so HEAD answers about 1.5 times faster inline. The price: while the disk
-    /// stalls (a cold cache on a busy disk, a hung network filesystem), the calling async thread stalls with it,
-    /// and every connection it serves. Off by default; turn it on for local disks.
+    /// Without it, a `stat` the kernel's caches can answer already runs inline, without ever waiting for the disk
+    /// (see [`stat`](Self::stat)); this makes the others inline too: finished uploads, and records not in the
+    /// page cache. The price: while the disk stalls (a cold cache on a busy disk, a hung network filesystem), the
+    /// calling async thread stalls with it, and every connection it serves. Off by default.
     pub fn inline_reads(mut self, inline: bool) -> Self {
         self.inline_reads = inline;
         self
@@ -104,8 +104,13 @@ impl<O: Offload> AsyncFileStore<O> {
         self.offload.offload(move || open.run_whole(body.as_ref(), ending, &mut store)).await
     }
 
-    /// [`FileStore::stat`] on the pool (or inline, see [`inline_reads`](Self::inline_reads)).
+    /// [`FileStore::stat`]: on the calling thread when the kernel's caches can answer without the disk
+    /// ([`FileStore::stat_cached`]: an unfinished upload whose record is cached, the usual HEAD), else on the pool
+    /// (or inline, see [`inline_reads`](Self::inline_reads)).
     pub async fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
+        if let Some(state) = self.store.stat_cached(id) {
+            return Ok(state);
+        }
         if self.inline_reads {
             return self.store.stat(id);
         }

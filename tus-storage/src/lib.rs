@@ -93,6 +93,7 @@
 #![forbid(unsafe_code)]
 
 mod async_store;
+mod cached;
 pub mod completed;
 mod config;
 mod error;

@@ -13,6 +13,7 @@ use nix::unistd::AccessFlags;
 use tus_proto::{Metadata, NewUpload, StoreFailure, UploadId, UploadState};
 use uuid::Uuid;
 
+use crate::cached::CachedReads;
 use crate::config::StoreConfig;
 use crate::error::{Cause, StorageError};
 use crate::fsutil::{free_space, fsync_dir, is_same_file, read_record, remove_if_exists, write_new_record};
@@ -38,6 +39,7 @@ pub(crate) struct Inner {
     pub(crate) finishes: Notifier,
     pub(crate) preallocation_skipped: AtomicU64,
     pub(crate) discarded: AtomicU64,
+    pub(crate) cached_reads: CachedReads,
 }
 
 /// Counters of things the store did quietly.
@@ -113,6 +115,7 @@ impl FileStore {
                 finishes: Notifier::default(),
                 preallocation_skipped: AtomicU64::new(0),
                 discarded: AtomicU64::new(0),
+                cached_reads: CachedReads::default(),
             }),
         })
     }

@@ -317,3 +317,49 @@ fn inline_reads_answer_what_the_pool_answers() {
     writer.commit(6, true).unwrap();
     assert_eq!(both(id).map(|s| (s.offset, s.finished)), Ok((6, true)));
 }
+
+/// Whether this kernel has `RESOLVE_CACHED` (5.12) and buffered `RWF_NOWAIT` reads: the cached `stat` needs both.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+    (parts.next().unwrap(), parts.next().unwrap()) >= (major, minor)
+}
+
+#[test]
+fn cached_stat_answers_unfinished_uploads_like_stat_and_leaves_the_rest_to_it() {
+    let dirs = Dirs::new();
+    let store = dirs.store();
+    let (mut writer, id) = create(&store, Some(1000), 3);
+    write_pattern(&mut writer, 3, 0, 400, 400);
+    writer.commit(400, false).unwrap();
+    // `stat` looks the paths up once (a missing completed file leaves a negative entry in the dentry cache).
+    let state = store.stat(id).unwrap();
+    let cached = store.stat_cached(id);
+    if kernel_at_least(5, 12) {
+        assert_eq!(cached.as_ref(), Some(&state), "a record just written is in the caches");
+    } else {
+        assert!(cached.is_none() || cached.as_ref() == Some(&state));
+    }
+    // A new commit is seen at once (the record is replaced by a rename).
+    write_pattern(&mut writer, 3, 400, 700, 300);
+    writer.commit(700, false).unwrap();
+    let cached = store.stat_cached(id);
+    if kernel_at_least(5, 12) {
+        assert_eq!(cached.map(|s| s.offset), Some(700));
+    } else {
+        assert!(cached.is_none() || cached.is_some_and(|s| s.offset == 700));
+    }
+    // Finished, unknown, or with a damaged record: not answered from the caches; `stat` decides.
+    write_pattern(&mut writer, 3, 700, 1000, 300);
+    writer.commit(1000, true).unwrap();
+    assert!(store.stat(id).unwrap().finished);
+    assert_eq!(store.stat_cached(id), None, "finished uploads go to stat");
+    let unknown: UploadId = "00000000-0000-4000-8000-00000000beef".parse().unwrap();
+    assert!(store.stat(unknown).is_err());
+    assert_eq!(store.stat_cached(unknown), None);
+    let (writer, damaged) = create(&store, Some(10), 4);
+    drop(writer);
+    std::fs::write(dirs.uploads().join(format!("{damaged}.meta")), "{\"length\":").unwrap();
+    assert!(store.stat(damaged).is_err());
+    assert_eq!(store.stat_cached(damaged), None);
+}
