@@ -142,34 +142,7 @@ impl MemoryStore {
     ) -> Response {
         match server.begin(head, now) {
             Step::Open(open) => open.run_whole(body, cut, self),
-            other => self.finish_steps(other),
-        }
-    }
-
-    fn finish_steps(&mut self, mut step: Step<MemoryUpload>) -> Response {
-        loop {
-            step = match step {
-                Step::Respond(response) => return response,
-                Step::Hook(h) => h.continue_with(HookOutcome::accept()),
-                Step::Create(c) => {
-                    let result = self.create(c.new_upload());
-                    c.continue_with(result)
-                }
-                Step::Stat(s) => {
-                    let result = self.stat(s.id());
-                    s.continue_with(result)
-                }
-                Step::Open(o) => {
-                    let result = self.open(o.id());
-                    o.continue_with(result)
-                }
-                Step::Receive(rx) => rx.finish(),
-                Step::Commit(mut c) => {
-                    let (offset, complete) = (c.offset(), c.is_complete());
-                    let result = self.commit(c.upload(), offset, complete);
-                    c.continue_with(result)
-                }
-            };
+            other => self.drive(other, &[body], cut, |_| HookOutcome::accept()),
         }
     }
 
@@ -203,8 +176,18 @@ impl MemoryStore {
         hook: impl FnOnce(&CreateHook) -> HookOutcome,
         now: SystemTime,
     ) -> Response {
+        self.drive(server.begin(head, now), body, cut, hook)
+    }
+
+    /// The driver loop of [`handle`](Self::handle), from `step` on.
+    fn drive(
+        &mut self,
+        mut step: Step<MemoryUpload>,
+        body: &[&[u8]],
+        cut: Option<Interruption>,
+        hook: impl FnOnce(&CreateHook) -> HookOutcome,
+    ) -> Response {
         let mut hook = Some(hook);
-        let mut step = server.begin(head, now);
         loop {
             step = match step {
                 Step::Respond(response) => return response,

@@ -11,24 +11,11 @@ use crate::record::UploadRecord;
 /// Writes `record` to `tmp` (fsynced when `fsync`), then renames it over `dest`. The temporary file is removed on
 /// failure. The directory is not synced here: callers do it once after all their renames.
 pub(crate) fn write_record(record: &UploadRecord, tmp: &Path, dest: &Path, fsync: bool) -> Result<(), StorageError> {
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(tmp)
-            .map_err(|e| StorageError::io("create temporary record", tmp, e))?;
-        file.write_all(record.to_json().as_bytes()).map_err(|e| StorageError::io("write temporary record", tmp, e))?;
-        if fsync {
-            file.sync_all().map_err(|e| StorageError::io("fsync temporary record", tmp, e))?;
-        }
-        drop(file);
-        std::fs::rename(tmp, dest).map_err(|e| StorageError::io("rename record", dest, e))
-    })();
-    if result.is_err() {
+    write_new_record(record, tmp, fsync)?;
+    std::fs::rename(tmp, dest).map_err(|e| {
         let _ = remove_if_exists(tmp);
-    }
-    result
+        StorageError::io("rename record", dest, e)
+    })
 }
 
 /// Writes `record` straight to `dest` (created, or truncated when a crash left one behind), fsynced when `fsync`;
