@@ -55,11 +55,6 @@ pub(crate) fn read_record(path: &Path) -> Result<UploadRecord, StorageError> {
     UploadRecord::from_file(path)
 }
 
-/// `fsync` on a directory, making renames and removals in it durable.
-pub(crate) fn fsync_dir(dir: &Path) -> Result<(), StorageError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io("fsync directory", dir, e))
-}
-
 /// Removes a file; a missing file is not an error. Returns whether it existed.
 pub(crate) fn remove_if_exists(path: &Path) -> io::Result<bool> {
     match std::fs::remove_file(path) {

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 
 use tus_proto::UploadId;
 
+use crate::dirsync::DirSync;
+use crate::error::StorageError;
+
 /// What a directory entry is, by its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Entry {
@@ -44,28 +47,39 @@ impl Entry {
     }
 }
 
-/// The paths of one directory.
-#[derive(Clone, Debug)]
-pub(crate) struct Dir(pub(crate) PathBuf);
+/// The paths of one directory, and its shared syncs.
+#[derive(Debug)]
+pub(crate) struct Dir {
+    path: PathBuf,
+    syncs: DirSync,
+}
 
 impl Dir {
+    pub(crate) fn new(path: PathBuf) -> Dir {
+        Dir { path, syncs: DirSync::default() }
+    }
     pub(crate) fn path(&self) -> &Path {
-        &self.0
+        &self.path
+    }
+    /// Makes every entry change made in this directory so far durable (one `fsync`, shared with concurrent
+    /// callers: see [`DirSync`]).
+    pub(crate) fn sync(&self) -> Result<(), StorageError> {
+        self.syncs.sync(&self.path).map_err(|e| StorageError::io("fsync directory", &self.path, e))
     }
     pub(crate) fn data(&self, id: UploadId) -> PathBuf {
-        self.0.join(id.to_string())
+        self.path.join(id.to_string())
     }
     pub(crate) fn record(&self, id: UploadId) -> PathBuf {
-        self.0.join(format!("{id}.meta"))
+        self.path.join(format!("{id}.meta"))
     }
     pub(crate) fn staging_temp(&self, id: UploadId) -> PathBuf {
-        self.0.join(format!("{id}.meta.tmp"))
+        self.path.join(format!("{id}.meta.tmp"))
     }
     pub(crate) fn completed_temp(&self, id: UploadId) -> PathBuf {
-        self.0.join(format!("{id}.tmp.meta"))
+        self.path.join(format!("{id}.tmp.meta"))
     }
     pub(crate) fn release(&self, id: UploadId) -> PathBuf {
-        self.0.join(format!("{id}.release"))
+        self.path.join(format!("{id}.release"))
     }
 }
 
@@ -76,7 +90,7 @@ mod tests {
     #[test]
     fn names() {
         let id: UploadId = "00000000-0000-4000-8000-00000000002a".parse().unwrap();
-        let d = Dir(PathBuf::from("/d"));
+        let d = Dir::new(PathBuf::from("/d"));
         for (path, entry) in [
             (d.data(id), Entry::Data(id)),
             (d.record(id), Entry::Record(id)),

@@ -96,6 +96,7 @@ mod async_store;
 mod cached;
 pub mod completed;
 mod config;
+mod dirsync;
 mod error;
 mod fsutil;
 mod iso8601;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::cached::CachedReads;
 use crate::config::StoreConfig;
 use crate::error::{Cause, StorageError};
-use crate::fsutil::{free_space, fsync_dir, is_same_file, read_record, remove_if_exists, write_new_record};
+use crate::fsutil::{free_space, is_same_file, read_record, remove_if_exists, write_new_record};
 use crate::layout::Dir;
 use crate::lock::{lock_with_release, try_lock, ReleaseWatch};
 use crate::record::UploadRecord;
@@ -109,8 +109,8 @@ impl FileStore {
         }
         Ok(FileStore {
             inner: Arc::new(Inner {
-                uploads: Dir(config.upload_dir.clone()),
-                completed: Dir(config.completed_dir.clone()),
+                uploads: Dir::new(config.upload_dir.clone()),
+                completed: Dir::new(config.completed_dir.clone()),
                 config,
                 finishes: Notifier::default(),
                 preallocation_skipped: AtomicU64::new(0),
@@ -204,7 +204,7 @@ impl FileStore {
         // The record is written in place: nobody can look this upload up before its id is answered.
         write_new_record(&record, &uploads.record(id), fsync).map_err(|e| e.with_id(id))?;
         if fsync {
-            fsync_dir(uploads.path()).map_err(|e| e.with_id(id))?;
+            uploads.sync().map_err(|e| e.with_id(id))?;
         }
         Ok(UploadWriter::active(self.clone(), id, locked, record))
     }

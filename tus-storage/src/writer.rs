@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use tus_proto::{StoreFailure, UploadId, UploadState};
 
 use crate::error::{Cause, StorageError};
-use crate::fsutil::{fsync_dir, remove_if_exists, remove_if_present, write_new_record, write_record};
+use crate::fsutil::{remove_if_exists, remove_if_present, write_new_record, write_record};
 use crate::lock::{Locked, ReleaseWatch};
 use crate::record::UploadRecord;
 use crate::store::FileStore;
@@ -148,7 +148,7 @@ impl UploadWriter {
         if !complete {
             write_record(&next, &uploads.staging_temp(id), &uploads.record(id), fsync)?;
             if fsync {
-                fsync_dir(uploads.path())?;
+                uploads.sync()?;
             }
             *record = next;
             return Ok(record.to_state(id, false));
@@ -165,7 +165,7 @@ impl UploadWriter {
         // In place: claimers and `stat` only read a completed record once its data is beside it, renamed in below.
         write_new_record(&record, &completed.record(id), fsync)?;
         if fsync {
-            fsync_dir(completed.path())?;
+            completed.sync()?;
         }
         if let Err(e) = std::fs::rename(uploads.data(id), completed.data(id)) {
             let _ = remove_if_exists(&completed.record(id));
@@ -174,7 +174,7 @@ impl UploadWriter {
         // Published: from here on the upload is finished whatever else fails (the janitor removes leftovers).
         let state = record.to_state(id, true);
         let previous = std::mem::replace(&mut self.state, State::Finished { record });
-        let sync_result = if fsync { fsync_dir(completed.path()) } else { Ok(()) };
+        let sync_result = if fsync { completed.sync() } else { Ok(()) };
         // The staging directory is not synced: if a crash undoes these removals, `stat` still finds the published
         // data first, and the janitor removes the orphaned staging record.
         let _ = remove_if_exists(&uploads.record(id));
