@@ -39,23 +39,24 @@ struct Args {
     /// Memory for batches, shared by all requests.
     #[arg(long, default_value_t = tus_tokio::tus_hyper::DEFAULT_BATCH_MEMORY)]
     batch_memory: usize,
-    /// Threads for file work (tokio's blocking pool). More do not make one disk faster; each costs memory.
-    #[arg(long, default_value_t = 32)]
-    io_threads: usize,
+    /// Threads for file work (tokio's blocking pool); default: `StoreConfig::io_threads` (32 with fsync, 4 per CPU
+    /// without).
+    #[arg(long)]
+    io_threads: Option<usize>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let args = Args::parse();
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(args.io_threads).build()?;
-    runtime.block_on(serve(args))
-}
-
-async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let completed = args.completed_dir.clone().unwrap_or_else(|| args.upload_dir.join(".completed"));
     let mut config = StoreConfig::new(&args.upload_dir, &completed);
     config.fsync = !args.no_fsync;
+    let io_threads = args.io_threads.unwrap_or_else(|| config.io_threads());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(io_threads).build()?;
+    runtime.block_on(serve(args, config))
+}
+
+async fn serve(args: Args, config: StoreConfig) -> Result<(), Box<dyn std::error::Error>> {
     let store = tus_tokio::file_store(config)?.inline_reads(args.inline_reads);
     let mut builder =
         TusApp::builder(store).base_path("/files").batch_size(args.batch_size).batch_memory(args.batch_memory);

@@ -44,15 +44,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    // File work runs on tokio's blocking pool: 32 threads keep a disk busy, and bound the memory that 100s of
-    // concurrent uploads would otherwise spread over as many threads (W4 in BENCHMARKS.md: 66 -> 52 MiB peak).
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(32).build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("tussi-server: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    // File work runs on tokio's blocking pool, sized for the disk (see `StoreConfig::io_threads`); the bound also
+    // caps the memory 100s of concurrent uploads would otherwise spread over as many threads (W4 in
+    // BENCHMARKS.md: 66 -> 52 MiB peak).
+    let io_threads = store_config(&args).io_threads();
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(io_threads).build() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("tussi-server: cannot start the async runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let result = runtime.block_on(run(args));
     // Blocking-pool threads still waiting for a finished upload notice the cancellation within half a second.
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -116,12 +119,18 @@ fn context<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E)
     move |e| format!("{what}: {e}").into()
 }
 
-async fn run(args: ServerArgs) -> Result<(), BoxError> {
+/// The store's settings from the command line.
+fn store_config(args: &ServerArgs) -> StoreConfig {
     let completed = args.completed_dir.clone().unwrap_or_else(|| args.upload_dir.join(".completed"));
     let mut config = StoreConfig::new(&args.upload_dir, &completed);
     config.fsync = !args.no_fsync;
-    let store =
-        tus_tokio::file_store(config).map_err(context("cannot open the upload store"))?.inline_reads(args.inline_reads);
+    config
+}
+
+async fn run(args: ServerArgs) -> Result<(), BoxError> {
+    let store = tus_tokio::file_store(store_config(&args))
+        .map_err(context("cannot open the upload store"))?
+        .inline_reads(args.inline_reads);
     let mut builder = TusApp::builder(store)
         .base_path(BASE_PATH)
         .max_chunk_size(args.max_chunk_size)
