@@ -2,6 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::num::NonZeroU64;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -40,6 +41,16 @@ pub(crate) fn write_new_record(record: &UploadRecord, dest: &Path, fsync: bool) 
         let _ = remove_if_exists(dest);
     }
     result
+}
+
+/// Starts writing `len` bytes of `file` from `offset` to the disk, without waiting for them.
+///
+/// Done with `posix_fadvise(DONTNEED)`: Linux first starts the writeback of the range's dirty pages (and does not
+/// wait for it), then drops the range's clean pages, which freshly written pages are not. A later `fdatasync` only
+/// waits for what is still in flight. (`sync_file_range` says it directly but is out of reach without unsafe code.)
+/// Only a hint: failures are ignored.
+pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
+    let _ = rustix::fs::fadvise(file, offset, NonZeroU64::new(len), rustix::fs::Advice::DontNeed);
 }
 
 /// Removes a file only when it is there: a lookup (which takes no directory lock) instead of an `unlink` that

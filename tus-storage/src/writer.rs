@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use tus_proto::{StoreFailure, UploadId, UploadState};
 
 use crate::error::{Cause, StorageError};
-use crate::fsutil::{remove_if_exists, remove_if_present, write_new_record, write_record};
+use crate::fsutil::{remove_if_exists, remove_if_present, start_writeback, write_new_record, write_record};
 use crate::lock::{Locked, ReleaseWatch};
 use crate::record::UploadRecord;
 use crate::store::FileStore;
@@ -29,11 +29,15 @@ pub struct UploadWriter {
 
 #[derive(Debug)]
 enum State {
-    /// Holding the lock. `written` is the end of the contiguous bytes written from the committed offset.
-    Active { file: Locked, record: UploadRecord, written: u64 },
+    /// Holding the lock. `written` is the end of the contiguous bytes written from the committed offset; the
+    /// writeback of the bytes from `writeback_from` on has not been started.
+    Active { file: Locked, record: UploadRecord, written: u64, writeback_from: u64 },
     /// Finalised (by this writer or before it was opened): no lock, no writes.
     Finished { record: UploadRecord },
 }
+
+/// With fsync on, the writeback of written bytes is started whenever this many have gathered.
+const WRITEBACK_STEP: u64 = 1024 * 1024;
 
 fn misuse(why: String) -> StorageError {
     StorageError::new("use upload writer", Cause::Misuse(why))
@@ -42,8 +46,8 @@ fn misuse(why: String) -> StorageError {
 impl UploadWriter {
     pub(crate) fn active(store: FileStore, id: UploadId, file: Locked, record: UploadRecord) -> Self {
         let watch = store.release_watch(id);
-        let written = record.offset;
-        UploadWriter { store, id, watch, state: State::Active { file, record, written } }
+        let (written, writeback_from) = (record.offset, record.offset);
+        UploadWriter { store, id, watch, state: State::Active { file, record, written, writeback_from } }
     }
 
     pub(crate) fn finished(store: FileStore, id: UploadId, record: UploadRecord) -> Self {
@@ -90,7 +94,7 @@ impl UploadWriter {
 
     fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
         let path = self.store.inner.uploads.data(self.id);
-        let State::Active { file, record, written } = &mut self.state else {
+        let State::Active { file, record, written, writeback_from } = &mut self.state else {
             return Err(misuse("write to a finished upload".into()));
         };
         if offset < record.offset || offset > *written {
@@ -103,6 +107,13 @@ impl UploadWriter {
         }
         file.write_all_at(data, offset).map_err(|e| StorageError::io("write data", &path, e))?;
         *written = (*written).max(end);
+        // With fsync, the commit waits for these bytes to reach the disk: starting their writeback now lets the disk
+        // work while the rest of the body arrives (W1 in BENCHMARKS.md: 430-830 -> 900-1290 MiB/s).
+        if self.store.inner.config.fsync && end.saturating_sub(*writeback_from) >= WRITEBACK_STEP {
+            let from = (*writeback_from).min(offset);
+            start_writeback(file, from, end - from);
+            *writeback_from = end;
+        }
         Ok(())
     }
 
@@ -121,10 +132,10 @@ impl UploadWriter {
         let inner = &self.store.inner;
         let (uploads, fsync) = (&inner.uploads, inner.config.fsync);
         let id = self.id;
-        let (file, record, written) = match &mut self.state {
+        let (file, record, written, writeback_from) = match &mut self.state {
             State::Finished { record } if record.offset == offset => return Ok(record.to_state(id, true)),
             State::Finished { .. } => return Err(misuse(format!("commit of {offset} on a finished upload"))),
-            State::Active { file, record, written } => (file, record, *written),
+            State::Active { file, record, written, writeback_from } => (file, record, *written, writeback_from),
         };
         if offset < record.offset || offset > written {
             let committed = record.offset;
@@ -151,6 +162,7 @@ impl UploadWriter {
                 uploads.sync()?;
             }
             *record = next;
+            *writeback_from = (*writeback_from).max(offset); // with fsync on, the commit synced them
             return Ok(record.to_state(id, false));
         }
         next.finish(now);

@@ -18,11 +18,11 @@ fn child() {
     assert_eq!(role, "traced");
     let root = PathBuf::from(std::env::var("TUS_TEST_ROOT").unwrap());
     let store = FileStore::new(config_in(&root)).unwrap();
-    let (mut writer, id) = create(&store, Some(1 << 20), 1);
+    let (mut writer, id) = create(&store, Some(1 << 22), 1);
     write_pattern(&mut writer, 1, 0, 1 << 19, 1 << 18);
     writer.commit(1 << 19, false).unwrap();
-    write_pattern(&mut writer, 1, 1 << 19, 1 << 20, 1 << 18);
-    writer.commit(1 << 20, true).unwrap();
+    write_pattern(&mut writer, 1, 1 << 19, 1 << 22, 1 << 20);
+    writer.commit(1 << 22, true).unwrap();
     println!("RESULT {id}");
 }
 
@@ -48,7 +48,10 @@ fn creation_write_and_finalise_under_strace() {
     let out = Command::new("strace")
         .args(["-f", "-qq", "-o"])
         .arg(&trace)
-        .args(["-e", "trace=openat,fallocate,flock,pwrite64,fdatasync,fsync,rename,renameat,renameat2,unlink"])
+        .args([
+            "-e",
+            "trace=openat,fallocate,flock,pwrite64,fadvise64,fdatasync,fsync,rename,renameat,renameat2,unlink",
+        ])
         .arg(exe)
         .args(["child", "--exact", "--ignored", "--nocapture", "--test-threads=1", "-q"])
         .env(CHILD_ROLE, "traced")
@@ -72,7 +75,7 @@ fn creation_write_and_finalise_under_strace() {
     let meta_tmp = format!("uploads/{id}.meta.tmp\"");
     let created = find(&|l| l.contains("openat(") && l.contains(&data) && l.contains("O_EXCL"), 0);
     let locked = find(&|l| l.contains("flock(") && l.contains("LOCK_EX|LOCK_NB") && l.ends_with("= 0"), created);
-    let allocated = find(&|l| l.contains("fallocate(") && l.contains(", 1048576)") && l.ends_with("= 0"), locked);
+    let allocated = find(&|l| l.contains("fallocate(") && l.contains(", 4194304)") && l.ends_with("= 0"), locked);
     let data_synced = find(&|l| l.contains("fdatasync("), allocated);
     // The creation record is written in place (no temporary file, no rename), synced, then its directory.
     let record = format!("uploads/{id}.meta\"");
@@ -85,10 +88,19 @@ fn creation_write_and_finalise_under_strace() {
     let committed =
         find(&|l| l.contains("rename") && l.contains(&meta_tmp) && l.contains(&format!("{id}.meta\"")), record_synced);
     let dir_synced = find(&|l| l.contains("fsync("), committed);
+    // Writeback starts once 1 MiB has gathered (512 KiB before the first commit never did), one range at a time.
+    let early = |l: &str| l.contains("fadvise64(") && l.contains("POSIX_FADV_DONTNEED");
+    assert!(!lines[..dir_synced].iter().any(|l| early(l)), "no writeback started for 512 KiB:\n{text}");
+    let mut kicked = dir_synced;
+    for from in [1 << 19, 3 << 19, 5 << 19] {
+        kicked = find(&|l| early(l) && l.contains(&format!(", {from}, 1048576, ")), kicked);
+    }
+    let final_synced = find(&|l| l.contains("fdatasync("), kicked);
+    assert_eq!(lines.iter().filter(|l| early(l)).count(), 3, "the last 512 KiB wait for the commit:\n{text}");
     // Finalisation: the completed record in place and synced (with its directory) before the data is renamed in.
     let completed_record = find(
         &|l| l.contains("openat(") && l.contains(&format!("completed/{id}.meta\"")) && l.contains("O_CREAT"),
-        dir_synced,
+        final_synced,
     );
     let completed_synced = find(&|l| l.contains("fsync("), completed_record);
     let completed_dir_synced = find(&|l| l.contains("fsync("), completed_synced + 1);
