@@ -18,6 +18,9 @@ use crate::store::FileStore;
 /// The largest record read this way; larger ones go through the pool (and its own bound).
 const MAX_CACHED_RECORD: usize = 64 * 1024;
 
+/// The smallest page size of Linux (every other is a multiple of it); also the first read's size.
+const PAGE: usize = 4096;
+
 /// Cleared for good once the kernel shows it lacks `RESOLVE_CACHED` or `RWF_NOWAIT`.
 #[derive(Debug)]
 pub(crate) struct CachedReads(AtomicBool);
@@ -61,11 +64,14 @@ impl CachedReads {
             Lookup::Missing => return Lookup::Missing,
             Lookup::Unknown => return Lookup::Unknown,
         };
-        let mut buf = vec![0u8; MAX_CACHED_RECORD];
+        let mut buf = vec![0u8; PAGE];
         let mut filled = 0;
         loop {
             if filled == buf.len() {
-                return Lookup::Unknown; // too large for this path
+                if buf.len() >= MAX_CACHED_RECORD {
+                    return Lookup::Unknown; // too large for this path
+                }
+                buf.resize(buf.len() * 2, 0);
             }
             let read = rustix::io::preadv2(
                 &fd,
@@ -77,6 +83,12 @@ impl CachedReads {
                 Lookup::Found(0) => break,
                 Lookup::Found(n) => filled += n,
                 Lookup::Missing | Lookup::Unknown => return Lookup::Unknown,
+            }
+            // A read cut short by `RWF_NOWAIT` stops where an uncached page starts, at a multiple of the page
+            // size; one that stops anywhere else stopped at the end of the file (records are replaced by rename,
+            // never grown, so the end stays put): no second call to read nothing.
+            if filled < buf.len() && filled % PAGE != 0 {
+                break;
             }
         }
         buf.truncate(filled);

@@ -349,6 +349,23 @@ fn cached_stat_answers_unfinished_uploads_like_stat_and_leaves_the_rest_to_it() 
     } else {
         assert!(cached.is_none() || cached.is_some_and(|s| s.offset == 700));
     }
+    // Records of exactly one page and of several pages read whole (leading JSON whitespace: a cut read fails).
+    let record_path = dirs.uploads().join(format!("{id}.meta"));
+    let record = std::fs::read_to_string(&record_path).unwrap();
+    for size in [4095, 4096, 4097, 8192, 20_000] {
+        let padded = format!("{record:>size$}");
+        let staged = dirs.uploads().join("padded.tmp");
+        std::fs::write(&staged, &padded).unwrap();
+        std::fs::rename(&staged, &record_path).unwrap();
+        let state = store.stat(id).unwrap();
+        assert_eq!(state.offset, 700);
+        let cached = store.stat_cached(id);
+        if kernel_at_least(5, 12) {
+            assert_eq!(cached.as_ref(), Some(&state), "record of {size} bytes");
+        } else {
+            assert!(cached.is_none() || cached.as_ref() == Some(&state));
+        }
+    }
     // Finished, unknown, or with a damaged record: not answered from the caches; `stat` decides.
     write_pattern(&mut writer, 3, 700, 1000, 300);
     writer.commit(1000, true).unwrap();
