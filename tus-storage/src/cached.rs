@@ -5,13 +5,14 @@
 //! thread wake-ups, and never waits for a disk there.
 
 use std::io::IoSliceMut;
-use std::path::Path;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::{Errno, ReadWriteFlags};
 use tus_proto::{UploadId, UploadState};
 
+use crate::layout::{data_name, record_name, Dir};
 use crate::record::UploadRecord;
 use crate::store::FileStore;
 
@@ -53,13 +54,14 @@ impl CachedReads {
         }
     }
 
-    fn open(&self, path: &Path, flags: OFlags) -> Lookup<rustix::fd::OwnedFd> {
-        self.lookup(rustix::fs::openat2(CWD, path, flags | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::CACHED))
+    fn open(&self, dir: &Dir, name: &str, flags: OFlags) -> Lookup<OwnedFd> {
+        let flags = flags | OFlags::CLOEXEC;
+        self.lookup(rustix::fs::openat2(dir.handle(), name, flags, Mode::empty(), ResolveFlags::CACHED))
     }
 
     /// Reads a small file from the page cache only.
-    fn read(&self, path: &Path) -> Lookup<Vec<u8>> {
-        let fd = match self.open(path, OFlags::RDONLY) {
+    fn read(&self, dir: &Dir, name: &str) -> Lookup<Vec<u8>> {
+        let fd = match self.open(dir, name, OFlags::RDONLY) {
             Lookup::Found(fd) => fd,
             Lookup::Missing => return Lookup::Missing,
             Lookup::Unknown => return Lookup::Unknown,
@@ -105,11 +107,11 @@ impl FileStore {
             return None;
         }
         // The same order as `stat`: finished data first, so that a staging record is never read stale.
-        match cached.open(&self.inner.completed.data(id), OFlags::PATH) {
+        match cached.open(&self.inner.completed, &data_name(id), OFlags::PATH) {
             Lookup::Missing => {}
             Lookup::Found(_) | Lookup::Unknown => return None,
         }
-        match cached.read(&self.inner.uploads.record(id)) {
+        match cached.read(&self.inner.uploads, &record_name(id)) {
             Lookup::Found(bytes) => {
                 let record = std::str::from_utf8(&bytes).ok().and_then(|text| UploadRecord::from_json(text).ok())?;
                 Some(record.to_state(id, false))

@@ -13,8 +13,10 @@
 //! completed file not ending in `.meta` as data to claim (and deletes it when it has no record), and its storage
 //! treats every staging file ending in `.meta` as a record (and deletes it when it has no data).
 
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{Mode, OFlags};
 use tus_proto::UploadId;
 
 use crate::dirsync::DirSync;
@@ -47,19 +49,40 @@ impl Entry {
     }
 }
 
-/// The paths of one directory, and its shared syncs.
+/// The name of an upload's data file.
+pub(crate) fn data_name(id: UploadId) -> String {
+    id.to_string()
+}
+
+/// The name of an upload's record.
+pub(crate) fn record_name(id: UploadId) -> String {
+    format!("{id}.meta")
+}
+
+/// One of the store's directories: its paths, a handle on it, and its shared syncs.
 #[derive(Debug)]
 pub(crate) struct Dir {
     path: PathBuf,
+    /// `O_PATH` handle for lookups relative to the directory (one path component to walk instead of all of
+    /// `path`'s). Only cache-only reads use it; if the directory were renamed away while the store runs they
+    /// would find the old one's entries missing and fall back to the path-based calls.
+    handle: OwnedFd,
     syncs: DirSync,
 }
 
 impl Dir {
-    pub(crate) fn new(path: PathBuf) -> Dir {
-        Dir { path, syncs: DirSync::default() }
+    /// Opens the handle on an existing directory.
+    pub(crate) fn open(path: PathBuf) -> Result<Dir, StorageError> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let handle = rustix::fs::open(&path, flags, Mode::empty())
+            .map_err(|e| StorageError::io("open directory", &path, e.into()))?;
+        Ok(Dir { path, handle, syncs: DirSync::default() })
     }
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+    pub(crate) fn handle(&self) -> BorrowedFd<'_> {
+        self.handle.as_fd()
     }
     /// Makes every entry change made in this directory so far durable (one `fsync`, shared with concurrent
     /// callers: see [`DirSync`]).
@@ -67,10 +90,10 @@ impl Dir {
         self.syncs.sync(&self.path).map_err(|e| StorageError::io("fsync directory", &self.path, e))
     }
     pub(crate) fn data(&self, id: UploadId) -> PathBuf {
-        self.path.join(id.to_string())
+        self.path.join(data_name(id))
     }
     pub(crate) fn record(&self, id: UploadId) -> PathBuf {
-        self.path.join(format!("{id}.meta"))
+        self.path.join(record_name(id))
     }
     pub(crate) fn staging_temp(&self, id: UploadId) -> PathBuf {
         self.path.join(format!("{id}.meta.tmp"))
@@ -90,7 +113,8 @@ mod tests {
     #[test]
     fn names() {
         let id: UploadId = "00000000-0000-4000-8000-00000000002a".parse().unwrap();
-        let d = Dir::new(PathBuf::from("/d"));
+        let root = tempfile::tempdir().unwrap();
+        let d = Dir::open(root.path().to_owned()).unwrap();
         for (path, entry) in [
             (d.data(id), Entry::Data(id)),
             (d.record(id), Entry::Record(id)),

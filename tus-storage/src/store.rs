@@ -109,8 +109,8 @@ impl FileStore {
         }
         Ok(FileStore {
             inner: Arc::new(Inner {
-                uploads: Dir::new(config.upload_dir.clone()),
-                completed: Dir::new(config.completed_dir.clone()),
+                uploads: Dir::open(config.upload_dir.clone())?,
+                completed: Dir::open(config.completed_dir.clone())?,
                 config,
                 finishes: Notifier::default(),
                 preallocation_skipped: AtomicU64::new(0),
