@@ -9,10 +9,9 @@ use std::path::Path;
 use crate::error::StorageError;
 use crate::record::UploadRecord;
 
-/// Writes `record` to `tmp` (fsynced when `fsync`), then renames it over `dest`. The temporary file is removed on
-/// failure. The directory is not synced here: callers do it once after all their renames.
-pub(crate) fn write_record(record: &UploadRecord, tmp: &Path, dest: &Path, fsync: bool) -> Result<(), StorageError> {
-    write_new_record(record, tmp, fsync)?;
+/// Renames a new record `tmp` (written and, with fsync, synced) over `dest`; removes `tmp` on failure. The
+/// directory is not synced here: callers do it once after all their renames.
+pub(crate) fn replace_record(tmp: &Path, dest: &Path) -> Result<(), StorageError> {
     std::fs::rename(tmp, dest).map_err(|e| {
         let _ = remove_if_exists(tmp);
         StorageError::io("rename record", dest, e)
@@ -22,21 +21,30 @@ pub(crate) fn write_record(record: &UploadRecord, tmp: &Path, dest: &Path, fsync
 /// Writes `record` straight to `dest` (created, or truncated when a crash left one behind), fsynced when `fsync`;
 /// removed again on failure. Only for a record nobody reads before the caller publishes it: a creation record (its
 /// id is not known to anyone yet) or a completed record (read only once the data is renamed in beside it). One
-/// file and no rename: half the directory operations of [`write_record`].
+/// file and no rename: half the directory operations of a temporary file and [`replace_record`].
 pub(crate) fn write_new_record(record: &UploadRecord, dest: &Path, fsync: bool) -> Result<(), StorageError> {
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(dest)
-            .map_err(|e| StorageError::io("create record", dest, e))?;
-        file.write_all(record.to_json().as_bytes()).map_err(|e| StorageError::io("write record", dest, e))?;
-        if fsync {
-            file.sync_all().map_err(|e| StorageError::io("fsync record", dest, e))?;
+    let file = create_record(record, dest)?;
+    if fsync {
+        if let Err(e) = file.sync_all() {
+            let _ = remove_if_exists(dest);
+            return Err(StorageError::io("fsync record", dest, e));
         }
-        Ok(())
-    })();
+    }
+    Ok(())
+}
+
+/// [`write_new_record`] without the sync: the caller syncs the returned file (and removes `dest` should that fail).
+pub(crate) fn create_record(record: &UploadRecord, dest: &Path) -> Result<File, StorageError> {
+    let result = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dest)
+        .map_err(|e| StorageError::io("create record", dest, e))
+        .and_then(|mut file| {
+            file.write_all(record.to_json().as_bytes()).map_err(|e| StorageError::io("write record", dest, e))?;
+            Ok(file)
+        });
     if result.is_err() {
         let _ = remove_if_exists(dest);
     }

@@ -61,10 +61,14 @@
 //! operations matter because each one locks its directory.
 //!
 //! # Durability
-//! [`UploadWriter::commit`] with [`StoreConfig::fsync`] on: `fdatasync(data)` → `<id>.meta.tmp` → `fsync` →
-//! `rename` → `fsync(dir)`; with fsync off, none of these syncs. Creation: `fdatasync(data)` → record in place →
-//! `fsync` → `fsync(dir)`. Finalisation (same lock section): completed record in place (synced, directory synced) →
-//! rename of the data (directory synced) → removal of the staging record.
+//! [`UploadWriter::commit`] with [`StoreConfig::fsync`] on: `fdatasync(data)` and `<id>.meta.tmp` written +
+//! `fsync`ed → `rename` → `fsync(dir)`; with fsync off, none of these syncs. Creation: record in place, then
+//! `fdatasync(data)`, `fsync(record)` and `fsync(dir)`. Finalisation (same lock section): completed record in
+//! place, then `fdatasync(data)`, `fsync(record)` and `fsync(completed dir)` → rename of the data → `fsync(completed
+//! dir)` → removal of the staging record. Syncs grouped with "and" do not depend on each other and run side by side
+//! (on up to four helper threads per store; without an idle one the caller runs them itself); an arrow waits for
+//! everything before it. Directory syncs of concurrent requests are shared (group commit). Large writes start
+//! their writeback every MiB, so a commit's `fdatasync` waits only for the rest.
 //! Preallocation makes the data file's size meaningless: the committed offset is the record's.
 //!
 //! # Locks and the lock-release request
@@ -99,6 +103,7 @@ mod config;
 mod dirsync;
 mod error;
 mod fsutil;
+mod helpers;
 mod iso8601;
 pub mod janitor;
 mod layout;

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::cached::CachedReads;
 use crate::config::StoreConfig;
 use crate::error::{Cause, StorageError};
-use crate::fsutil::{free_space, is_same_file, read_record, remove_if_exists, write_new_record};
+use crate::fsutil::{create_record, free_space, is_same_file, read_record, remove_if_exists};
+use crate::helpers::SyncHelpers;
 use crate::layout::Dir;
 use crate::lock::{lock_with_release, try_lock, ReleaseWatch};
 use crate::record::UploadRecord;
@@ -40,6 +41,7 @@ pub(crate) struct Inner {
     pub(crate) preallocation_skipped: AtomicU64,
     pub(crate) discarded: AtomicU64,
     pub(crate) cached_reads: CachedReads,
+    pub(crate) helpers: SyncHelpers,
 }
 
 /// Counters of things the store did quietly.
@@ -116,6 +118,7 @@ impl FileStore {
                 preallocation_skipped: AtomicU64::new(0),
                 discarded: AtomicU64::new(0),
                 cached_reads: CachedReads::default(),
+                helpers: SyncHelpers::default(),
             }),
         })
     }
@@ -196,15 +199,23 @@ impl FileStore {
                 Err(e) => return Err(StorageError::errno("preallocate", &path, e).with_id(id)),
             }
         }
-        if fsync {
-            // A new file is durable once its inode and its directory entry are: this syncs the first (with the
-            // preallocation), the directory sync below the second.
-            locked.sync_data().map_err(|e| StorageError::io("fdatasync new upload", &path, e).with_id(id))?;
-        }
         // The record is written in place: nobody can look this upload up before its id is answered.
-        write_new_record(&record, &uploads.record(id), fsync).map_err(|e| e.with_id(id))?;
+        let record_path = uploads.record(id);
+        let record_file = create_record(&record, &record_path).map_err(|e| e.with_id(id))?;
         if fsync {
-            uploads.sync().map_err(|e| e.with_id(id))?;
+            // New files are durable once their inodes and their directory entries are. The three syncs do not
+            // depend on each other: the data (with its preallocation) and the directory sync on helpers, side by
+            // side with the record's here. The caller removes both files should any fail.
+            let data = locked.try_clone().map_err(|e| StorageError::io("fdatasync new upload", &path, e))?;
+            let data_synced = self
+                .inner
+                .helpers
+                .start(move || data.sync_data().map_err(|e| StorageError::io("fdatasync new upload", &path, e)));
+            let store = self.clone();
+            let dir_synced = self.inner.helpers.start(move || store.inner.uploads.sync());
+            let record_synced = record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_path, e));
+            let (data_synced, dir_synced) = (data_synced.wait(), dir_synced.wait());
+            record_synced.and(data_synced).and(dir_synced).map_err(|e| e.with_id(id))?;
         }
         Ok(UploadWriter::active(self.clone(), id, locked, record))
     }

@@ -6,7 +6,10 @@ use std::time::SystemTime;
 use tus_proto::{StoreFailure, UploadId, UploadState};
 
 use crate::error::{Cause, StorageError};
-use crate::fsutil::{remove_if_exists, remove_if_present, start_writeback, write_new_record, write_record};
+use crate::fsutil::{
+    create_record, remove_if_exists, remove_if_present, replace_record, start_writeback, write_new_record,
+};
+use crate::helpers::Pending;
 use crate::lock::{Locked, ReleaseWatch};
 use crate::record::UploadRecord;
 use crate::store::FileStore;
@@ -118,7 +121,7 @@ impl UploadWriter {
     }
 
     /// Commits `offset` (every byte before it was written through this writer or committed before): with fsync on,
-    /// `fdatasync` data → record to `<id>.meta.tmp` → `fsync` → `rename` → `fsync` directory.
+    /// `fdatasync` data and (side by side) record to `<id>.meta.tmp` + `fsync` → `rename` → `fsync` directory.
     ///
     /// With `complete` (`offset` must equal the declared length; a deferred length becomes `offset`) the upload is
     /// finalised in the same lock section: the completed record is written first, then the data is renamed into
@@ -153,11 +156,25 @@ impl UploadWriter {
                 Some(_) => {}
             }
         }
-        if fsync {
-            file.sync_data().map_err(|e| StorageError::io("fdatasync data", &uploads.data(id), e))?;
-        }
+        // With fsync on, the data syncs on a helper while this thread writes and syncs the record; both are done
+        // before the record is renamed into place (it then names the new offset) or the data is published.
+        let data_synced = if fsync {
+            let path = uploads.data(id);
+            let data = file.try_clone().map_err(|e| StorageError::io("fdatasync data", &path, e))?;
+            Some(
+                inner.helpers.start(move || data.sync_data().map_err(|e| StorageError::io("fdatasync data", &path, e))),
+            )
+        } else {
+            None
+        };
         if !complete {
-            write_record(&next, &uploads.staging_temp(id), &uploads.record(id), fsync)?;
+            let tmp = uploads.staging_temp(id);
+            write_new_record(&next, &tmp, fsync)?;
+            if let Err(e) = data_synced.map_or(Ok(()), Pending::wait) {
+                let _ = remove_if_exists(&tmp);
+                return Err(e);
+            }
+            replace_record(&tmp, &uploads.record(id))?;
             if fsync {
                 uploads.sync()?;
             }
@@ -166,19 +183,31 @@ impl UploadWriter {
             return Ok(record.to_state(id, false));
         }
         next.finish(now);
-        self.finalise(next)
+        self.finalise(next, data_synced)
     }
 
-    /// Publishes the upload in the completed directory; called with the lock held and `record` finished.
-    fn finalise(&mut self, record: UploadRecord) -> Result<UploadState, StorageError> {
+    /// Publishes the upload in the completed directory; called with the lock held, `record` finished and, with
+    /// fsync on, the data's sync started.
+    fn finalise(&mut self, record: UploadRecord, data_synced: Option<Pending>) -> Result<UploadState, StorageError> {
         let inner = &self.store.inner;
-        let (uploads, completed, fsync) = (&inner.uploads, &inner.completed, inner.config.fsync);
+        let (uploads, completed) = (&inner.uploads, &inner.completed);
         let id = self.id;
         // In place: claimers and `stat` only read a completed record once its data is beside it, renamed in below.
-        write_new_record(&record, &completed.record(id), fsync)?;
-        if fsync {
-            completed.sync()?;
+        let record_path = completed.record(id);
+        let record_file = create_record(&record, &record_path)?;
+        let fsync = data_synced.is_some();
+        if let Some(data_synced) = data_synced {
+            // The data, the record and its directory entry are durable before the rename publishes the data: a
+            // crash never leaves published data without its record (claimers would discard it).
+            let store = self.store.clone();
+            let dir_synced = inner.helpers.start(move || store.inner.completed.sync());
+            let record_synced = record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_path, e));
+            if let Err(e) = record_synced.and(data_synced.wait()).and(dir_synced.wait()) {
+                let _ = remove_if_exists(&record_path);
+                return Err(e);
+            }
         }
+        drop(record_file);
         if let Err(e) = std::fs::rename(uploads.data(id), completed.data(id)) {
             let _ = remove_if_exists(&completed.record(id));
             return Err(StorageError::io("publish data", &completed.data(id), e));

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -35,6 +36,61 @@ fn strace_usable() -> Result<(), String> {
     }
 }
 
+/// One system call of the trace, pieced together when `strace -f` split it between threads.
+#[derive(Debug)]
+struct Call {
+    /// The call's name and arguments, as printed.
+    text: String,
+    /// Its return value, as printed.
+    result: String,
+    /// The path the call's first argument (a file descriptor) names, when it names one.
+    fd_path: Option<String>,
+    /// Line numbers where it started and ended.
+    start: usize,
+    end: usize,
+}
+
+/// Parses `strace -f -qq` output: joins `<unfinished ...>` / `<... resumed>` halves per thread, and follows file
+/// descriptors through `openat`, `fcntl(F_DUPFD_CLOEXEC)` and `close` so that syncs on helper threads (on
+/// duplicated descriptors) name their files.
+fn parse(text: &str) -> Vec<Call> {
+    let mut open: HashMap<String, (String, usize)> = HashMap::new(); // thread -> unfinished call
+    let mut fds: HashMap<String, String> = HashMap::new();
+    let mut calls = Vec::new();
+    for (line_no, line) in text.lines().enumerate() {
+        let Some((thread, rest)) = line.split_once(' ') else { continue };
+        let rest = rest.trim_start();
+        let (text, result, start) = if let Some(head) = rest.strip_suffix("<unfinished ...>") {
+            open.insert(thread.to_string(), (head.trim_end().to_string(), line_no));
+            continue;
+        } else if rest.starts_with("<...") {
+            let Some((head, start)) = open.remove(thread) else { continue };
+            let tail = rest.split_once("resumed>").map_or("", |(_, tail)| tail);
+            let (args, result) = tail.rsplit_once(" = ").unwrap_or((tail, ""));
+            (format!("{head}{}", args.trim()), result.trim().to_string(), start)
+        } else {
+            let (call, result) = rest.rsplit_once(" = ").unwrap_or((rest, ""));
+            (call.trim().to_string(), result.trim().to_string(), line_no)
+        };
+        let fd_arg = text.split_once('(').and_then(|(_, args)| args.split([',', ')']).next()).map(str::trim);
+        let fd_path = fd_arg.and_then(|fd| fds.get(fd)).cloned();
+        let number = result.split(' ').next().unwrap_or("").to_string();
+        if text.starts_with("openat(") && number.parse::<u32>().is_ok() {
+            if let Some(path) = text.split('"').nth(1) {
+                fds.insert(number.clone(), path.to_string());
+            }
+        } else if text.starts_with("fcntl(") && text.contains("F_DUPFD") {
+            if let Some(path) = &fd_path {
+                fds.insert(number.clone(), path.clone());
+            }
+        } else if text.starts_with("close(") {
+            fds.remove(fd_arg.unwrap_or(""));
+        }
+        calls.push(Call { text, result, fd_path, start, end: line_no });
+    }
+    calls
+}
+
 #[test]
 fn creation_write_and_finalise_under_strace() {
     if let Err(why) = strace_usable() {
@@ -45,13 +101,12 @@ fn creation_write_and_finalise_under_strace() {
     let dirs = Dirs::new();
     let trace = dirs.root.path().join("trace.txt");
     let exe = std::env::current_exe().unwrap();
+    let traced =
+        "openat,close,fcntl,fallocate,flock,pwrite64,fadvise64,fdatasync,fsync,rename,renameat,renameat2,unlink";
     let out = Command::new("strace")
         .args(["-f", "-qq", "-o"])
         .arg(&trace)
-        .args([
-            "-e",
-            "trace=openat,fallocate,flock,pwrite64,fadvise64,fdatasync,fsync,rename,renameat,renameat2,unlink",
-        ])
+        .args(["-e", &format!("trace={traced}")])
         .arg(exe)
         .args(["child", "--exact", "--ignored", "--nocapture", "--test-threads=1", "-q"])
         .env(CHILD_ROLE, "traced")
@@ -62,54 +117,76 @@ fn creation_write_and_finalise_under_strace() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let id = results(&out.stdout).pop().expect("the child names its upload");
     let text = std::fs::read_to_string(&trace).unwrap();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.contains("resumed>") || l.contains(" = ")).collect();
-    let find = |what: &dyn Fn(&str) -> bool, after: usize| -> usize {
-        lines
+    let calls = parse(&text);
+    let root = dirs.root.path().to_str().unwrap().to_string();
+    let path = |rel: &str| format!("{root}/{rel}");
+    let (uploads, completed) = (path("uploads"), path("completed"));
+    let (data, record) = (path(&format!("uploads/{id}")), path(&format!("uploads/{id}.meta")));
+    let (tmp, completed_record) = (path(&format!("uploads/{id}.meta.tmp")), path(&format!("completed/{id}.meta")));
+    // The first call after `after` (by start) that matches; panics with the trace when there is none.
+    let find = |what: &dyn Fn(&Call) -> bool, after: usize| -> &Call {
+        calls
             .iter()
-            .skip(after)
-            .position(|l| what(l))
-            .map(|i| i + after)
-            .unwrap_or_else(|| panic!("expected call not found after line {after} in trace:\n{}", lines.join("\n")))
+            .filter(|c| c.start > after && what(c))
+            .min_by_key(|c| c.start)
+            .unwrap_or_else(|| panic!("expected call not found after line {after} in trace:\n{text}"))
     };
-    let data = format!("uploads/{id}\"");
-    let meta_tmp = format!("uploads/{id}.meta.tmp\"");
-    let created = find(&|l| l.contains("openat(") && l.contains(&data) && l.contains("O_EXCL"), 0);
-    let locked = find(&|l| l.contains("flock(") && l.contains("LOCK_EX|LOCK_NB") && l.ends_with("= 0"), created);
-    let allocated = find(&|l| l.contains("fallocate(") && l.contains(", 4194304)") && l.ends_with("= 0"), locked);
-    let data_synced = find(&|l| l.contains("fdatasync("), allocated);
-    // The creation record is written in place (no temporary file, no rename), synced, then its directory.
-    let record = format!("uploads/{id}.meta\"");
-    let record_created = find(&|l| l.contains("openat(") && l.contains(&record) && l.contains("O_CREAT"), data_synced);
-    let creation_synced = find(&|l| l.contains("fsync("), record_created);
-    let creation_dir_synced = find(&|l| l.contains("fsync("), creation_synced + 1);
-    let written = find(&|l| l.contains("pwrite64("), creation_dir_synced);
-    let synced = find(&|l| l.contains("fdatasync("), written);
-    let record_synced = find(&|l| l.contains("fsync("), synced);
-    let committed =
-        find(&|l| l.contains("rename") && l.contains(&meta_tmp) && l.contains(&format!("{id}.meta\"")), record_synced);
-    let dir_synced = find(&|l| l.contains("fsync("), committed);
-    // Writeback starts once 1 MiB has gathered (512 KiB before the first commit never did), one range at a time.
-    let early = |l: &str| l.contains("fadvise64(") && l.contains("POSIX_FADV_DONTNEED");
-    assert!(!lines[..dir_synced].iter().any(|l| early(l)), "no writeback started for 512 KiB:\n{text}");
-    let mut kicked = dir_synced;
-    for from in [1 << 19, 3 << 19, 5 << 19] {
-        kicked = find(&|l| early(l) && l.contains(&format!(", {from}, 1048576, ")), kicked);
+    let names = |c: &Call, call: &str, file: &str| c.text.starts_with(call) && c.text.contains(&format!("\"{file}\""));
+    let syncs = |c: &Call, file: &str| {
+        let sync = c.text.starts_with("fsync(") || c.text.starts_with("fdatasync(");
+        sync && c.fd_path.as_deref() == Some(file) && c.result == "0"
+    };
+
+    // Creation: data file created and locked, preallocated; record in place; then data, record and directory
+    // synced (side by side) before the first write.
+    let created = find(&|c| names(c, "openat(", &data) && c.text.contains("O_EXCL"), 0);
+    let locked = find(&|c| c.text.starts_with("flock(") && c.text.contains("LOCK_EX|LOCK_NB"), created.end);
+    let allocated =
+        find(&|c| c.text.starts_with("fallocate(") && c.text.contains(", 4194304") && c.result == "0", locked.end);
+    let record_created = find(&|c| names(c, "openat(", &record) && c.text.contains("O_CREAT"), allocated.end);
+    let first_write = find(&|c| c.text.starts_with("pwrite64("), record_created.end);
+    for file in [&data, &record, &uploads] {
+        let synced = find(&|c| syncs(c, file), allocated.end);
+        assert!(synced.start > record_created.end && synced.end < first_write.start, "creation sync of {file}");
     }
-    let final_synced = find(&|l| l.contains("fdatasync("), kicked);
-    assert_eq!(lines.iter().filter(|l| early(l)).count(), 3, "the last 512 KiB wait for the commit:\n{text}");
-    // Finalisation: the completed record in place and synced (with its directory) before the data is renamed in.
-    let completed_record = find(
-        &|l| l.contains("openat(") && l.contains(&format!("completed/{id}.meta\"")) && l.contains("O_CREAT"),
-        final_synced,
-    );
-    let completed_synced = find(&|l| l.contains("fsync("), completed_record);
-    let completed_dir_synced = find(&|l| l.contains("fsync("), completed_synced + 1);
+
+    // A commit: data and temporary record synced before the rename, the directory after it.
+    let renamed = find(&|c| c.text.starts_with("rename") && c.text.contains(&format!("\"{tmp}\"")), first_write.end);
+    for file in [&data, &tmp] {
+        let synced = find(&|c| syncs(c, file), first_write.end);
+        assert!(synced.end < renamed.start, "commit sync of {file} before the rename");
+    }
+    let dir_synced = find(&|c| syncs(c, &uploads), renamed.end);
+
+    // Writeback starts once 1 MiB has gathered (512 KiB before the first commit never did), one range at a time.
+    let early = |c: &Call| c.text.starts_with("fadvise64(") && c.text.contains("POSIX_FADV_DONTNEED");
+    assert!(!calls.iter().any(|c| early(c) && c.start < dir_synced.end), "no writeback started for 512 KiB:\n{text}");
+    let mut kicked = dir_synced.end;
+    for from in [1 << 19, 3 << 19, 5 << 19] {
+        kicked = find(&|c| early(c) && c.text.contains(&format!(", {from}, 1048576, ")), kicked).end;
+    }
+    assert_eq!(calls.iter().filter(|c| early(c)).count(), 3, "the last 512 KiB wait for the commit:\n{text}");
+
+    // Finalisation: the completed record in place; it, its directory entry and the data are durable before the data
+    // is renamed in; the directory is synced again after; the staging record goes; the lock is released last.
+    let completed_created = find(&|c| names(c, "openat(", &completed_record) && c.text.contains("O_CREAT"), kicked);
     let published = find(
-        &|l| l.contains("rename") && l.contains(&data) && l.contains(&format!("completed/{id}\"")),
-        completed_dir_synced,
+        &|c| {
+            c.text.starts_with("rename")
+                && c.text.contains(&format!("\"{data}\", \"{}\"", path(&format!("completed/{id}"))))
+        },
+        completed_created.end,
     );
+    for file in [&data, &completed_record, &completed] {
+        let synced = find(&|c| syncs(c, file), kicked);
+        assert!(synced.end < published.start, "finalisation sync of {file} before the data is published");
+    }
+    let _ = find(&|c| syncs(c, &completed), published.end);
     assert!(!text.contains(".tmp.meta"), "no temporary completed record any more:\n{text}");
-    let unlinked = find(&|l| l.contains("unlink") && l.contains(&format!("uploads/{id}.meta\"")), published);
-    let _ = find(&|l| l.contains("flock(") && l.contains("LOCK_UN"), unlinked); // unlock only after everything
-    println!("trace order ok: create {created}, flock {locked}, fallocate {allocated}, fdatasync {synced}, commit {committed}, publish {published}");
+    let unlinked = find(&|c| names(c, "unlink(", &record), published.end);
+    let unlocked = find(&|c| c.text.starts_with("flock(") && c.text.contains("LOCK_UN"), unlinked.end);
+    println!(
+        "trace order ok: create {}, fallocate {}, commit rename {}, publish {}, unlock {}",
+        created.start, allocated.start, renamed.start, published.start, unlocked.start
+    );
 }
