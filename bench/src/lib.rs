@@ -1,5 +1,5 @@
-//! `tus-bench`: the benchmark harness of tussi. A blocking, keep-alive HTTP/1.1 TUS load generator ([`http`],
-//! [`workload`]) with an HDR-like latency histogram ([`hist`]), process figures from `/proc` ([`procfs`]), result
+//! `tus-bench`: the benchmark harness of tussi. A keep-alive HTTP/1.1 TUS load generator (blocking uploads:
+//! [`http`], [`workload`]; HEAD from one event loop: [`evented`]) with an HDR-like latency histogram ([`hist`]), process figures from `/proc` ([`procfs`]), result
 //! records ([`record`]) and the Markdown report with its targets ([`report`], [`targets`]).
 //!
 //! `bench/run.sh` drives it: it starts each server alone, runs the workloads through the `tus-bench` binary,
@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod evented;
 pub mod hist;
 pub mod http;
 pub mod procfs;

@@ -109,7 +109,7 @@ fn run(raw: &[String]) -> Result<bool, String> {
                     workload::prepare_head_target(&endpoint).map_err(|e| format!("preparing the HEAD target: {e}"))?
                 }
             };
-            workload::heads(&endpoint, &target, concurrency, args.secs("secs", 10.0)?)
+            tus_bench::evented::heads(&endpoint, &target, concurrency, args.secs("secs", 10.0)?)
         }
         other => return Err(format!("unknown command {other}")),
     };

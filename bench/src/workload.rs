@@ -1,5 +1,5 @@
-//! The workloads: many uploads (POST then PATCHes) over N worker threads, HEAD for a fixed time, and creation
-//! only (to fill an upload directory). Each worker thread owns one keep-alive connection.
+//! The upload workloads: many uploads (POST then PATCHes) over N worker threads, and creation only (to fill an
+//! upload directory). Each worker thread owns one keep-alive connection. HEAD load is in [`crate::evented`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -12,8 +12,6 @@ use crate::http::{Conn, Endpoint};
 const BODY_BUFFER: usize = 1 << 20;
 /// A workload stops early after this many failed requests: a dead server must not keep it spinning.
 pub const MAX_ERRORS: u64 = 1_000;
-/// Hard cap on requests of a timed workload, on top of its duration.
-const MAX_TIMED_REQUESTS: u64 = 1 << 32;
 
 /// The one body buffer all workers send from (bytes `0x5a`).
 pub fn body() -> &'static [u8] {
@@ -216,42 +214,4 @@ pub fn prepare_head_target(endpoint: &Endpoint) -> Result<String, String> {
         return Err(format!("PATCH answered {}", patched.status));
     }
     Ok(target)
-}
-
-/// HEAD `target` from `concurrency` workers for `duration`; 200 and 204 count as success.
-pub fn heads(endpoint: &Endpoint, target: &str, concurrency: usize, duration: Duration) -> Outcome {
-    let shared = Shared::new();
-    let end = Instant::now() + duration;
-    run_workers(concurrency, &shared, || {
-        let mut conn = Conn::new(&endpoint.authority);
-        let mut mine = Outcome::default();
-        let mut started = Instant::now();
-        while started < end && !shared.stop.load(Ordering::Relaxed) {
-            if shared.next.fetch_add(1, Ordering::Relaxed) >= MAX_TIMED_REQUESTS {
-                mine.cut_short = true;
-                break;
-            }
-            match conn.head(target) {
-                Ok(response) if response.status == 200 || response.status == 204 => {
-                    mine.ok += 1;
-                    mine.latency.record(started.elapsed().as_micros() as u64);
-                }
-                Ok(response) => {
-                    mine.errors += 1;
-                    if !shared.fail(format!("HEAD answered {}", response.status)) {
-                        break;
-                    }
-                }
-                Err(error) => {
-                    mine.errors += 1;
-                    if !shared.fail(format!("HEAD: {error}")) {
-                        break;
-                    }
-                }
-            }
-            started = Instant::now();
-        }
-        mine.connects = conn.connects;
-        mine
-    })
 }

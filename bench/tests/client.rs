@@ -70,7 +70,7 @@ fn uploads_and_heads_against_tussi() {
     assert_eq!(backend.with(|s| s.stat(memory_id(34)).expect("created").offset), 0);
 
     let target = workload::prepare_head_target(&endpoint).expect("HEAD target");
-    let heads = workload::heads(&endpoint, &target, 3, Duration::from_millis(300));
+    let heads = tus_bench::evented::heads(&endpoint, &target, 3, Duration::from_millis(300));
     assert_eq!(heads.errors, 0, "{:?}", heads.first_error);
     assert!(heads.ok > 10, "{} HEADs", heads.ok);
     assert_eq!(heads.connects, 3);
@@ -185,4 +185,26 @@ fn wrong_offsets_and_refused_connections_are_errors() {
     // Nothing listens any more: every attempt fails fast and the count still bounds the run.
     let outcome = workload::uploads(&endpoint, &UploadPlan { count: 50, concurrency: 2, ..plan });
     assert_eq!((outcome.ok, outcome.errors), (0, 50));
+}
+
+#[test]
+fn head_load_counts_answers_and_replaces_failed_connections() {
+    // Two good answers, a 404 (an error: the connection is replaced), then a good answer on the new connection;
+    // then the server goes away, and refused connections count as errors until the error limit stops the load.
+    let (url, server) = scripted_server(
+        vec![
+            "HTTP/1.1 200 OK\r\nUpload-Offset: 1\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\n\r\n",
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nUpload-Offset: 1\r\n\r\n",
+        ],
+        2,
+    );
+    let endpoint = Endpoint::parse(&url).expect("url");
+    let outcome = tus_bench::evented::heads(&endpoint, "/files/x", 1, Duration::from_millis(500));
+    assert_eq!((outcome.ok, outcome.errors), (3, tus_bench::workload::MAX_ERRORS), "{:?}", outcome.first_error);
+    assert!(outcome.first_error.as_deref().unwrap_or("").contains("404"), "{:?}", outcome.first_error);
+    assert!(outcome.cut_short && outcome.connects > 2);
+    let seen = server.join().expect("server");
+    assert_eq!(seen, ["HEAD /files/x HTTP/1.1"; 5]);
 }
