@@ -168,8 +168,8 @@ fn header(out: &mut String, recs: &Records) {
     let _ = writeln!(out, "- Raw records: `{}`", param(recs, "records"));
     out.push_str(
         "- Method: each server runs alone on the machine and is restarted with an empty data directory for each \
-         workload; the load generator (`tus-bench`: blocking HTTP/1.1, keep-alive, one connection per worker \
-         thread) runs on the same machine, so client and server share the CPUs (CPU seconds of each are in the \
+         workload; the load generator (`tus-bench`: HTTP/1.1, keep-alive; uploads from one blocking thread per \
+         connection, HEAD from one event loop) runs on the same machine, so client and server share the CPUs (CPU seconds of each are in the \
          last section). Uploads and bodies: POST with `Upload-Length`, then PATCHes from one static buffer. A data \
          directory of many small files is removed only at the end of the run: on ext4 without a journal every \
          inode allocation skips the inodes freed in the last minute, one by one, so a server started after \
