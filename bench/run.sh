@@ -13,6 +13,7 @@
 # W5  W2 (with W5_CONC clients) and W3 again after filling the upload directory with W5_COUNTS ("10000 100000")
 #     unfinished uploads (POSTed by W5_FILL_CONC (64) clients)
 # Every count above can be overridden from the environment; --quick picks small ones for a smoke run.
+# On ext4 without a journal, W2 runs start 65 s apart (BENCH_SETTLE_SECS, 0 with --quick; see `w2`).
 # BENCH_DIR (default target/tus-bench) holds each run's binaries, records (records.tsv) and server data (removed
 # after each server stops). BENCH_MAX_SECS (1800) bounds each workload run. OURS_FLAGS adds flags to our server
 # (for example OURS_FLAGS=--inline-reads).
@@ -22,7 +23,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 cmdline="bench/run.sh${*:+ $*}"
-for var in W1_MIB W2_COUNT W2_SIZE W2_CONC W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC BENCH_MAX_SECS OURS_FLAGS; do
+for var in W1_MIB W2_COUNT W2_SIZE W2_CONC W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
     [ -n "${!var+set}" ] && cmdline="$var='${!var}' $cmdline"
 done
 quick=0
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
         --only) only="${2:?--only needs a list}"; shift 2 ;;
         --servers) servers="${2:?--servers needs a list}"; shift 2 ;;
         --out) out="${2:?--out needs a file}"; shift 2 ;;
-        -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h | --help) sed -n '/^set -euo/q;2,$p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -46,7 +47,7 @@ done
 
 if [ "$quick" = 1 ]; then
     : "${W1_MIB:=64}" "${W2_COUNT:=300}" "${W3_SECS:=2}" "${W4_COUNT:=10}" "${W4_MIB:=20}"
-    : "${W5_COUNTS:=300 1000}" "${W5_CONC:=8}"
+    : "${W5_COUNTS:=300 1000}" "${W5_CONC:=8}" "${BENCH_SETTLE_SECS:=0}"
 fi
 W1_MIB="${W1_MIB:-1024}"
 W2_COUNT="${W2_COUNT:-10000}"
@@ -120,7 +121,16 @@ param memory "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminf
 param cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 param disk "$(df -h "$run_dir" | tail -1 | tr -s ' ')"
 fs_dev="$(basename "$(df --output=source "$run_dir" | tail -1)")"
-param filesystem "$(findmnt -n -o FSTYPE,OPTIONS -T "$run_dir" | tr -s ' '), journal: $(ls /proc/fs/jbd2 2>/dev/null | grep -q "^$fs_dev-" && echo yes || echo none)"
+journal="$(ls /proc/fs/jbd2 2>/dev/null | grep -q "^$fs_dev-" && echo yes || echo none)"
+param filesystem "$(findmnt -n -o FSTYPE,OPTIONS -T "$run_dir" | tr -s ' '), journal: $journal"
+# Seconds between the end of one W2 run and the start of the next on a filesystem without a journal (see
+# `settle`); BENCH_SETTLE_SECS overrides (0: no pause).
+if [ "$journal" = none ] && [ "$(findmnt -n -o FSTYPE -T "$run_dir")" = ext4 ]; then
+    SETTLE_SECS="${BENCH_SETTLE_SECS:-65}"
+else
+    SETTLE_SECS="${BENCH_SETTLE_SECS:-0}"
+fi
+param settle_secs "$SETTLE_SECS"
 param kernel "$(uname -sr)"
 param commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
 param loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -212,8 +222,19 @@ bench() {  # SERVER MODE CASE tus-bench-args...
         --record "$records" --server "$server" --mode "$mode" --case "$case" || echo "   (failures: see the report)"
 }
 
+# The inodes a W2 run frees (ours unlinks one staging record per upload) would slow the inode allocations of the
+# next run on ext4 without a journal, which skips every inode freed in the last 60 s: each W2 run starts only
+# SETTLE_SECS after the previous one ended, with the disk synced.
+last_w2_end=0
 w2() {  # SERVER MODE CASE CONCURRENCY
+    local wait=$(( last_w2_end + SETTLE_SECS - $(date +%s) ))
+    sync
+    if [ "$wait" -gt 0 ]; then
+        echo "   (waiting ${wait} s for the inodes freed by the previous W2 run to age)"
+        sleep "$wait"
+    fi
     bench "$1" "$2" "$3" upload --count "$W2_COUNT" --size "$W2_SIZE" --chunk "$W2_SIZE" --concurrency "$4"
+    last_w2_end="$(date +%s)"
 }
 
 if selected W1; then

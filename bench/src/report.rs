@@ -175,6 +175,13 @@ fn header(out: &mut String, recs: &Records) {
          inode allocation skips the inodes freed in the last minute, one by one, so a server started after \
          another's mass deletion would pay for it.\n",
     );
+    if let Some(secs) = recs.param("settle_secs").filter(|s| *s != "0") {
+        let _ = writeln!(
+            out,
+            "- Each W2 run starts {secs} s after the previous one ended (disk synced): inodes freed by one run (ours \
+             removes a staging record per upload) would otherwise slow the inode allocations of the next."
+        );
+    }
     out.push_str(
         "- Ratios: `(×N)` after a peer's figure is **ours ÷ that peer**, with ours in the same fsync mode (above 1: \
          ours is faster). ⚠ marks a run with errors or cut short (see Notes).\n\n",
