@@ -9,6 +9,8 @@
 //! helper (a rendezvous hand-off); when none is idle and no more may start, the caller runs the job itself, so
 //! syncs never queue behind other requests' syncs. The helpers end when the store is dropped.
 
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -74,6 +76,13 @@ impl SyncHelpers {
             job();
         }
         Pending(result)
+    }
+
+    /// Starts `fdatasync` of `file` on a helper, through a duplicate of its descriptor (a duplicate shares the
+    /// open file and its `flock`; closing it releases neither). Errors name `op` and `path`.
+    pub(crate) fn sync_data(&self, file: &File, op: &'static str, path: PathBuf) -> Result<Pending, StorageError> {
+        let data = file.try_clone().map_err(|e| StorageError::io(op, &path, e))?;
+        Ok(self.start(move || data.sync_data().map_err(|e| StorageError::io(op, &path, e))))
     }
 
     /// Starts one more helper unless there are enough; whether one started.

@@ -206,11 +206,8 @@ impl FileStore {
             // New files are durable once their inodes and their directory entries are. The three syncs do not
             // depend on each other: the data (with its preallocation) and the directory sync on helpers, side by
             // side with the record's here. The caller removes both files should any fail.
-            let data = locked.try_clone().map_err(|e| StorageError::io("fdatasync new upload", &path, e))?;
-            let data_synced = self
-                .inner
-                .helpers
-                .start(move || data.sync_data().map_err(|e| StorageError::io("fdatasync new upload", &path, e)));
+            let data_synced =
+                self.inner.helpers.sync_data(&locked, "fdatasync new upload", path).map_err(|e| e.with_id(id))?;
             let store = self.clone();
             let dir_synced = self.inner.helpers.start(move || store.inner.uploads.sync());
             let record_synced = record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_path, e));

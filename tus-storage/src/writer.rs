@@ -96,7 +96,6 @@ impl UploadWriter {
     }
 
     fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
-        let path = self.store.inner.uploads.data(self.id);
         let State::Active { file, record, written, writeback_from } = &mut self.state else {
             return Err(misuse("write to a finished upload".into()));
         };
@@ -108,7 +107,8 @@ impl UploadWriter {
         if record.length.is_some_and(|length| end > length) {
             return Err(misuse(format!("write up to {end} past the declared length {:?}", record.length)));
         }
-        file.write_all_at(data, offset).map_err(|e| StorageError::io("write data", &path, e))?;
+        let uploads = &self.store.inner.uploads;
+        file.write_all_at(data, offset).map_err(|e| StorageError::io("write data", &uploads.data(self.id), e))?;
         *written = (*written).max(end);
         // With fsync, the commit waits for these bytes to reach the disk: starting their writeback now lets the disk
         // work while the rest of the body arrives (W1 in BENCHMARKS.md: 430-830 -> 900-1290 MiB/s).
@@ -158,15 +158,8 @@ impl UploadWriter {
         }
         // With fsync on, the data syncs on a helper while this thread writes and syncs the record; both are done
         // before the record is renamed into place (it then names the new offset) or the data is published.
-        let data_synced = if fsync {
-            let path = uploads.data(id);
-            let data = file.try_clone().map_err(|e| StorageError::io("fdatasync data", &path, e))?;
-            Some(
-                inner.helpers.start(move || data.sync_data().map_err(|e| StorageError::io("fdatasync data", &path, e))),
-            )
-        } else {
-            None
-        };
+        let data_synced =
+            if fsync { Some(inner.helpers.sync_data(file, "fdatasync data", uploads.data(id))?) } else { None };
         if !complete {
             let tmp = uploads.staging_temp(id);
             write_new_record(&next, &tmp, fsync)?;

@@ -169,6 +169,12 @@ async fn receive_whole<S: Store>(
             return rx.failed(failure);
         }
     }
+    conclude(rx, start, ending)
+}
+
+/// Ends a body that was written from `start`: records the bytes and the offset, then finishes or reports how the
+/// body was cut.
+fn conclude<U>(rx: Receive<U>, start: u64, ending: Option<Interruption>) -> Step<U> {
     let span = tracing::Span::current();
     span.record("bytes", rx.write_offset() - start);
     span.record("offset", rx.write_offset());
@@ -273,13 +279,7 @@ where
             return rx.failed(failure);
         }
     }
-    let span = tracing::Span::current();
-    span.record("bytes", rx.write_offset() - start);
-    span.record("offset", rx.write_offset());
-    match ending {
-        Some(why) => rx.interrupted(why),
-        None => rx.finish(),
-    }
+    conclude(rx, start, ending)
 }
 
 async fn write<S: Store>(
