@@ -12,7 +12,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::{Errno, ReadWriteFlags};
 use tus_proto::{UploadId, UploadState};
 
-use crate::layout::{data_name, record_name, Dir};
+use crate::layout::{Dir, Entry};
 use crate::record::UploadRecord;
 use crate::store::FileStore;
 
@@ -107,11 +107,11 @@ impl FileStore {
             return None;
         }
         // The same order as `stat`: finished data first, so that a staging record is never read stale.
-        match cached.open(&self.inner.completed, &data_name(id), OFlags::PATH) {
+        match cached.open(&self.inner.completed, &Entry::Data(id).name(), OFlags::PATH) {
             Lookup::Missing => {}
             Lookup::Found(_) | Lookup::Unknown => return None,
         }
-        match cached.read(&self.inner.uploads, &record_name(id)) {
+        match cached.read(&self.inner.uploads, &Entry::Record(id).name()) {
             Lookup::Found(bytes) => {
                 let record = std::str::from_utf8(&bytes).ok().and_then(|text| UploadRecord::from_json(text).ok())?;
                 Some(record.to_state(id, false))

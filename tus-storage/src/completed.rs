@@ -233,11 +233,11 @@ impl FileStore {
                 }
                 Err(_) => continue,
             };
-            if !is_same_file(&locked, &path) {
+            if !is_same_file(&locked, &completed.at(Entry::Data(id))) {
                 continue; // claimed and removed between our open and our lock
             }
             let record_path = completed.record(id);
-            match read_record(&record_path) {
+            match read_record(&completed.at(Entry::Record(id))) {
                 Ok(record) => {
                     return Ok(Scan::Claimed(Box::new(CompletedUpload {
                         lock: locked,

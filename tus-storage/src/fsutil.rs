@@ -1,20 +1,21 @@
 //! Small filesystem steps shared by the store, the writer, the hand-off and the janitor.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::num::NonZeroU64;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::error::StorageError;
+use crate::layout::{At, OpenMode};
 use crate::record::UploadRecord;
 
 /// Renames a new record `tmp` (written and, with fsync, synced) over `dest`; removes `tmp` on failure. The
 /// directory is not synced here: callers do it once after all their renames.
-pub(crate) fn replace_record(tmp: &Path, dest: &Path) -> Result<(), StorageError> {
-    std::fs::rename(tmp, dest).map_err(|e| {
-        let _ = remove_if_exists(tmp);
-        StorageError::io("rename record", dest, e)
+pub(crate) fn replace_record(tmp: &At<'_>, dest: &At<'_>) -> Result<(), StorageError> {
+    tmp.rename_to(dest).map_err(|e| {
+        let _ = tmp.remove();
+        StorageError::io("rename record", &dest.path(), e)
     })
 }
 
@@ -22,31 +23,29 @@ pub(crate) fn replace_record(tmp: &Path, dest: &Path) -> Result<(), StorageError
 /// removed again on failure. Only for a record nobody reads before the caller publishes it: a creation record (its
 /// id is not known to anyone yet) or a completed record (read only once the data is renamed in beside it). One
 /// file and no rename: half the directory operations of a temporary file and [`replace_record`].
-pub(crate) fn write_new_record(record: &UploadRecord, dest: &Path, fsync: bool) -> Result<(), StorageError> {
+pub(crate) fn write_new_record(record: &UploadRecord, dest: &At<'_>, fsync: bool) -> Result<(), StorageError> {
     let file = create_record(record, dest)?;
     if fsync {
         if let Err(e) = file.sync_all() {
-            let _ = remove_if_exists(dest);
-            return Err(StorageError::io("fsync record", dest, e));
+            let _ = dest.remove();
+            return Err(StorageError::io("fsync record", &dest.path(), e));
         }
     }
     Ok(())
 }
 
 /// [`write_new_record`] without the sync: the caller syncs the returned file (and removes `dest` should that fail).
-pub(crate) fn create_record(record: &UploadRecord, dest: &Path) -> Result<File, StorageError> {
-    let result = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(dest)
-        .map_err(|e| StorageError::io("create record", dest, e))
+pub(crate) fn create_record(record: &UploadRecord, dest: &At<'_>) -> Result<File, StorageError> {
+    let result = dest
+        .open(OpenMode::CreateTruncate)
+        .map_err(|e| StorageError::io("create record", &dest.path(), e))
         .and_then(|mut file| {
-            file.write_all(record.to_json().as_bytes()).map_err(|e| StorageError::io("write record", dest, e))?;
+            file.write_all(record.to_json().as_bytes())
+                .map_err(|e| StorageError::io("write record", &dest.path(), e))?;
             Ok(file)
         });
     if result.is_err() {
-        let _ = remove_if_exists(dest);
+        let _ = dest.remove();
     }
     result
 }
@@ -61,17 +60,10 @@ pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
     let _ = rustix::fs::fadvise(file, offset, NonZeroU64::new(len), rustix::fs::Advice::DontNeed);
 }
 
-/// Removes a file only when it is there: a lookup (which takes no directory lock) instead of an `unlink` that
-/// locks the directory even to find nothing. For files that are almost always absent (release markers).
-pub(crate) fn remove_if_present(path: &Path) {
-    if std::fs::symlink_metadata(path).is_ok() {
-        let _ = remove_if_exists(path);
-    }
-}
-
-/// Reads and parses a record.
-pub(crate) fn read_record(path: &Path) -> Result<UploadRecord, StorageError> {
-    UploadRecord::from_file(path)
+/// Reads and parses the record at `at`.
+pub(crate) fn read_record(at: &At<'_>) -> Result<UploadRecord, StorageError> {
+    let file = at.open(OpenMode::Read).map_err(|e| StorageError::io("read record", &at.path(), e))?;
+    UploadRecord::from_open_file(file).map_err(|e| e.with_path(&at.path()))
 }
 
 /// Removes a file; a missing file is not an error. Returns whether it existed.
@@ -83,16 +75,16 @@ pub(crate) fn remove_if_exists(path: &Path) -> io::Result<bool> {
     }
 }
 
-/// Bytes available to unprivileged users on the filesystem holding `dir`.
-pub(crate) fn free_space(dir: &Path) -> Result<u64, StorageError> {
-    let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| StorageError::errno("statvfs", dir, e))?;
+/// Bytes available to unprivileged users on the filesystem holding `file` (named `path` in errors).
+pub(crate) fn free_space(file: &File, path: &Path) -> Result<u64, StorageError> {
+    let stat = nix::sys::statvfs::fstatvfs(file).map_err(|e| StorageError::errno("statvfs", path, e))?;
     Ok(stat.blocks_available().saturating_mul(stat.fragment_size()))
 }
 
-/// Whether the open `file` is still the file named `path` (it was not renamed away or deleted meanwhile).
-pub(crate) fn is_same_file(file: &File, path: &Path) -> bool {
-    match (file.metadata(), std::fs::symlink_metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+/// Whether the open `file` is still the file named by `at` (it was not renamed away or deleted meanwhile).
+pub(crate) fn is_same_file(file: &File, at: &At<'_>) -> bool {
+    match (file.metadata(), at.stat()) {
+        (Ok(a), Ok(b)) => a.dev() == b.st_dev && a.ino() == b.st_ino,
         _ => false,
     }
 }

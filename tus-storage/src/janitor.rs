@@ -20,7 +20,6 @@
 //! first, data next) and a claim that already saved the data look like.
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -31,7 +30,7 @@ use tus_proto::UploadId;
 use crate::config::JanitorConfig;
 use crate::error::{Cause, StorageError};
 use crate::fsutil::{is_same_file, read_record, remove_if_exists};
-use crate::layout::{Dir, Entry};
+use crate::layout::{At, Dir, Entry, OpenMode};
 use crate::lock::{try_lock, Locked};
 use crate::store::{is_not_found, FileStore};
 
@@ -145,8 +144,9 @@ enum Lock {
     Gone,
 }
 
-fn lock_data(path: &Path, write: bool, report: &mut JanitorReport, id: UploadId) -> Lock {
-    let file = match OpenOptions::new().read(true).write(write).open(path) {
+fn lock_data(data: &At<'_>, write: bool, report: &mut JanitorReport, id: UploadId) -> Lock {
+    let path = &data.path();
+    let file = match data.open(if write { OpenMode::ReadWrite } else { OpenMode::Read }) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Lock::Gone,
         Err(e) => {
@@ -155,7 +155,7 @@ fn lock_data(path: &Path, write: bool, report: &mut JanitorReport, id: UploadId)
         }
     };
     match try_lock(file, true) {
-        Ok(locked) if is_same_file(&locked, path) => Lock::Held(locked),
+        Ok(locked) if is_same_file(&locked, data) => Lock::Held(locked),
         Ok(_) => Lock::Gone,
         Err((_, Errno::EWOULDBLOCK)) => {
             report.skipped_locked.push(path.to_path_buf());
@@ -183,7 +183,7 @@ impl FileStore {
         let dir = &self.inner.uploads;
         for (id, files) in scan(dir, report) {
             let data = dir.data(id);
-            let lock = if files.data { lock_data(&data, true, report, id) } else { Lock::Gone };
+            let lock = if files.data { lock_data(&dir.at(Entry::Data(id)), true, report, id) } else { Lock::Gone };
             let _held: Locked = match lock {
                 Lock::Busy => continue,
                 Lock::Gone => {
@@ -204,7 +204,7 @@ impl FileStore {
             if files.temp {
                 report.delete(dir.staging_temp(id), id, Leftover);
             }
-            let reason = match read_record(&dir.record(id)) {
+            let reason = match read_record(&dir.at(Entry::Record(id))) {
                 Ok(record) if record.length == Some(record.offset) => Some(FinaliseZombie),
                 Ok(record) => {
                     let idle = now.duration_since(record.last_write).unwrap_or(Duration::ZERO);
@@ -236,7 +236,7 @@ impl FileStore {
                 report.delete(dir.completed_temp(id), id, Leftover);
             }
             let (data, record) = (dir.data(id), dir.record(id));
-            let lock = if files.data { lock_data(&data, false, report, id) } else { Lock::Gone };
+            let lock = if files.data { lock_data(&dir.at(Entry::Data(id)), false, report, id) } else { Lock::Gone };
             let _held: Locked = match lock {
                 Lock::Busy => continue,
                 Lock::Gone => {

@@ -13,10 +13,12 @@
 //! completed file not ending in `.meta` as data to claim (and deletes it when it has no record), and its storage
 //! treats every staging file ending in `.meta` as a record (and deletes it when it has no data).
 
+use std::fs::File;
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
 use tus_proto::UploadId;
 
 use crate::dirsync::DirSync;
@@ -47,25 +49,29 @@ impl Entry {
         };
         stem.parse().ok().map(kind)
     }
+
+    /// The file name: the inverse of [`parse`](Self::parse).
+    pub(crate) fn name(self) -> String {
+        match self {
+            Entry::Data(id) => id.to_string(),
+            Entry::Record(id) => format!("{id}.meta"),
+            Entry::StagingTemp(id) => format!("{id}.meta.tmp"),
+            Entry::CompletedTemp(id) => format!("{id}.tmp.meta"),
+            Entry::Release(id) => format!("{id}.release"),
+        }
+    }
 }
 
-/// The name of an upload's data file.
-pub(crate) fn data_name(id: UploadId) -> String {
-    id.to_string()
-}
-
-/// The name of an upload's record.
-pub(crate) fn record_name(id: UploadId) -> String {
-    format!("{id}.meta")
-}
-
-/// One of the store's directories: its paths, a handle on it, and its shared syncs.
+/// One of the store's directories: its path, a handle on it, and its shared syncs.
+///
+/// Every file operation of the store names its file relative to the handle (see [`At`]), so the kernel walks one
+/// path component instead of all of `path`'s. The store thus keeps working in the directories it opened: one
+/// renamed or replaced under a running store is not followed (the path is kept for messages and for the
+/// directory scans of the janitor and the hand-off).
 #[derive(Debug)]
 pub(crate) struct Dir {
     path: PathBuf,
-    /// `O_PATH` handle for lookups relative to the directory (one path component to walk instead of all of
-    /// `path`'s). Only cache-only reads use it; if the directory were renamed away while the store runs they
-    /// would find the old one's entries missing and fall back to the path-based calls.
+    /// `O_PATH` handle: usable as the directory of `*at` system calls, grants nothing else.
     handle: OwnedFd,
     syncs: DirSync,
 }
@@ -89,20 +95,94 @@ impl Dir {
     pub(crate) fn sync(&self) -> Result<(), StorageError> {
         self.syncs.sync(&self.path).map_err(|e| StorageError::io("fsync directory", &self.path, e))
     }
+    /// The entry `entry` of this directory, for operations on it.
+    pub(crate) fn at(&self, entry: Entry) -> At<'_> {
+        At { dir: self, name: entry.name() }
+    }
     pub(crate) fn data(&self, id: UploadId) -> PathBuf {
-        self.path.join(data_name(id))
+        self.at(Entry::Data(id)).path()
     }
     pub(crate) fn record(&self, id: UploadId) -> PathBuf {
-        self.path.join(record_name(id))
+        self.at(Entry::Record(id)).path()
     }
     pub(crate) fn staging_temp(&self, id: UploadId) -> PathBuf {
-        self.path.join(format!("{id}.meta.tmp"))
+        self.at(Entry::StagingTemp(id)).path()
     }
     pub(crate) fn completed_temp(&self, id: UploadId) -> PathBuf {
-        self.path.join(format!("{id}.tmp.meta"))
+        self.at(Entry::CompletedTemp(id)).path()
     }
     pub(crate) fn release(&self, id: UploadId) -> PathBuf {
-        self.path.join(format!("{id}.release"))
+        self.at(Entry::Release(id)).path()
+    }
+}
+
+/// How [`At::open`] opens a file.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum OpenMode {
+    Read,
+    ReadWrite,
+    /// Read and write a file that must not exist yet.
+    CreateNew,
+    /// Write a file created, or emptied when it exists.
+    CreateTruncate,
+    /// Write a file created when missing, left as it is otherwise.
+    Create,
+}
+
+/// A name in a [`Dir`]: system calls on it walk one path component, from the directory's handle.
+#[derive(Debug)]
+pub(crate) struct At<'d> {
+    dir: &'d Dir,
+    name: String,
+}
+
+impl At<'_> {
+    /// The full path, for messages and path-based callers.
+    pub(crate) fn path(&self) -> PathBuf {
+        self.dir.path.join(&self.name)
+    }
+
+    pub(crate) fn open(&self, mode: OpenMode) -> io::Result<File> {
+        let flags = match mode {
+            OpenMode::Read => OFlags::RDONLY,
+            OpenMode::ReadWrite => OFlags::RDWR,
+            OpenMode::CreateNew => OFlags::RDWR | OFlags::CREATE | OFlags::EXCL,
+            OpenMode::CreateTruncate => OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC,
+            OpenMode::Create => OFlags::WRONLY | OFlags::CREATE,
+        };
+        let fd = rustix::fs::openat(self.dir.handle(), &*self.name, flags | OFlags::CLOEXEC, Mode::from(0o666))?;
+        Ok(File::from(fd))
+    }
+
+    /// The entry's own status (a symbolic link is not followed).
+    pub(crate) fn stat(&self) -> io::Result<rustix::fs::Stat> {
+        Ok(rustix::fs::statat(self.dir.handle(), &*self.name, AtFlags::SYMLINK_NOFOLLOW)?)
+    }
+
+    pub(crate) fn exists(&self) -> bool {
+        self.stat().is_ok()
+    }
+
+    /// Removes the entry; a missing one is not an error. Returns whether it existed.
+    pub(crate) fn remove(&self) -> io::Result<bool> {
+        match rustix::fs::unlinkat(self.dir.handle(), &*self.name, AtFlags::empty()) {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::NOENT) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the entry only when it is there: a lookup (which takes no directory lock) instead of an `unlink`
+    /// that locks the directory even to find nothing. For files that are almost always absent (release markers).
+    pub(crate) fn remove_if_present(&self) {
+        if self.exists() {
+            let _ = self.remove();
+        }
+    }
+
+    /// Renames the entry to `to` (in this or another directory of the same filesystem), replacing it.
+    pub(crate) fn rename_to(&self, to: &At<'_>) -> io::Result<()> {
+        Ok(rustix::fs::renameat(self.dir.handle(), &*self.name, to.dir.handle(), &*to.name)?)
     }
 }
 

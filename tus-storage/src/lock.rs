@@ -13,8 +13,8 @@
 //! [`StoreConfig::release_timeout`]: crate::StoreConfig::release_timeout
 //! [`UploadWriter::release_requested`]: crate::UploadWriter::release_requested
 
-use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::{Cause, StorageError};
-use crate::fsutil::remove_if_present;
+use crate::layout::{At, OpenMode};
 
 /// A data file under `flock`; unlocks when dropped.
 pub(crate) type Locked = Flock<File>;
@@ -40,12 +40,12 @@ pub(crate) fn try_lock(file: File, exclusive: bool) -> Result<Locked, (File, Err
     }
 }
 
-/// Tries to lock `file` exclusively until `timeout`, asking the holder to let go through the marker at `release`
-/// when the first attempt fails. Removes the marker once the lock is taken.
+/// Tries to lock `file` (opened from `data`) exclusively until `timeout`, asking the holder to let go through the
+/// marker `release` when the first attempt fails. Removes the marker once the lock is taken.
 pub(crate) fn lock_with_release(
     file: File,
-    path: &Path,
-    release: &Path,
+    data: &At<'_>,
+    release: &At<'_>,
     timeout: Duration,
 ) -> Result<Locked, StorageError> {
     let mut file = match try_lock(file, true) {
@@ -54,7 +54,7 @@ pub(crate) fn lock_with_release(
             return Ok(locked);
         }
         Err((file, Errno::EWOULDBLOCK)) => file,
-        Err((_, errno)) => return Err(StorageError::errno("lock upload", path, errno)),
+        Err((_, errno)) => return Err(StorageError::errno("lock upload", &data.path(), errno)),
     };
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
@@ -62,7 +62,7 @@ pub(crate) fn lock_with_release(
         request_release(release);
         let now = Instant::now();
         if now >= deadline {
-            return Err(StorageError::new("lock upload", Cause::LockTimeout).with_path(path));
+            return Err(StorageError::new("lock upload", Cause::LockTimeout).with_path(&data.path()));
         }
         thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(20));
@@ -72,20 +72,20 @@ pub(crate) fn lock_with_release(
                 return Ok(locked);
             }
             Err((file, Errno::EWOULDBLOCK)) => file,
-            Err((_, errno)) => return Err(StorageError::errno("lock upload", path, errno)),
+            Err((_, errno)) => return Err(StorageError::errno("lock upload", &data.path(), errno)),
         };
     }
 }
 
 /// Creates the release marker if it is missing. Failures are ignored: the waiter then simply times out.
-pub(crate) fn request_release(release: &Path) {
+pub(crate) fn request_release(release: &At<'_>) {
     if !release.exists() {
-        let _ = OpenOptions::new().write(true).create(true).truncate(false).open(release);
+        let _ = release.open(OpenMode::Create);
     }
 }
 
-fn clear_release(release: &Path) {
-    remove_if_present(release);
+fn clear_release(release: &At<'_>) {
+    release.remove_if_present();
 }
 
 /// A cheap, cloneable check for a lock-release request on one upload; see the

@@ -172,16 +172,23 @@ impl UploadRecord {
     /// A file larger than [`MAX_RECORD_SIZE`](Self::MAX_RECORD_SIZE) is refused as corrupt.
     pub fn from_file(path: impl AsRef<Path>) -> Result<UploadRecord, StorageError> {
         let path = path.as_ref();
-        let read = |e| StorageError::io("read record", path, e);
-        let corrupt = |why: String| StorageError::new("read record", Cause::CorruptRecord(why)).with_path(path);
-        // Open and read, without the size query `fs::read` makes first: a record is read on every HEAD.
+        let file = File::open(path).map_err(|e| StorageError::io("read record", path, e))?;
+        UploadRecord::from_open_file(file).map_err(|e| e.with_path(path))
+    }
+
+    /// [`from_file`](Self::from_file) on an open file; errors carry no path (the caller adds it).
+    pub(crate) fn from_open_file(file: File) -> Result<UploadRecord, StorageError> {
+        let corrupt = |why: String| StorageError::new("read record", Cause::CorruptRecord(why));
+        // Read without the size query `fs::read` makes first: a record is read on every PATCH.
         let mut bytes = Vec::with_capacity(1024);
-        File::open(path).and_then(|file| file.take(Self::MAX_RECORD_SIZE + 1).read_to_end(&mut bytes)).map_err(read)?;
+        file.take(Self::MAX_RECORD_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| StorageError::new("read record", Cause::Io(e)))?;
         if bytes.len() as u64 > Self::MAX_RECORD_SIZE {
             return Err(corrupt(format!("larger than {} bytes", Self::MAX_RECORD_SIZE)));
         }
         let text = String::from_utf8(bytes).map_err(|e| corrupt(e.to_string()))?;
-        UploadRecord::from_json(&text).map_err(|e| e.with_path(path))
+        UploadRecord::from_json(&text)
     }
 
     /// The largest record file read: far above any record this crate writes (metadata is bounded by the request

@@ -1,6 +1,6 @@
 //! [`FileStore`]: opening the directories, creating uploads, looking them up and opening them for writing.
 
-use std::fs::{DirBuilder, File, OpenOptions, Permissions};
+use std::fs::{DirBuilder, File, Permissions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -16,9 +16,9 @@ use uuid::Uuid;
 use crate::cached::CachedReads;
 use crate::config::StoreConfig;
 use crate::error::{Cause, StorageError};
-use crate::fsutil::{create_record, free_space, is_same_file, read_record, remove_if_exists};
+use crate::fsutil::{create_record, free_space, is_same_file, read_record};
 use crate::helpers::SyncHelpers;
-use crate::layout::Dir;
+use crate::layout::{Dir, Entry, OpenMode};
 use crate::lock::{lock_with_release, try_lock, ReleaseWatch};
 use crate::record::UploadRecord;
 use crate::writer::UploadWriter;
@@ -102,6 +102,10 @@ fn no_space(path: &Path, id: UploadId) -> StorageError {
 impl FileStore {
     /// Opens (creating when missing, with [`StoreConfig::directory_mode`]) the two directories and checks them:
     /// directories, readable, writable and searchable, on one filesystem. Their contents are not walked.
+    ///
+    /// The store then names its files relative to handles it holds on the two directories (one path component for
+    /// the kernel to walk, not the whole path): it keeps working in the directories it opened, even should they
+    /// be renamed or replaced meanwhile.
     pub fn new(config: StoreConfig) -> Result<FileStore, StorageError> {
         ensure_dir(&config.upload_dir, config.directory_mode)?;
         ensure_dir(&config.completed_dir, config.directory_mode)?;
@@ -164,18 +168,18 @@ impl FileStore {
         let mut attempts = 0;
         let (id, file) = loop {
             let id = UploadId::from_uuid(Uuid::new_v4());
-            let path = uploads.data(id);
-            match OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
+            let data = uploads.at(Entry::Data(id));
+            match data.open(OpenMode::CreateNew) {
                 Ok(file) => break (id, file),
                 // A random v4 id colliding is next to impossible; a few tries, then report it.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => attempts += 1,
-                Err(e) => return Err(StorageError::io("create upload", &path, e).with_id(id)),
+                Err(e) => return Err(StorageError::io("create upload", &data.path(), e).with_id(id)),
             }
         };
         let result = self.initialise(id, file, record);
         if result.is_err() {
-            for path in [uploads.data(id), uploads.record(id)] {
-                let _ = remove_if_exists(&path);
+            for entry in [Entry::Data(id), Entry::Record(id)] {
+                let _ = uploads.at(entry).remove();
             }
         }
         result.map(|writer| (writer, id))
@@ -187,7 +191,7 @@ impl FileStore {
         let path = uploads.data(id);
         let locked = try_lock(file, true).map_err(|(_, e)| StorageError::errno("lock new upload", &path, e))?;
         if let Some(length) = record.length.filter(|&l| l > 0) {
-            if free_space(uploads.path())? < length {
+            if free_space(&locked, &path)? < length {
                 return Err(no_space(&path, id));
             }
             let len = i64::try_from(length).map_err(|_| no_space(&path, id))?;
@@ -200,8 +204,8 @@ impl FileStore {
             }
         }
         // The record is written in place: nobody can look this upload up before its id is answered.
-        let record_path = uploads.record(id);
-        let record_file = create_record(&record, &record_path).map_err(|e| e.with_id(id))?;
+        let record_at = uploads.at(Entry::Record(id));
+        let record_file = create_record(&record, &record_at).map_err(|e| e.with_id(id))?;
         if fsync {
             // New files are durable once their inodes and their directory entries are. The three syncs do not
             // depend on each other: the data (with its preallocation) and the directory sync on helpers, side by
@@ -210,7 +214,8 @@ impl FileStore {
                 self.inner.helpers.sync_data(&locked, "fdatasync new upload", path).map_err(|e| e.with_id(id))?;
             let store = self.clone();
             let dir_synced = self.inner.helpers.start(move || store.inner.uploads.sync());
-            let record_synced = record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_path, e));
+            let record_synced =
+                record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_at.path(), e));
             let (data_synced, dir_synced) = (data_synced.wait(), dir_synced.wait());
             record_synced.and(data_synced).and(dir_synced).map_err(|e| e.with_id(id))?;
         }
@@ -230,10 +235,10 @@ impl FileStore {
         // No lock: records are only ever replaced whole by `rename`, so the record read is a committed one, and a
         // writer is never held up by a reader. The completed data is looked for first: finalisation publishes it
         // before it removes the staging record, so this order never reads a staging record that is already stale.
-        if std::fs::symlink_metadata(self.inner.completed.data(id)).is_ok() {
+        if self.inner.completed.at(Entry::Data(id)).exists() {
             return self.finished_record(id).map(|record| record.to_state(id, true));
         }
-        match read_record(&self.inner.uploads.record(id)) {
+        match read_record(&self.inner.uploads.at(Entry::Record(id))) {
             Ok(record) => return Ok(record.to_state(id, false)),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e),
@@ -244,9 +249,9 @@ impl FileStore {
     /// The record of a finished, unclaimed upload.
     fn finished_record(&self, id: UploadId) -> Result<UploadRecord, StorageError> {
         let completed = &self.inner.completed;
-        let data = completed.data(id);
-        std::fs::symlink_metadata(&data).map_err(|e| StorageError::io("look up upload", &data, e))?;
-        read_record(&completed.record(id))
+        let data = completed.at(Entry::Data(id));
+        data.stat().map_err(|e| StorageError::io("look up upload", &data.path(), e))?;
+        read_record(&completed.at(Entry::Record(id)))
     }
 
     /// Opens an upload for writing: takes the exclusive lock, asking a current holder (in any process) to commit
@@ -260,20 +265,20 @@ impl FileStore {
 
     fn open_upload(&self, id: UploadId) -> Result<(UploadWriter, UploadState), StorageError> {
         let uploads = &self.inner.uploads;
-        let data = uploads.data(id);
-        match OpenOptions::new().read(true).write(true).open(&data) {
+        let data = uploads.at(Entry::Data(id));
+        match data.open(OpenMode::ReadWrite) {
             Ok(file) => {
                 let timeout = self.inner.config.release_timeout;
-                let locked = lock_with_release(file, &data, &uploads.release(id), timeout)?;
+                let locked = lock_with_release(file, &data, &uploads.at(Entry::Release(id)), timeout)?;
                 if is_same_file(&locked, &data) {
-                    let record = read_record(&uploads.record(id))?;
+                    let record = read_record(&uploads.at(Entry::Record(id)))?;
                     let state = record.to_state(id, false);
                     return Ok((UploadWriter::active(self.clone(), id, locked, record), state));
                 }
                 // Finalised or deleted while we waited for the lock.
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StorageError::io("open upload", &data, e)),
+            Err(e) => return Err(StorageError::io("open upload", &data.path(), e)),
         }
         let record = self.finished_record(id)?;
         let state = record.to_state(id, true);

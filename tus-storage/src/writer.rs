@@ -6,10 +6,9 @@ use std::time::SystemTime;
 use tus_proto::{StoreFailure, UploadId, UploadState};
 
 use crate::error::{Cause, StorageError};
-use crate::fsutil::{
-    create_record, remove_if_exists, remove_if_present, replace_record, start_writeback, write_new_record,
-};
+use crate::fsutil::{create_record, replace_record, start_writeback, write_new_record};
 use crate::helpers::Pending;
+use crate::layout::Entry;
 use crate::lock::{Locked, ReleaseWatch};
 use crate::record::UploadRecord;
 use crate::store::FileStore;
@@ -161,13 +160,13 @@ impl UploadWriter {
         let data_synced =
             if fsync { Some(inner.helpers.sync_data(file, "fdatasync data", uploads.data(id))?) } else { None };
         if !complete {
-            let tmp = uploads.staging_temp(id);
+            let tmp = uploads.at(Entry::StagingTemp(id));
             write_new_record(&next, &tmp, fsync)?;
             if let Err(e) = data_synced.map_or(Ok(()), Pending::wait) {
-                let _ = remove_if_exists(&tmp);
+                let _ = tmp.remove();
                 return Err(e);
             }
-            replace_record(&tmp, &uploads.record(id))?;
+            replace_record(&tmp, &uploads.at(Entry::Record(id)))?;
             if fsync {
                 uploads.sync()?;
             }
@@ -186,24 +185,26 @@ impl UploadWriter {
         let (uploads, completed) = (&inner.uploads, &inner.completed);
         let id = self.id;
         // In place: claimers and `stat` only read a completed record once its data is beside it, renamed in below.
-        let record_path = completed.record(id);
-        let record_file = create_record(&record, &record_path)?;
+        let record_at = completed.at(Entry::Record(id));
+        let record_file = create_record(&record, &record_at)?;
         let fsync = data_synced.is_some();
         if let Some(data_synced) = data_synced {
             // The data, the record and its directory entry are durable before the rename publishes the data: a
             // crash never leaves published data without its record (claimers would discard it).
             let store = self.store.clone();
             let dir_synced = inner.helpers.start(move || store.inner.completed.sync());
-            let record_synced = record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_path, e));
+            let record_synced =
+                record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_at.path(), e));
             if let Err(e) = record_synced.and(data_synced.wait()).and(dir_synced.wait()) {
-                let _ = remove_if_exists(&record_path);
+                let _ = record_at.remove();
                 return Err(e);
             }
         }
         drop(record_file);
-        if let Err(e) = std::fs::rename(uploads.data(id), completed.data(id)) {
-            let _ = remove_if_exists(&completed.record(id));
-            return Err(StorageError::io("publish data", &completed.data(id), e));
+        let published = completed.at(Entry::Data(id));
+        if let Err(e) = uploads.at(Entry::Data(id)).rename_to(&published) {
+            let _ = record_at.remove();
+            return Err(StorageError::io("publish data", &published.path(), e));
         }
         // Published: from here on the upload is finished whatever else fails (the janitor removes leftovers).
         let state = record.to_state(id, true);
@@ -211,8 +212,8 @@ impl UploadWriter {
         let sync_result = if fsync { completed.sync() } else { Ok(()) };
         // The staging directory is not synced: if a crash undoes these removals, `stat` still finds the published
         // data first, and the janitor removes the orphaned staging record.
-        let _ = remove_if_exists(&uploads.record(id));
-        remove_if_present(&uploads.release(id));
+        let _ = uploads.at(Entry::Record(id)).remove();
+        uploads.at(Entry::Release(id)).remove_if_present();
         self.watch = ReleaseWatch::never();
         drop(previous); // unlocks, then closes (a close-after-write wakes inotify watchers of the completed dir)
         inner.finishes.notify();

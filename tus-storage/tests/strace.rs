@@ -51,8 +51,9 @@ struct Call {
 }
 
 /// Parses `strace -f -qq` output: joins `<unfinished ...>` / `<... resumed>` halves per thread, and follows file
-/// descriptors through `openat`, `fcntl(F_DUPFD_CLOEXEC)` and `close` so that syncs on helper threads (on
-/// duplicated descriptors) name their files.
+/// descriptors through `open`, `openat`, `fcntl(F_DUPFD_CLOEXEC)` and `close` so that syncs on helper threads (on
+/// duplicated descriptors) name their files, and names relative to a directory descriptor (`openat(9, "x", ..)`)
+/// read as full paths (`openat("/dir/x", ..)`).
 fn parse(text: &str) -> Vec<Call> {
     let mut open: HashMap<String, (String, usize)> = HashMap::new(); // thread -> unfinished call
     let mut fds: HashMap<String, String> = HashMap::new();
@@ -72,10 +73,11 @@ fn parse(text: &str) -> Vec<Call> {
             let (call, result) = rest.rsplit_once(" = ").unwrap_or((rest, ""));
             (call.trim().to_string(), result.trim().to_string(), line_no)
         };
+        let text = resolve_relative(&text, &fds);
         let fd_arg = text.split_once('(').and_then(|(_, args)| args.split([',', ')']).next()).map(str::trim);
         let fd_path = fd_arg.and_then(|fd| fds.get(fd)).cloned();
         let number = result.split(' ').next().unwrap_or("").to_string();
-        if text.starts_with("openat(") && number.parse::<u32>().is_ok() {
+        if (text.starts_with("openat(") || text.starts_with("open(")) && number.parse::<u32>().is_ok() {
             if let Some(path) = text.split('"').nth(1) {
                 fds.insert(number.clone(), path.to_string());
             }
@@ -91,6 +93,33 @@ fn parse(text: &str) -> Vec<Call> {
     calls
 }
 
+/// Replaces every `FD, "name"` argument whose `FD` names an open directory with `"DIR/name"`.
+fn resolve_relative(text: &str, fds: &HashMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(quote) = rest.find(", \"") {
+        let before = &rest[..quote];
+        let digits = before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let fd = &before[before.len() - digits..];
+        let starts_argument = before[..before.len() - digits].ends_with(['(', ' ']);
+        match fds.get(fd).filter(|_| digits > 0 && starts_argument) {
+            Some(dir) => {
+                out.push_str(&before[..before.len() - digits]);
+                out.push('"');
+                out.push_str(dir);
+                out.push('/');
+            }
+            None => {
+                out.push_str(before);
+                out.push_str(", \"");
+            }
+        }
+        rest = &rest[quote + 3..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[test]
 fn creation_write_and_finalise_under_strace() {
     if let Err(why) = strace_usable() {
@@ -102,7 +131,7 @@ fn creation_write_and_finalise_under_strace() {
     let trace = dirs.root.path().join("trace.txt");
     let exe = std::env::current_exe().unwrap();
     let traced =
-        "openat,close,fcntl,fallocate,flock,pwrite64,fadvise64,fdatasync,fsync,rename,renameat,renameat2,unlink";
+        "open,openat,close,fcntl,fallocate,flock,pwrite64,fadvise64,fdatasync,fsync,rename,renameat,renameat2,unlink,unlinkat";
     let out = Command::new("strace")
         .args(["-f", "-qq", "-o"])
         .arg(&trace)
@@ -183,7 +212,7 @@ fn creation_write_and_finalise_under_strace() {
     }
     let _ = find(&|c| syncs(c, &completed), published.end);
     assert!(!text.contains(".tmp.meta"), "no temporary completed record any more:\n{text}");
-    let unlinked = find(&|c| names(c, "unlink(", &record), published.end);
+    let unlinked = find(&|c| names(c, "unlink", &record), published.end);
     let unlocked = find(&|c| c.text.starts_with("flock(") && c.text.contains("LOCK_UN"), unlinked.end);
     println!(
         "trace order ok: create {}, fallocate {}, commit rename {}, publish {}, unlock {}",
