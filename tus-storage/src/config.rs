@@ -49,18 +49,22 @@ impl StoreConfig {
     }
 
     /// How many threads the file work of this store should get (the size of the runtime's blocking pool): 32
-    /// with [`fsync`](Self::fsync) on, 4 per CPU without.
+    /// with [`fsync`](Self::fsync) on, 2 per CPU without.
     ///
     /// With fsync on, threads spend most of their time waiting for the disk to flush, and more of them keep more
-    /// flushes in flight. Without it, file work runs on the page cache and is CPU work: threads beyond a few per
-    /// CPU only queue on the directory lock (creations and completions in one directory take it exclusively), and
-    /// burn CPU spinning there. Measured with `bench/run.sh` (W2, 64 clients, 2 CPUs): without fsync, 8 threads
-    /// serve 15-30 % more uploads per second than 32; with fsync, 32 serve 20-30 % more than 8.
+    /// flushes in flight. Without it, file work runs on the page cache and is CPU work: threads beyond a couple per
+    /// CPU only queue on the directory lock (creations and completions in one directory take it exclusively) and
+    /// cost a sleep and a wake-up each time. Measured on 2 CPUs with alternating runs: without fsync, 4 threads
+    /// serve W2 (8 clients) 3-20 % faster than 8 in eight runs out of eight, W4 9-50 % faster in two of two, and
+    /// 8 threads 15-30 % faster than 32; with fsync, 32 serve 20-30 % more than 8.
+    ///
+    /// A request waiting for an upload's lock ([`release_timeout`](Self::release_timeout) at most) holds one of
+    /// these threads while it waits; size the pool up where many clients fight over the same uploads.
     pub fn io_threads(&self) -> usize {
         if self.fsync {
             32
         } else {
-            std::thread::available_parallelism().map_or(4, |n| n.get()).saturating_mul(4)
+            std::thread::available_parallelism().map_or(2, |n| n.get()).saturating_mul(2)
         }
     }
 }

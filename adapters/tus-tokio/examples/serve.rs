@@ -39,7 +39,7 @@ struct Args {
     /// Memory for batches, shared by all requests.
     #[arg(long, default_value_t = tus_tokio::tus_hyper::DEFAULT_BATCH_MEMORY)]
     batch_memory: usize,
-    /// Threads for file work (tokio's blocking pool); default: `StoreConfig::io_threads` (32 with fsync, 4 per CPU
+    /// Threads for file work (tokio's blocking pool); default: `StoreConfig::io_threads` (32 with fsync, 2 per CPU
     /// without).
     #[arg(long)]
     io_threads: Option<usize>,
