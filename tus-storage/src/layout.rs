@@ -65,9 +65,8 @@ impl Entry {
 /// One of the store's directories: its path, a handle on it, and its shared syncs.
 ///
 /// Every file operation of the store names its file relative to the handle (see [`At`]), so the kernel walks one
-/// path component instead of all of `path`'s. The store thus keeps working in the directories it opened: one
-/// renamed or replaced under a running store is not followed (the path is kept for messages and for the
-/// directory scans of the janitor and the hand-off).
+/// path component instead of all of `path`'s. The path serves messages and the directory scans of the janitor
+/// and the hand-off; the two agree as long as nobody renames or replaces the directory under a running store.
 #[derive(Debug)]
 pub(crate) struct Dir {
     path: PathBuf,

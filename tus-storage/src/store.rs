@@ -104,8 +104,8 @@ impl FileStore {
     /// directories, readable, writable and searchable, on one filesystem. Their contents are not walked.
     ///
     /// The store then names its files relative to handles it holds on the two directories (one path component for
-    /// the kernel to walk, not the whole path): it keeps working in the directories it opened, even should they
-    /// be renamed or replaced meanwhile.
+    /// the kernel to walk, not the whole path), while its scans (janitor, `wait_for_file`) use the paths: do not
+    /// rename or replace the directories while a store has them open.
     pub fn new(config: StoreConfig) -> Result<FileStore, StorageError> {
         ensure_dir(&config.upload_dir, config.directory_mode)?;
         ensure_dir(&config.completed_dir, config.directory_mode)?;
