@@ -26,7 +26,7 @@ use tus_proto::UploadId;
 
 use crate::error::{Cause, StorageError};
 use crate::fsutil::{is_same_file, read_record, remove_if_exists};
-use crate::layout::Entry;
+use crate::layout::{Entry, OpenMode};
 use crate::lock::{try_lock, Locked};
 use crate::record::UploadRecord;
 use crate::store::FileStore;
@@ -223,8 +223,8 @@ impl FileStore {
         candidates.sort();
         let mut busy = false;
         for (_, id) in candidates {
-            let path = completed.data(id);
-            let Ok(file) = File::open(&path) else { continue };
+            let (data, record_at) = (completed.at(Entry::Data(id)), completed.at(Entry::Record(id)));
+            let Ok(file) = data.open(OpenMode::Read) else { continue };
             let locked = match try_lock(file, true) {
                 Ok(locked) => locked,
                 Err((_, Errno::EWOULDBLOCK)) => {
@@ -233,11 +233,10 @@ impl FileStore {
                 }
                 Err(_) => continue,
             };
-            if !is_same_file(&locked, &completed.at(Entry::Data(id))) {
+            if !is_same_file(&locked, &data) {
                 continue; // claimed and removed between our open and our lock
             }
-            let record_path = completed.record(id);
-            match read_record(&completed.at(Entry::Record(id))) {
+            match read_record(&record_at) {
                 Ok(record) => {
                     return Ok(Scan::Claimed(Box::new(CompletedUpload {
                         lock: locked,
@@ -245,8 +244,8 @@ impl FileStore {
                         armed: true,
                         id,
                         name: id.to_string(),
-                        data_path: path,
-                        record_path,
+                        data_path: data.path(),
+                        record_path: record_at.path(),
                         record,
                         data_saved: false,
                         record_saved: false,
@@ -257,8 +256,8 @@ impl FileStore {
                 }
                 Err(_) => {
                     // Missing or corrupt record: discard the upload, as the original does.
-                    let _ = remove_if_exists(&path);
-                    let _ = remove_if_exists(&record_path);
+                    let _ = data.remove();
+                    let _ = record_at.remove();
                     self.inner.discarded.fetch_add(1, Ordering::Relaxed);
                 }
             }

@@ -182,8 +182,9 @@ impl FileStore {
         use JanitorReason::*;
         let dir = &self.inner.uploads;
         for (id, files) in scan(dir, report) {
-            let data = dir.data(id);
-            let lock = if files.data { lock_data(&dir.at(Entry::Data(id)), true, report, id) } else { Lock::Gone };
+            let data_at = dir.at(Entry::Data(id));
+            let data = data_at.path();
+            let lock = if files.data { lock_data(&data_at, true, report, id) } else { Lock::Gone };
             let _held: Locked = match lock {
                 Lock::Busy => continue,
                 Lock::Gone => {

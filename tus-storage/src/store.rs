@@ -235,8 +235,9 @@ impl FileStore {
         // No lock: records are only ever replaced whole by `rename`, so the record read is a committed one, and a
         // writer is never held up by a reader. The completed data is looked for first: finalisation publishes it
         // before it removes the staging record, so this order never reads a staging record that is already stale.
-        if self.inner.completed.at(Entry::Data(id)).exists() {
-            return self.finished_record(id).map(|record| record.to_state(id, true));
+        let completed = &self.inner.completed;
+        if completed.at(Entry::Data(id)).exists() {
+            return read_record(&completed.at(Entry::Record(id))).map(|record| record.to_state(id, true));
         }
         match read_record(&self.inner.uploads.at(Entry::Record(id))) {
             Ok(record) => return Ok(record.to_state(id, false)),
