@@ -14,6 +14,7 @@
 # For tussi, DATA holds staging/ and completed/; for tus-node and rustus, files/ (rustus keeps <id> and
 # <id>.info there); for tussi-tokio, uploads/ and completed/.
 # MAX_SIZE is passed to the peer where it has such a setting (rustus 0.5.10 has none: it is ignored there).
+# TUSSI_FSYNC=0 in the environment of `start tussi` runs the original with fsync=False (default: fsync on).
 #
 #   peers.sh probe-dirs PEER         print the data directories of the running peer (for --data-dir), one a line
 set -euo pipefail
@@ -62,8 +63,10 @@ _data = Path(os.environ["TUSSI_DATA"])
 (_data / "staging").mkdir(parents=True, exist_ok=True)
 (_data / "completed").mkdir(parents=True, exist_ok=True)
 _max = os.environ.get("TUSSI_MAX_SIZE")
+# TUSSI_FSYNC=0 runs the storage with fsync=False (the benchmark's fsync-off rows); fsync is on otherwise.
+_fsync = os.environ.get("TUSSI_FSYNC", "1") != "0"
 _tus = TUSApp(
-    FilesystemStorage(_data / "staging"),
+    FilesystemStorage(_data / "staging", fsync=_fsync),
     completed_dir=_data / "completed",
     max_size=int(_max) if _max else None,
 )
