@@ -181,7 +181,9 @@ impl<S: Store> TusAppBuilder<S> {
     }
 
     /// Memory for batches, shared by all requests: a request gathers up to `batch_size` while this lasts, and
-    /// 64 KiB per write past it, so memory stays bounded however many uploads run at once. Default: 4 MiB.
+    /// 64 KiB per write past it, so memory stays bounded however many uploads run at once. While a batch is
+    /// written, the next one (up to `batch_size`) is read ahead from what is still free, never past it. Default:
+    /// 4 MiB.
     /// (A PATCH declaring at most 64 KiB is read whole outside this budget: per request, no more than a batch
     /// past the budget, or the connection's own read buffer.)
     pub fn batch_memory(mut self, bytes: usize) -> Self {

@@ -33,6 +33,21 @@ impl BatchBudget {
             }
         }
     }
+
+    /// Reserves up to `want` bytes of what is free, without the floor: `None` when nothing is free.
+    pub(crate) fn try_reserve(self: &Arc<Self>, want: usize) -> Option<Reservation> {
+        let mut free = self.free.load(Ordering::Relaxed);
+        loop {
+            let take = want.min(free);
+            if take == 0 {
+                return None;
+            }
+            match self.free.compare_exchange_weak(free, free - take, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return Some(Reservation { budget: self.clone(), size: take, owed: take }),
+                Err(now) => free = now,
+            }
+        }
+    }
 }
 
 /// A reservation of batch memory, given back when dropped.
@@ -74,5 +89,18 @@ mod tests {
         assert_eq!(budget.reserve(4 << 20).size(), 1 << 20, "a dropped reservation is free again, the floor is not");
         drop((b, c));
         assert_eq!(budget.free.load(Ordering::Relaxed), 3 << 20, "everything owed came back");
+    }
+
+    #[test]
+    fn read_ahead_takes_only_free_bytes() {
+        let budget = BatchBudget::new(3 * 1024 * 1024);
+        let batch = budget.reserve(2 << 20);
+        let ahead = budget.try_reserve(2 << 20).expect("1 MiB is free");
+        assert_eq!(ahead.size(), 1 << 20, "no more than what is free");
+        assert!(budget.try_reserve(1).is_none(), "no floor when the budget is spent");
+        assert_eq!(budget.reserve(1 << 20).size(), MIN_BATCH, "batches still get their floor");
+        drop((batch, ahead));
+        assert_eq!(budget.try_reserve(100).map(|r| r.size()), Some(100), "small requests get what they ask");
+        assert_eq!(budget.free.load(Ordering::Relaxed), 3 << 20, "everything came back");
     }
 }

@@ -12,6 +12,7 @@ use http_body_util::{BodyExt as _, Full};
 use tracing::{field, Instrument as _};
 use tus_proto::{CreateHook, HookOutcome, Interruption, Receive, RequestHead, Response, Step};
 
+use crate::ahead::{Ahead, ReadAhead};
 use crate::budget::Reservation;
 use crate::{Runtime, Store, TusApp};
 
@@ -202,7 +203,7 @@ const STALE_AFTER: Duration = Duration::from_millis(500);
 
 /// Streams the body into storage: frames are gathered into batches, each written in one storage call. A batch is
 /// as large as the shared budget grants (up to `batch_size`, at least 64 KiB); a frame at least that large is
-/// written as it is, without a copy.
+/// written as it is, without a copy. While a batch is written, the body is read ahead with what the budget has free.
 async fn receive<S, B>(app: &TusApp<S>, runtime: &Runtime, mut rx: Receive<S::Upload>, body: &mut B) -> Step<S::Upload>
 where
     S: Store,
@@ -211,32 +212,13 @@ where
 {
     let mut batch = BytesMut::new();
     let mut reservation: Option<Reservation> = None;
-    let mut idle = Duration::ZERO;
+    let mut ahead = ReadAhead::default();
     let start = rx.write_offset();
     let ending = loop {
-        // Only a silent body is stale: a request that is still receiving bytes finishes, and the newcomer gets the
-        // upload after it (or 423 once the storage's bound runs out).
-        if idle >= STALE_AFTER && app.store.release_requested(rx.upload()) {
-            break Some(Interruption::TakenOver);
-        }
-        // Wake up now and then while the body is silent: a stalled request must notice a takeover request.
-        let wait = TAKEOVER_POLL.min(app.body_read_timeout.saturating_sub(idle));
-        let frame = match runtime.timeout(wait, body.frame()).await {
-            None if idle + wait >= app.body_read_timeout => break Some(Interruption::TimedOut),
-            None => {
-                idle += wait;
-                continue;
-            }
-            Some(None) => break None,
-            Some(Some(Err(error))) => {
-                tracing::debug!(%error, "request body broke off");
-                break Some(Interruption::ClientGone);
-            }
-            Some(Some(Ok(frame))) => frame,
+        let data = match next_data(app, runtime, &mut rx, body, &mut ahead).await {
+            Ok(data) => data,
+            Err(ending) => break ending,
         };
-        idle = Duration::ZERO;
-        let Ok(mut data) = frame.into_data() else { continue }; // trailers carry nothing for core + creation
-        let data = data.copy_to_bytes(data.remaining());
         let accepted = rx.accept(&data).len();
         let mut rest = data.slice(..accepted);
         while !rest.is_empty() {
@@ -264,7 +246,10 @@ where
                 }
                 batch.split().freeze()
             };
-            let written = write(app, &mut rx, next).await;
+            // At most the next batch is read ahead, and only while the request may still store more.
+            let ahead_want = usize::try_from(rx.remaining()).unwrap_or(usize::MAX).min(app.batch_size);
+            let reserve = || app.batch_budget.try_reserve(ahead_want);
+            let written = ahead.while_writing(write(app, &mut rx, next), body, reserve).await;
             reservation = None;
             if let Err(failure) = written {
                 return rx.failed(failure);
@@ -280,6 +265,52 @@ where
         }
     }
     conclude(rx, start, ending)
+}
+
+/// The next data of the body, or how it ended: what was read ahead first, then the body itself, with the read
+/// timeout between frames.
+async fn next_data<S, B>(
+    app: &TusApp<S>,
+    runtime: &Runtime,
+    rx: &mut Receive<S::Upload>,
+    body: &mut B,
+    ahead: &mut ReadAhead,
+) -> Result<Bytes, Option<Interruption>>
+where
+    S: Store,
+    B: Body + Unpin,
+    B::Error: std::fmt::Display,
+{
+    match ahead.take() {
+        Ahead::Data(data) => return Ok(data),
+        Ahead::End(ending) => return Err(ending),
+        Ahead::Empty => {}
+    }
+    let mut idle = Duration::ZERO;
+    loop {
+        // Only a silent body is stale: a request that is still receiving bytes finishes, and the newcomer gets the
+        // upload after it (or 423 once the storage's bound runs out).
+        if idle >= STALE_AFTER && app.store.release_requested(rx.upload()) {
+            return Err(Some(Interruption::TakenOver));
+        }
+        // Wake up now and then while the body is silent: a stalled request must notice a takeover request.
+        let wait = TAKEOVER_POLL.min(app.body_read_timeout.saturating_sub(idle));
+        match runtime.timeout(wait, body.frame()).await {
+            None if idle + wait >= app.body_read_timeout => return Err(Some(Interruption::TimedOut)),
+            None => idle += wait,
+            Some(None) => return Err(None),
+            Some(Some(Err(error))) => {
+                tracing::debug!(%error, "request body broke off");
+                return Err(Some(Interruption::ClientGone));
+            }
+            Some(Some(Ok(frame))) => {
+                // Trailers carry nothing for core + creation.
+                if let Ok(mut data) = frame.into_data() {
+                    return Ok(data.copy_to_bytes(data.remaining()));
+                }
+            }
+        }
+    }
 }
 
 async fn write<S: Store>(

@@ -22,6 +22,7 @@
 
 #![forbid(unsafe_code)]
 
+mod ahead;
 mod app;
 mod budget;
 mod driver;

@@ -7,7 +7,7 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt as _, Empty, Full, StreamBody};
 use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tus_hyper::tus_proto::{Event, FailureKind, Metadata, UploadId};
+use tus_hyper::tus_proto::{Event, FailureKind, Metadata, NewUpload, StoreFailure, UploadId, UploadState};
 use tus_hyper::{handle, MemoryBackend, Rejection, Runtime, TusApp};
 
 fn runtime() -> Runtime {
@@ -159,4 +159,109 @@ async fn a_body_that_breaks_off_is_committed_as_far_as_it_came() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.headers()["upload-offset"], "16");
     assert_eq!(store.with(|s| s.committed_bytes(id).map(<[u8]>::to_vec)), Some(b"0123456789abcdef".to_vec()));
+}
+
+/// The memory backend with writes that take a while (they yield first): the driver reads the body ahead meanwhile.
+/// Each write records how many frames the body had given when it finished.
+#[derive(Clone, Default)]
+struct SlowWrites {
+    inner: MemoryBackend,
+    given: Arc<std::sync::atomic::AtomicUsize>,
+    frames_at_write: Arc<Mutex<Vec<(u64, usize)>>>,
+}
+
+impl tus_hyper::Store for SlowWrites {
+    type Upload = <MemoryBackend as tus_hyper::Store>::Upload;
+
+    async fn create(&self, new: NewUpload) -> Result<(Self::Upload, UploadId), StoreFailure> {
+        self.inner.create(new).await
+    }
+
+    async fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
+        self.inner.stat(id).await
+    }
+
+    async fn open(&self, id: UploadId) -> Result<(Self::Upload, UploadState), StoreFailure> {
+        self.inner.open(id).await
+    }
+
+    async fn write(&self, upload: &mut Self::Upload, offset: u64, data: Bytes) -> Result<(), StoreFailure> {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        let end = offset + data.len() as u64;
+        self.frames_at_write.lock().expect("log").push((end, self.given.load(std::sync::atomic::Ordering::SeqCst)));
+        self.inner.write(upload, offset, data).await
+    }
+
+    async fn commit(
+        &self,
+        upload: &mut Self::Upload,
+        offset: u64,
+        complete: bool,
+    ) -> Result<UploadState, StoreFailure> {
+        self.inner.commit(upload, offset, complete).await
+    }
+
+    fn release_requested(&self, upload: &Self::Upload) -> bool {
+        self.inner.release_requested(upload)
+    }
+}
+
+/// `pieces` as a body that counts the frames it gives.
+fn counted(
+    pieces: Pieces,
+    given: &Arc<std::sync::atomic::AtomicUsize>,
+) -> impl http_body::Body<Data = Bytes, Error = std::io::Error> + Unpin {
+    let given = given.clone();
+    let frames = pieces.into_iter().map(move |piece| {
+        given.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        piece.map(Frame::data)
+    });
+    StreamBody::new(futures_lite::stream::iter(frames))
+}
+
+#[tokio::test]
+async fn the_body_is_read_ahead_while_a_batch_is_written() {
+    let store = SlowWrites::default();
+    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(1000).build().expect("app");
+    let rt = runtime();
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    let id = id_of(&handle(&app, &rt, post(data.len() as u64), None).await);
+    let pieces: Pieces = data.chunks(100).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let response = handle(&app, &rt, patch(id, 0, counted(pieces, &store.given)), None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (_, stored) = store.inner.with(|s| s.claim(id)).expect("finished");
+    assert!(stored == data, "bytes stored in order");
+    // Without reading ahead, a write of the bytes up to `end` finishes when the body has given end / 100 frames.
+    let log = store.frames_at_write.lock().expect("log").clone();
+    assert_eq!(log.len(), 10, "one write per batch: {log:?}");
+    assert!(
+        log[..9].iter().all(|&(end, given)| given > (end / 100) as usize),
+        "a batch ahead during each write: {log:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_ends_or_overflows_while_read_ahead_is_committed_as_far_as_it_came() {
+    // Broken off: 2,000 bytes, then an error, read ahead during the second batch's write.
+    let store = SlowWrites::default();
+    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(1000).build().expect("app");
+    let rt = runtime();
+    let id = id_of(&handle(&app, &rt, post(5000), None).await);
+    let mut pieces: Pieces = (0..20u8).map(|i| Ok(Bytes::from(vec![i; 100]))).collect();
+    pieces.push(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "client gone")));
+    let response = handle(&app, &rt, patch(id, 0, counted(pieces, &store.given)), None).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()["upload-offset"], "2000");
+    let expected: Vec<u8> = (0..20u8).flat_map(|i| vec![i; 100]).collect();
+    assert_eq!(store.inner.with(|s| s.committed_bytes(id).map(<[u8]>::to_vec)), Some(expected));
+
+    // Too long: 1,550 bytes declared, 3,000 sent; the bytes past the length arrive while reading ahead.
+    let id = id_of(&handle(&app, &rt, post(1550), None).await);
+    let pieces: Pieces = (0..30u8).map(|i| Ok(Bytes::from(vec![i; 100]))).collect();
+    let response = handle(&app, &rt, patch(id, 0, counted(pieces, &store.given)), None).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let state = store.inner.with(|s| s.stat(id)).expect("state");
+    assert_eq!(state.offset, 1550, "stored up to the length, nothing past it");
 }
