@@ -42,16 +42,22 @@ pub fn fmt(value: f64) -> String {
     }
 }
 
-/// One table column: a metric of a case, optionally followed by the ours ÷ peer ratio in peer rows.
+/// One table column: a metric of a case, optionally followed by the ours ÷ peer ratio in peer rows; or, for a
+/// text column, the recorded text as it is.
 struct Col {
     case: String,
     metric: &'static str,
     header: String,
     ratio: bool,
+    text: bool,
 }
 
 fn col(case: &str, metric: &'static str, header: impl Into<String>, ratio: bool) -> Col {
-    Col { case: case.to_owned(), metric, header: header.into(), ratio }
+    Col { case: case.to_owned(), metric, header: header.into(), ratio, text: false }
+}
+
+fn text_col(case: &str, metric: &'static str, header: impl Into<String>) -> Col {
+    Col { text: true, ..col(case, metric, header, false) }
 }
 
 /// Notes about failed or cut-short runs, gathered while rendering tables.
@@ -93,6 +99,10 @@ fn table(out: &mut String, recs: &Records, cols: &[Col], notes: &mut Notes) {
     for (server, mode) in &rows {
         let _ = write!(out, "| {} | {} |", server_label(server), mode_label(server, mode));
         for c in cols {
+            if c.text {
+                let _ = write!(out, " {} |", recs.text(server, mode, &c.case, c.metric).unwrap_or("—"));
+                continue;
+            }
             let cell = match value_of(recs, server, mode, &c.case, c.metric) {
                 None => "—".to_owned(),
                 Some(value) => {
@@ -216,10 +226,22 @@ pub fn render(recs: &Records) -> String {
         param(recs, "w1_mib"),
         param(recs, "w1_chunk_mib")
     );
+    if let Some(runs) = recs.param("w1_runs").filter(|runs| *runs != "1") {
+        let _ = writeln!(
+            out,
+            "Each server uploads {runs} times in a row; the table reports the fastest run and lists all. Writing into \
+             the page cache is several times slower when the memory it gets was handed back to the hypervisor (free \
+             page reporting on this VM), which varies from run to run; the fastest run is the server's own speed.\n"
+        );
+    }
     table(
         &mut out,
         recs,
-        &[col("W1", "mib_per_s", "MiB/s", true), col("W1", "pct_dd", "% of dd limit", false)],
+        &[
+            col("W1", "mib_per_s", "MiB/s", true),
+            col("W1", "pct_dd", "% of dd limit", false),
+            text_col("W1", "runs_mib_per_s", "each run, MiB/s"),
+        ],
         &mut notes,
     );
     match recs.num("disk", "dsync", "W1", "mib_per_s") {
@@ -308,6 +330,7 @@ mod tests {
         let text = "run | - | param | w2_count | 10\n\
                     disk | dsync | W1 | mib_per_s | 400\n\
                     ours | fsync | W1 | mib_per_s | 300\n\
+                    ours | fsync | W1 | runs_mib_per_s | 250 / 300 / 280\n\
                     tussi | fsync | W1 | mib_per_s | 100\n\
                     ours | nofsync | W2/c8 | per_s | 3000\n\
                     rustus | nofsync | W2/c8 | per_s | 1000\n\
@@ -316,8 +339,8 @@ mod tests {
                     ours | - | W5/100/W3 | per_s | 5\n\
                     ours | - | W3 | per_s | 10\n";
         let report = render(&Records::parse(&text.replace(" | ", "\t")));
-        assert!(report.contains("| original tussi 3.1.0 | on | 100 (×3.00) | 25.0 |"), "{report}");
-        assert!(report.contains("| **tussi (ours)** | on | 300 | 75.0 |"), "{report}");
+        assert!(report.contains("| original tussi 3.1.0 | on | 100 (×3.00) | 25.0 | — |"), "{report}");
+        assert!(report.contains("| **tussi (ours)** | on | 300 | 75.0 | 250 / 300 / 280 |"), "{report}");
         assert!(report.contains("| rustus 0.5.10 | off (never fsyncs) | 1000 (×3.00) ⚠ |"), "{report}");
         assert!(report.contains("rustus (fsync off (never fsyncs)) W2/c8: 2 errors; first: POST answered 500"));
         assert!(report.contains("5.00 (0.50 of empty)"), "{report}");
