@@ -239,12 +239,21 @@ w2() {  # SERVER MODE CASE CONCURRENCY
     last_w2_end="$(date +%s)"
 }
 
-# W1 runs W1_RUNS times on the same server. Writing 1 GiB into the page cache is several times slower when the
-# memory it gets was handed back to the hypervisor (free page reporting on VMs), which varies from run to run; the
-# fastest run is the server's own speed. Its records are kept, and every run's MiB/s is listed beside it.
+# W1 runs W1_RUNS times, each on a freshly started server with an empty data directory (the uploads of earlier runs
+# would otherwise hold their page cache). Writing 1 GiB into the page cache is several times slower when the memory
+# it gets was handed back to the hypervisor (free page reporting on VMs), which varies from run to run; the fastest
+# run is the server's own speed. Its records are kept, and every run's MiB/s is listed beside it.
 w1() {  # SERVER MODE
     local run one best="" best_mib=-1 mib errors failed="" all=""
     for run in $(seq 1 "$W1_RUNS"); do
+        if [ "$run" -gt 1 ]; then
+            stop_server
+            if ! start_server "$1" "$2"; then
+                failed="$run_dir/w1-run$run.tsv"
+                printf '%s\t%s\tW1\terrors\t1\n%s\t%s\tW1\tfirst_error\tserver did not restart\n' "$1" "$2" "$1" "$2" >"$failed"
+                break
+            fi
+        fi
         one="$run_dir/w1-run$run.tsv"
         rm -f "$one"
         records="$one" bench "$1" "$2" W1 upload --count 1 --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M" --concurrency 1
