@@ -229,9 +229,10 @@ pub fn render(recs: &Records) -> String {
     if let Some(runs) = recs.param("w1_runs").filter(|runs| *runs != "1") {
         let _ = writeln!(
             out,
-            "Each server uploads {runs} times in a row; the table reports the fastest run and lists all. Writing into \
-             the page cache is several times slower when the memory it gets was handed back to the hypervisor (free \
-             page reporting on this VM), which varies from run to run; the fastest run is the server's own speed.\n"
+            "Each server uploads {runs} times, each time freshly started on an empty data directory; the table \
+             reports the fastest run and lists all. Writing into the page cache is several times slower when the \
+             memory it gets was handed back to the hypervisor (free page reporting on this VM), which varies from \
+             run to run; the fastest run is the server's own speed.\n"
         );
     }
     table(
