@@ -72,12 +72,15 @@ impl ReadAhead {
             self.reservation = reserve();
         }
         let room = self.reservation.as_ref().map_or(0, Reservation::size);
-        while self.len < room && self.end.is_none() {
+        let written = loop {
+            if self.len >= room || self.end.is_some() {
+                break write.await;
+            }
             // The write goes first: when it is done, the pending frame read is dropped, which loses nothing (a
             // frame is taken from the body only when its read completes).
             let next = future::or(async { Ok(write.as_mut().await) }, async { Err(body.frame().await) }).await;
             match next {
-                Ok(written) => return written,
+                Ok(written) => break written,
                 Err(None) => self.end = Some(None),
                 Err(Some(Err(error))) => {
                     tracing::debug!(%error, "request body broke off");
@@ -92,8 +95,7 @@ impl ReadAhead {
                     }
                 }
             }
-        }
-        let written = write.await;
+        };
         if self.frames.is_empty() {
             self.reservation = None;
         }
@@ -165,7 +167,9 @@ mod tests {
         let mut ahead = ReadAhead::default();
         block_on(ahead.while_writing(slow_write(100), &mut body, || budget.try_reserve(500)));
         assert!(matches!(ahead.take(), Ahead::Empty), "a spent budget grants nothing");
-        block_on(ahead.while_writing(slow_write(0), &mut body, || Some(BatchBudget::new(500).reserve(500))));
+        let other = BatchBudget::new(500);
+        block_on(ahead.while_writing(slow_write(0), &mut body, || other.try_reserve(500)));
+        assert_eq!(other.try_reserve(500).map(|r| r.size()), Some(500), "the unused grant is back at once");
         assert!(matches!(ahead.take(), Ahead::Empty), "a write done at once leaves the body alone");
         assert_eq!(block_on(body.frame()).expect("frame").expect("ok").into_data().expect("data")[0], 0);
     }
