@@ -6,8 +6,8 @@
 #   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5] [--servers ours,tussi,tus-node,rustus] [--out FILE]
 #
 # W1  one upload of W1_MIB (1024) MiB in 10 MiB PATCHes, fsync on and off where the server can do both, W1_RUNS (3)
-#     times on the same server, the fastest reported (all listed); plus `dd bs=10M oflag=dsync` of the same size on
-#     the same filesystem as the disk limit
+#     times, each on a freshly started server, the fastest reported (all listed); plus `dd bs=10M oflag=dsync` of
+#     the same size on the same filesystem as the disk limit
 # W2  W2_COUNT (10000) uploads of 4 KiB (POST + PATCH) with W2_CONC ("1 8 64") clients
 # W3  HEAD on one unfinished upload, W3_CONC (64) clients for W3_SECS (10) s
 # W4  W4_COUNT (100) concurrent uploads of W4_MIB (100) MiB in 10 MiB PATCHes: throughput and peak RSS (VmHWM)

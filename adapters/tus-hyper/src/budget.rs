@@ -21,7 +21,16 @@ impl BatchBudget {
     /// Reserves up to `want` bytes, at least `min(want, MIN_BATCH)`; the minimum is granted even when the budget is
     /// spent (it is the floor every request needs to make progress).
     pub(crate) fn reserve(self: &Arc<Self>, want: usize) -> Reservation {
-        let floor = want.min(MIN_BATCH);
+        self.reserve_with_floor(want, want.min(MIN_BATCH))
+    }
+
+    /// Reserves up to `want` bytes of what is free, without the floor: `None` when nothing is free.
+    pub(crate) fn try_reserve(self: &Arc<Self>, want: usize) -> Option<Reservation> {
+        Some(self.reserve_with_floor(want, 0)).filter(|reservation| reservation.size > 0)
+    }
+
+    /// Reserves up to `want` bytes, at least `floor` even past what is free.
+    fn reserve_with_floor(self: &Arc<Self>, want: usize, floor: usize) -> Reservation {
         let mut free = self.free.load(Ordering::Relaxed);
         loop {
             let take = want.min(free.max(floor));
@@ -29,21 +38,6 @@ impl BatchBudget {
             match self.free.compare_exchange_weak(free, left, Ordering::AcqRel, Ordering::Relaxed) {
                 // What was taken beyond the free bytes is not owed back.
                 Ok(_) => return Reservation { budget: self.clone(), size: take, owed: free - left },
-                Err(now) => free = now,
-            }
-        }
-    }
-
-    /// Reserves up to `want` bytes of what is free, without the floor: `None` when nothing is free.
-    pub(crate) fn try_reserve(self: &Arc<Self>, want: usize) -> Option<Reservation> {
-        let mut free = self.free.load(Ordering::Relaxed);
-        loop {
-            let take = want.min(free);
-            if take == 0 {
-                return None;
-            }
-            match self.free.compare_exchange_weak(free, free - take, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return Some(Reservation { budget: self.clone(), size: take, owed: take }),
                 Err(now) => free = now,
             }
         }
