@@ -27,7 +27,12 @@ pub struct AsyncFileStore<O> {
     store: FileStore,
     offload: O,
     inline_reads: bool,
+    inline_writes: bool,
 }
+
+/// The most data a call run inline by [`AsyncFileStore::inline_writes`] may touch: the upload's declared length
+/// for a creation (its preallocation), the body for a PATCH.
+pub const INLINE_WRITE_MAX: u64 = 64 * 1024;
 
 /// The async counterpart of [`UploadWriter`].
 #[derive(Debug)]
@@ -54,7 +59,7 @@ impl Drop for CancelOnDrop {
 impl<O: Offload> AsyncFileStore<O> {
     /// Wraps a blocking store (open it with [`FileStore::new`] at start-up).
     pub fn new(store: FileStore, offload: O) -> Self {
-        AsyncFileStore { store, offload, inline_reads: false }
+        AsyncFileStore { store, offload, inline_reads: false, inline_writes: false }
     }
 
     /// The store's configuration (adapters read [`StoreConfig::batch_size`] here).
@@ -76,8 +81,12 @@ impl<O: Offload> AsyncFileStore<O> {
         }
     }
 
-    /// [`FileStore::create`] on the pool.
+    /// [`FileStore::create`] on the pool (or inline, see [`inline_writes`](Self::inline_writes)).
     pub async fn create(&self, new: &NewUpload) -> Result<(AsyncUploadWriter<O>, UploadId), StoreFailure> {
+        if self.inline_writes && new.length.is_none_or(|length| length <= INLINE_WRITE_MAX) {
+            let (writer, id) = self.store.create(new)?;
+            return Ok((self.wrap(writer), id));
+        }
         let (store, new) = (self.store.clone(), new.clone());
         let (writer, id) = self.offload.offload(move || store.create(&new)).await?;
         Ok((self.wrap(writer), id))
@@ -94,12 +103,36 @@ impl<O: Offload> AsyncFileStore<O> {
         self
     }
 
+    /// Runs small creations and PATCHes on the calling thread instead of the pool, when fsync is off.
+    ///
+    /// A creation of at most [`INLINE_WRITE_MAX`] bytes (or of a deferred length), and a PATCH whose body of at
+    /// most that size was read whole ([`patch_whole`](Self::patch_whole)) and whose upload nobody holds, are then
+    /// a few file-system calls into the page cache: handing them to a pool thread and back costs more than they
+    /// do, nearly half the CPU of a 4 KiB upload on an idle server (BENCHMARKS.md). A PATCH that would wait for
+    /// another writer to let go still waits on the pool. The price is that of
+    /// [`inline_reads`](Self::inline_reads): a stalling disk, or the kernel throttling writers while much data is
+    /// waiting for writeback, stalls the calling async thread and every connection it serves. Has no effect while
+    /// [`StoreConfig::fsync`] is on (a sync can take milliseconds). Off by default.
+    pub fn inline_writes(mut self, inline: bool) -> Self {
+        self.inline_writes = inline && !self.store.config().fsync;
+        self
+    }
+
     /// A PATCH whose body was read whole beforehand, in one pool call: [`Open::run_whole`] on the blocking store
-    /// (open, write, commit) instead of one call each. `ending` says how the body ended.
+    /// (open, write, commit) instead of one call each. `ending` says how the body ended. Inline when
+    /// [`inline_writes`](Self::inline_writes) allows.
     pub async fn patch_whole<B>(&self, open: Open, body: B, ending: Option<Interruption>) -> Response
     where
         B: AsRef<[u8]> + Send + 'static,
     {
+        if self.inline_writes && body.as_ref().len() as u64 <= INLINE_WRITE_MAX {
+            // Only if the lock is free now: waiting for a holder to let go takes up to the release timeout.
+            let opened = self.store.open_now(open.id()).map_err(|e| e.with_id(open.id()).to_failure());
+            if let Some(opened) = opened.transpose() {
+                let mut storage = Opened { opened: Some(opened) };
+                return open.run_whole(body.as_ref(), ending, &mut storage);
+            }
+        }
         let mut store = self.store.clone();
         self.offload.offload(move || open.run_whole(body.as_ref(), ending, &mut store)).await
     }
@@ -224,6 +257,30 @@ impl WholeStorage for FileStore {
 
     fn open(&mut self, id: UploadId) -> Result<(UploadWriter, UploadState), StoreFailure> {
         FileStore::open(self, id)
+    }
+
+    fn write(&mut self, upload: &mut UploadWriter, offset: u64, data: &[u8]) -> Result<(), StoreFailure> {
+        upload.write_at(offset, data)
+    }
+
+    fn commit(&mut self, upload: &mut UploadWriter, offset: u64, complete: bool) -> Result<UploadState, StoreFailure> {
+        upload.commit(offset, complete)
+    }
+}
+
+/// The blocking store for an inline [`Open::run_whole`], with the upload opened beforehand.
+struct Opened {
+    opened: Option<Result<(UploadWriter, UploadState), StoreFailure>>,
+}
+
+impl WholeStorage for Opened {
+    type Upload = UploadWriter;
+
+    fn open(&mut self, id: UploadId) -> Result<(UploadWriter, UploadState), StoreFailure> {
+        // `run_whole` opens exactly once; a second open must not wait for a lock on this (async) thread.
+        self.opened
+            .take()
+            .unwrap_or_else(|| Err(StoreFailure::new(FailureKind::Internal, format!("upload {id}: opened twice"))))
     }
 
     fn write(&mut self, upload: &mut UploadWriter, offset: u64, data: &[u8]) -> Result<(), StoreFailure> {

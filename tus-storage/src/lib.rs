@@ -113,7 +113,7 @@ mod record;
 mod store;
 mod writer;
 
-pub use async_store::{AsyncFileStore, AsyncUploadWriter};
+pub use async_store::{AsyncFileStore, AsyncUploadWriter, INLINE_WRITE_MAX};
 pub use completed::CompletedUpload;
 pub use config::{JanitorConfig, StoreConfig, DEFAULT_BATCH_SIZE};
 pub use error::{Cause, StorageError};

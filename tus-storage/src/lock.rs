@@ -40,6 +40,19 @@ pub(crate) fn try_lock(file: File, exclusive: bool) -> Result<Locked, (File, Err
     }
 }
 
+/// Locks `file` (opened from `data`) exclusively if nobody holds it, without waiting and without asking a holder
+/// to let go: `Ok(Err(file))` when it is held. Removes a stale release marker once the lock is taken.
+pub(crate) fn lock_now(file: File, data: &At<'_>, release: &At<'_>) -> Result<Result<Locked, File>, StorageError> {
+    match try_lock(file, true) {
+        Ok(locked) => {
+            clear_release(release);
+            Ok(Ok(locked))
+        }
+        Err((file, Errno::EWOULDBLOCK)) => Ok(Err(file)),
+        Err((_, errno)) => Err(StorageError::errno("lock upload", &data.path(), errno)),
+    }
+}
+
 /// Tries to lock `file` (opened from `data`) exclusively until `timeout`, asking the holder to let go through the
 /// marker `release` when the first attempt fails. Removes the marker once the lock is taken.
 pub(crate) fn lock_with_release(
@@ -48,13 +61,9 @@ pub(crate) fn lock_with_release(
     release: &At<'_>,
     timeout: Duration,
 ) -> Result<Locked, StorageError> {
-    let mut file = match try_lock(file, true) {
-        Ok(locked) => {
-            clear_release(release);
-            return Ok(locked);
-        }
-        Err((file, Errno::EWOULDBLOCK)) => file,
-        Err((_, errno)) => return Err(StorageError::errno("lock upload", &data.path(), errno)),
+    let mut file = match lock_now(file, data, release)? {
+        Ok(locked) => return Ok(locked),
+        Err(file) => file,
     };
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);

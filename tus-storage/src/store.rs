@@ -1,5 +1,6 @@
 //! [`FileStore`]: opening the directories, creating uploads, looking them up and opening them for writing.
 
+use std::convert::Infallible;
 use std::fs::{DirBuilder, File, Permissions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -18,8 +19,8 @@ use crate::config::StoreConfig;
 use crate::error::{Cause, StorageError};
 use crate::fsutil::{create_record, free_space, is_same_file, read_record};
 use crate::helpers::SyncHelpers;
-use crate::layout::{Dir, Entry, OpenMode};
-use crate::lock::{lock_with_release, try_lock, ReleaseWatch};
+use crate::layout::{At, Dir, Entry, OpenMode};
+use crate::lock::{lock_now, lock_with_release, try_lock, Locked, ReleaseWatch};
 use crate::record::UploadRecord;
 use crate::writer::UploadWriter;
 
@@ -265,16 +266,39 @@ impl FileStore {
     }
 
     fn open_upload(&self, id: UploadId) -> Result<(UploadWriter, UploadState), StorageError> {
+        let timeout = self.inner.config.release_timeout;
+        let waited = |file, data: &At<'_>, release: &At<'_>| lock_with_release(file, data, release, timeout).map(Ok);
+        match self.open_locked::<Infallible>(id, waited)? {
+            Ok(opened) => Ok(opened),
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`open`](Self::open) if nobody holds the upload, without waiting or asking a holder to let go: `None` when
+    /// it is held (call [`open`](Self::open), on a thread that may wait, to take it over). Never blocks on a lock.
+    pub(crate) fn open_now(&self, id: UploadId) -> Result<Option<(UploadWriter, UploadState)>, StorageError> {
+        Ok(self.open_locked(id, lock_now)?.ok())
+    }
+
+    /// Opens `id`'s data, takes its lock with `lock` (data, release marker; `Err(G)` if it gave up on a held lock),
+    /// and returns the writer: active, or finished if the upload was finalised before or while locking.
+    fn open_locked<G>(
+        &self,
+        id: UploadId,
+        lock: impl FnOnce(File, &At<'_>, &At<'_>) -> Result<Result<Locked, G>, StorageError>,
+    ) -> Result<Result<(UploadWriter, UploadState), G>, StorageError> {
         let uploads = &self.inner.uploads;
         let data = uploads.at(Entry::Data(id));
         match data.open(OpenMode::ReadWrite) {
             Ok(file) => {
-                let timeout = self.inner.config.release_timeout;
-                let locked = lock_with_release(file, &data, &uploads.at(Entry::Release(id)), timeout)?;
+                let locked = match lock(file, &data, &uploads.at(Entry::Release(id)))? {
+                    Ok(locked) => locked,
+                    Err(gave_up) => return Ok(Err(gave_up)),
+                };
                 if is_same_file(&locked, &data) {
                     let record = read_record(&uploads.at(Entry::Record(id)))?;
                     let state = record.to_state(id, false);
-                    return Ok((UploadWriter::active(self.clone(), id, locked, record), state));
+                    return Ok(Ok((UploadWriter::active(self.clone(), id, locked, record), state)));
                 }
                 // Finalised or deleted while we waited for the lock.
             }
@@ -283,7 +307,7 @@ impl FileStore {
         }
         let record = self.finished_record(id)?;
         let state = record.to_state(id, true);
-        Ok((UploadWriter::finished(self.clone(), id, record), state))
+        Ok(Ok((UploadWriter::finished(self.clone(), id, record), state)))
     }
 
     /// A watch for lock-release requests on `id`, as [`UploadWriter::release_watch`] gives.

@@ -36,6 +36,8 @@ pub struct Options {
     pub max_size: Option<u64>,
     /// fsync on commit.
     pub fsync: bool,
+    /// `AsyncFileStore::inline_writes` (effective only without fsync).
+    pub inline_writes: bool,
     /// Limits of the HTTP layer (header read timeout, shutdown grace).
     pub serve: ServeOptions,
 }
@@ -47,6 +49,7 @@ impl Default for Options {
             release_timeout: Duration::from_secs(3),
             max_size: Some(1 << 30),
             fsync: false,
+            inline_writes: false,
             serve: ServeOptions::default(),
         }
     }
@@ -77,13 +80,16 @@ impl TestServer {
         let shutdown = async move {
             let _ = stopped.recv().await;
         };
-        let serve = options.serve;
+        let (serve, inline) = (options.serve, options.inline_writes);
         let thread = match rt {
             Rt::Tokio => {
                 let app = Arc::new(
-                    configure(&options, TusApp::builder(tus_tokio::file_store(config).expect("store")))
-                        .build()
-                        .expect("app"),
+                    configure(
+                        &options,
+                        TusApp::builder(tus_tokio::file_store(config).expect("store").inline_writes(inline)),
+                    )
+                    .build()
+                    .expect("app"),
                 );
                 std::thread::spawn(move || {
                     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -99,9 +105,12 @@ impl TestServer {
             }
             Rt::Smol => {
                 let app = Arc::new(
-                    configure(&options, TusApp::builder(tus_smol::file_store(config).expect("store")))
-                        .build()
-                        .expect("app"),
+                    configure(
+                        &options,
+                        TusApp::builder(tus_smol::file_store(config).expect("store").inline_writes(inline)),
+                    )
+                    .build()
+                    .expect("app"),
                 );
                 std::thread::spawn(move || {
                     smol::block_on(async move {
@@ -112,9 +121,12 @@ impl TestServer {
             }
             Rt::AsyncStd => {
                 let app = Arc::new(
-                    configure(&options, TusApp::builder(tus_async_std::file_store(config).expect("store")))
-                        .build()
-                        .expect("app"),
+                    configure(
+                        &options,
+                        TusApp::builder(tus_async_std::file_store(config).expect("store").inline_writes(inline)),
+                    )
+                    .build()
+                    .expect("app"),
                 );
                 std::thread::spawn(move || {
                     async_std::task::block_on(async move {

@@ -4,29 +4,44 @@
 use std::time::Duration;
 
 use tus_conformance::{run, scenarios, Config, DirProbe, Timeouts, Url, Verdict, WireTransport};
-use tussi_e2e::{Options, TestServer, ALL};
+use tussi_e2e::{Options, Rt, TestServer, ALL};
 
 #[test]
 fn every_runtime_passes_every_must_and_should_over_the_wire() {
     for rt in ALL {
-        let options =
-            Options { max_size: Some(1_000_000), body_read_timeout: Duration::from_secs(2), ..Options::default() };
-        let server = TestServer::start(rt, options);
-        let config = Config::new(Url::parse(&server.url).expect("url"));
-        let probe = DirProbe { dirs: vec![server.dir().join("uploads"), server.dir().join("completed")] };
-        let mut wire = WireTransport::new(Timeouts::default(), true);
-        let report = run(&config, &mut wire, Some(&probe), &scenarios::all()).expect("suite ran");
-        println!("== {rt:?}\n{}", report.table());
-        let not_green: Vec<_> = report
-            .results
-            .iter()
-            .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-            .map(|r| format!("{} {:?}: {}", r.id, r.verdict, r.detail))
-            .collect();
-        assert!(not_green.is_empty(), "{rt:?}: scenarios not green:\n{}", not_green.join("\n"));
-        let counts = report.counts();
-        assert!(counts.pass >= 40, "{rt:?}: too few scenarios passed: {counts:?}");
-        assert_eq!(report.verdict("fault-stale-resume"), Some(Verdict::Pass), "{rt:?}");
-        assert_eq!(report.verdict("fault-concurrent-patch"), Some(Verdict::Pass), "{rt:?}");
+        passes_every_must_and_should(rt, false);
     }
+}
+
+#[test]
+fn small_writes_inline_pass_every_must_and_should_too() {
+    // Creations and small PATCHes on the async threads; concurrent and stale PATCHes must still take turns.
+    passes_every_must_and_should(Rt::Tokio, true);
+    passes_every_must_and_should(Rt::Smol, true);
+}
+
+fn passes_every_must_and_should(rt: Rt, inline_writes: bool) {
+    let options = Options {
+        max_size: Some(1_000_000),
+        body_read_timeout: Duration::from_secs(2),
+        inline_writes,
+        ..Options::default()
+    };
+    let server = TestServer::start(rt, options);
+    let config = Config::new(Url::parse(&server.url).expect("url"));
+    let probe = DirProbe { dirs: vec![server.dir().join("uploads"), server.dir().join("completed")] };
+    let mut wire = WireTransport::new(Timeouts::default(), true);
+    let report = run(&config, &mut wire, Some(&probe), &scenarios::all()).expect("suite ran");
+    println!("== {rt:?}\n{}", report.table());
+    let not_green: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
+        .map(|r| format!("{} {:?}: {}", r.id, r.verdict, r.detail))
+        .collect();
+    assert!(not_green.is_empty(), "{rt:?}: scenarios not green:\n{}", not_green.join("\n"));
+    let counts = report.counts();
+    assert!(counts.pass >= 40, "{rt:?}: too few scenarios passed: {counts:?}");
+    assert_eq!(report.verdict("fault-stale-resume"), Some(Verdict::Pass), "{rt:?}");
+    assert_eq!(report.verdict("fault-concurrent-patch"), Some(Verdict::Pass), "{rt:?}");
 }

@@ -33,6 +33,10 @@ struct Args {
     /// Read upload records for HEAD inline instead of on the I/O pool (see `AsyncFileStore::inline_reads`).
     #[arg(long)]
     inline_reads: bool,
+    /// With --no-fsync, run small creations and PATCHes inline instead of on the I/O pool (see
+    /// `AsyncFileStore::inline_writes`).
+    #[arg(long)]
+    inline_writes: bool,
     /// Bytes gathered per storage write.
     #[arg(long, default_value_t = tus_tokio::tus_hyper::DEFAULT_BATCH_SIZE)]
     batch_size: usize,
@@ -57,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn serve(args: Args, config: StoreConfig) -> Result<(), Box<dyn std::error::Error>> {
-    let store = tus_tokio::file_store(config)?.inline_reads(args.inline_reads);
+    let store = tus_tokio::file_store(config)?.inline_reads(args.inline_reads).inline_writes(args.inline_writes);
     let mut builder =
         TusApp::builder(store).base_path("/files").batch_size(args.batch_size).batch_memory(args.batch_memory);
     if let Some(max) = args.max_size {

@@ -83,6 +83,12 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "TUSSI_INLINE_READS", value_parser = BoolishValueParser::new())]
     pub(crate) inline_reads: bool,
 
+    /// With --no-fsync, run creations and PATCHes of at most 64 KiB on the server's own threads instead of the I/O
+    /// pool: about 1.3x more small uploads per second from one client, but a stalling disk then stalls every
+    /// connection. Ignored with fsync on.
+    #[arg(long, env = "TUSSI_INLINE_WRITES", value_parser = BoolishValueParser::new())]
+    pub(crate) inline_writes: bool,
+
     /// Log every request to stderr: method, path, status, bytes stored, upload offset, duration.
     #[arg(long, env = "TUSSI_ACCESS_LOG", value_parser = BoolishValueParser::new())]
     pub(crate) access_log: bool,

@@ -130,8 +130,10 @@ fn store_config(args: &ServerArgs) -> StoreConfig {
 async fn run(args: ServerArgs) -> Result<(), BoxError> {
     let config = store_config(&args);
     let completed = config.completed_dir.clone();
-    let store =
-        tus_tokio::file_store(config).map_err(context("cannot open the upload store"))?.inline_reads(args.inline_reads);
+    let store = tus_tokio::file_store(config)
+        .map_err(context("cannot open the upload store"))?
+        .inline_reads(args.inline_reads)
+        .inline_writes(args.inline_writes);
     let mut builder = TusApp::builder(store)
         .base_path(BASE_PATH)
         .max_chunk_size(args.max_chunk_size)

@@ -1,0 +1,146 @@
+//! `AsyncFileStore::inline_writes`: which calls stay on the calling thread, which still go to the pool, and that
+//! both store the same.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod common;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use futures_lite::future::block_on;
+use http::{Method, Request};
+use tus_proto::{Metadata, NewUpload, Open, RequestHead, Response, Server, Step, UploadId};
+use tus_storage::{AsyncFileStore, BlockingPool, FileStore, Offload, INLINE_WRITE_MAX};
+
+/// The blocking pool, counting the calls handed to it.
+#[derive(Clone, Default)]
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn calls(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Offload for Counted {
+    fn offload<F, T>(&self, f: F) -> impl Future<Output = T> + Send
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        BlockingPool.offload(f)
+    }
+}
+
+fn store(dirs: &Dirs, fsync: bool) -> (AsyncFileStore<Counted>, Counted) {
+    let mut config = dirs.config();
+    config.fsync = fsync;
+    let pool = Counted::default();
+    (AsyncFileStore::new(FileStore::new(config).unwrap(), pool.clone()).inline_writes(true), pool)
+}
+
+fn new_upload(length: Option<u64>) -> NewUpload {
+    NewUpload::new(length, Metadata::default(), SystemTime::now())
+}
+
+/// The core's `Open` step of a PATCH of `len` bytes at `offset` to `id`.
+fn patch_open(id: UploadId, offset: u64, len: usize) -> Open {
+    let server = Server::builder().base_path("/files").build().unwrap();
+    let (head, ()) = Request::builder()
+        .method(Method::PATCH)
+        .uri(format!("/files/{id}"))
+        .header("host", "x")
+        .header("tus-resumable", "1.0.0")
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", offset.to_string())
+        .header("content-length", len.to_string())
+        .body(())
+        .unwrap()
+        .into_parts();
+    match server.begin::<()>(RequestHead::from_parts(&head), SystemTime::now()) {
+        Step::Open(open) => open,
+        _ => panic!("a PATCH starts by opening"),
+    }
+}
+
+fn offset_of(response: &Response) -> Option<&str> {
+    response.headers().get("upload-offset").and_then(|v| v.to_str().ok())
+}
+
+#[test]
+fn small_creations_and_patches_stay_off_the_pool_and_store_the_same() {
+    let dirs = Dirs::new();
+    let (store, pool) = store(&dirs, false);
+    let body: Vec<u8> = (0..4096u64).map(|pos| pattern_byte(9, pos)).collect();
+    let (writer, id) = block_on(store.create(&new_upload(Some(4096)))).unwrap();
+    drop(writer);
+    let response = block_on(store.patch_whole(patch_open(id, 0, body.len()), body.clone(), None));
+    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("4096")));
+    assert_eq!(pool.calls(), 0, "the creation and the PATCH ran on the calling thread");
+    let state = block_on(store.stat(id)).unwrap();
+    assert_eq!((state.offset, state.finished), (4096, true));
+    let mut claim = store.blocking().wait_for_file(Duration::from_secs(1)).unwrap();
+    claim.save(dirs.root.path().join("saved")).unwrap();
+    assert_eq!(std::fs::read(dirs.root.path().join("saved")).unwrap(), body);
+}
+
+#[test]
+fn large_creations_still_go_to_the_pool_and_deferred_lengths_do_not() {
+    let dirs = Dirs::new();
+    let (store, pool) = store(&dirs, false);
+    block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX)))).unwrap();
+    block_on(store.create(&new_upload(None))).unwrap();
+    assert_eq!(pool.calls(), 0);
+    block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX + 1)))).unwrap();
+    assert_eq!(pool.calls(), 1, "a larger preallocation runs on the pool");
+}
+
+#[test]
+fn with_fsync_on_every_write_goes_to_the_pool() {
+    let dirs = Dirs::new();
+    let (store, pool) = store(&dirs, true);
+    let (writer, id) = block_on(store.create(&new_upload(Some(3)))).unwrap();
+    drop(writer);
+    let response = block_on(store.patch_whole(patch_open(id, 0, 3), b"abc".to_vec(), None));
+    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("3")));
+    assert_eq!(pool.calls(), 2, "inline_writes has no effect with fsync on");
+}
+
+#[test]
+fn a_patch_to_a_held_upload_waits_for_the_holder_on_the_pool() {
+    let dirs = Dirs::new();
+    let (store, pool) = store(&dirs, false);
+    let (mut holder, id) =
+        store.blocking().create_with(Some(8), Metadata::default(), Metadata::default(), SystemTime::now()).unwrap();
+    // The holder commits what it has and lets go once asked, as a PATCH in flight does.
+    let holding = thread::spawn(move || {
+        holder.write_at(0, b"1234").unwrap();
+        for _ in 0..2000 {
+            if holder.release_requested() {
+                holder.commit(4, false).unwrap();
+                return true;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        false
+    });
+    let response = block_on(store.patch_whole(patch_open(id, 4, 4), b"5678".to_vec(), None));
+    assert!(holding.join().unwrap(), "the holder was asked to let go");
+    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("8")));
+    assert_eq!(pool.calls(), 1, "the wait for the holder ran on the pool");
+}
+
+#[test]
+fn a_patch_to_an_unknown_upload_answers_not_found_inline() {
+    let dirs = Dirs::new();
+    let (store, pool) = store(&dirs, false);
+    let unknown = UploadId::from_uuid(uuid::Uuid::from_u128(11));
+    let response = block_on(store.patch_whole(patch_open(unknown, 0, 3), b"abc".to_vec(), None));
+    assert_eq!(response.status(), 404);
+    assert_eq!(pool.calls(), 0);
+}
