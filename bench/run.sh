@@ -7,7 +7,8 @@
 #
 # W1  one upload of W1_MIB (1024) MiB in 10 MiB PATCHes, fsync on and off where the server can do both, W1_RUNS (3)
 #     times, each on a freshly started server, the fastest reported (all listed); plus `dd bs=10M oflag=dsync` of
-#     the same size on the same filesystem as the disk limit
+#     the same size on the same filesystem as the disk limit, and `tus-bench ceiling` (loopback TCP into the page
+#     cache, no HTTP, W1_RUNS times) as the ceiling without fsync
 # W2  W2_COUNT (10000) uploads of 4 KiB (POST + PATCH) with W2_CONC ("1 8 64") clients
 # W3  HEAD on one unfinished upload, W3_CONC (64) clients for W3_SECS (10) s
 # W4  W4_COUNT (100) concurrent uploads of W4_MIB (100) MiB in 10 MiB PATCHes: throughput and peak RSS (VmHWM)
@@ -285,6 +286,25 @@ if selected W1; then
     dd_mib="$(sed -n 's/^\([0-9]*\) bytes.* copied, \([0-9.e+-]*\) s,.*/\1 \2/p' <<<"$dd_out" \
         | awk '{ if ($2 > 0) printf "%.2f", $1 / 1048576 / $2 }')"
     [ -n "$dd_mib" ] && printf 'disk\tdsync\tW1\tmib_per_s\t%s\n' "$dd_mib" >> "$records"
+fi
+
+# W1's ceiling without fsync: what this machine moves from loopback TCP into the page cache with no HTTP at all
+# (`tus-bench ceiling`: a socket reader and a file writer thread), into the same filesystem, W1_RUNS times like the
+# servers' W1, the fastest recorded and every run listed. No server can beat it at the same moment.
+if selected W1; then
+    echo "== W1 ceiling: tus-bench ceiling (loopback TCP into the page cache, no HTTP)"
+    all="" best_mib=-1 one="$run_dir/ceiling-run.tsv" best="$run_dir/ceiling-best.tsv"
+    for run in $(seq 1 "$W1_RUNS"); do
+        rm -f "$one"
+        "$BENCH" ceiling --file "$run_dir/ceiling.tmp" --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M" \
+            --record "$one" --server ceiling --mode nofsync --case W1 || echo "   (the ceiling run failed)"
+        [ -f "$one" ] || continue
+        mib="$(awk -F'\t' '$4 == "mib_per_s" { v = $5 } END { printf "%.0f", v }' "$one")"
+        all="${all:+$all / }$mib"
+        if awk -v a="$mib" -v b="$best_mib" 'BEGIN { exit !(a > b) }'; then cp "$one" "$best"; best_mib="$mib"; fi
+    done
+    [ -f "$best" ] && cat "$best" >> "$records"
+    [ -n "$all" ] && printf 'ceiling\tnofsync\tW1\truns_mib_per_s\t%s\n' "$all" >> "$records"
 fi
 
 for server in "${list[@]}"; do

@@ -16,6 +16,8 @@ const USAGE: &str = "usage:
   tus-bench upload --url URL --count N --size BYTES --chunk BYTES --concurrency C [--create-only] [--max-secs S]
                    [--pid SERVER_PID] [--record FILE --server NAME --mode MODE --case CASE]
   tus-bench head   --url URL --concurrency C --secs S [--target PATH] [--pid SERVER_PID] [--record FILE ...]
+  tus-bench ceiling --file PATH --size BYTES --chunk BYTES [--buffer BYTES] [--record FILE ...]
+                   (loopback TCP into a new file, no HTTP: W1's ceiling; the file is removed afterwards)
   tus-bench report --records FILE --out FILE
 BYTES accept K, M and G suffixes (KiB, MiB, GiB).";
 
@@ -82,6 +84,9 @@ fn run(raw: &[String]) -> Result<bool, String> {
         println!("wrote {}", out.display());
         return Ok(true);
     }
+    if command == "ceiling" {
+        return ceiling(&args);
+    }
     let endpoint = Endpoint::parse(args.get("url")?)?;
     let concurrency = args.number("concurrency")? as usize;
     if concurrency == 0 || concurrency > 4096 {
@@ -133,16 +138,49 @@ fn run(raw: &[String]) -> Result<bool, String> {
     if let Some(error) = &outcome.first_error {
         eprintln!("first error: {error}");
     }
-    if let Some(path) = args.0.get("record") {
-        let tags = Tags {
-            server: args.get("server")?.to_owned(),
-            mode: args.get("mode")?.to_owned(),
-            case: args.get("case")?.to_owned(),
-        };
-        let records = outcome_records(&tags, &outcome, client_cpu, server_cpu, peak_rss_mib);
-        record::append(std::path::Path::new(path), &records).map_err(|e| format!("{path}: {e}"))?;
-    }
+    record_outcome(&args, &outcome, client_cpu, server_cpu, peak_rss_mib)?;
     Ok(outcome.errors == 0 && !outcome.cut_short)
+}
+
+/// Appends the outcome's records to `--record FILE`, if given, tagged with `--server`, `--mode` and `--case`.
+fn record_outcome(
+    args: &Args,
+    outcome: &workload::Outcome,
+    client_cpu: Option<f64>,
+    server_cpu: Option<f64>,
+    peak_rss_mib: Option<f64>,
+) -> Result<(), String> {
+    let Some(path) = args.0.get("record") else { return Ok(()) };
+    let tags = Tags {
+        server: args.get("server")?.to_owned(),
+        mode: args.get("mode")?.to_owned(),
+        case: args.get("case")?.to_owned(),
+    };
+    let records = outcome_records(&tags, outcome, client_cpu, server_cpu, peak_rss_mib);
+    record::append(std::path::Path::new(path), &records).map_err(|e| format!("{path}: {e}"))
+}
+
+/// `tus-bench ceiling`: W1's no-HTTP ceiling (see [`tus_bench::ceiling`]).
+fn ceiling(args: &Args) -> Result<bool, String> {
+    let path = PathBuf::from(args.get("file")?);
+    let buffer = match args.0.get("buffer") {
+        Some(_) => usize::try_from(args.bytes("buffer")?).map_err(|_| "--buffer: too large")?,
+        None => 256 << 10,
+    };
+    let cpu_before = procfs::cpu_seconds("self");
+    let moved = tus_bench::ceiling::loopback_into_file(&path, args.bytes("size")?, args.bytes("chunk")?, buffer);
+    let _ = std::fs::remove_file(&path);
+    let outcome = moved.map_err(|e| format!("{}: {e}", path.display()))?;
+    let cpu = cpu_before.and_then(|b| Some(procfs::cpu_seconds("self")? - b));
+    println!(
+        "ceiling: {} MiB in {:.2} s: {:.1} MiB/s{}",
+        outcome.bytes >> 20,
+        outcome.elapsed.as_secs_f64(),
+        outcome.mib_per_second(),
+        cpu.map_or(String::new(), |c| format!(", CPU {c:.2} s (sender and receiver)")),
+    );
+    record_outcome(args, &outcome, None, cpu, None)?;
+    Ok(true)
 }
 
 fn main() -> ExitCode {

@@ -5,10 +5,13 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
 
+/// Record "servers" that are not servers: the run's parameters, and the machine's own limits (dd, the ceiling).
+const NOT_SERVERS: [&str; 3] = ["run", "disk", "ceiling"];
+
 /// One figure.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
-    /// `ours`, `tussi`, `tus-node`, `rustus`, `disk` or `run`.
+    /// `ours`, `tussi`, `tus-node`, `rustus`, `disk` (dd), `ceiling` (`tus-bench ceiling`) or `run`.
     pub server: String,
     /// `fsync`, `nofsync`, `dsync` (the dd limit) or `-` (not applicable).
     pub mode: String,
@@ -80,7 +83,7 @@ impl Records {
     pub fn rows_for(&self, order: &[&str], case: impl Fn(&str) -> bool) -> Vec<(String, String)> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for r in &self.rows {
-            if r.server != "run" && r.server != "disk" && case(&r.case) {
+            if !NOT_SERVERS.contains(&r.server.as_str()) && case(&r.case) {
                 let pair = (r.server.clone(), r.mode.clone());
                 if !pairs.contains(&pair) {
                     pairs.push(pair);

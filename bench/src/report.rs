@@ -256,6 +256,19 @@ pub fn render(recs: &Records) -> String {
         }
         None => out.push_str("Disk limit: not measured.\n\n"),
     }
+    if let Some(ceiling) = recs.num("ceiling", "nofsync", "W1", "mib_per_s") {
+        let runs = recs.text("ceiling", "nofsync", "W1", "runs_mib_per_s").unwrap_or("?");
+        let cpu = recs
+            .num("ceiling", "nofsync", "W1", "server_cpu_s")
+            .map_or(String::new(), |cpu| format!("; CPU of both sides in the fastest run {} s", fmt(cpu)));
+        let _ = writeln!(
+            out,
+            "Ceiling without fsync, same run and filesystem: loopback TCP into the page cache with no HTTP (`tus-bench \
+             ceiling`: one thread reads the socket, one writes the file) → **{} MiB/s** (each run: {runs}{cpu}). No \
+             server in user space moves more at the same moment.\n",
+            fmt(ceiling)
+        );
+    }
 
     let _ = writeln!(
         out,
@@ -338,7 +351,9 @@ mod tests {
                     rustus | nofsync | W2/c8 | errors | 2\n\
                     rustus | nofsync | W2/c8 | first_error | POST answered 500\n\
                     ours | - | W5/100/W3 | per_s | 5\n\
-                    ours | - | W3 | per_s | 10\n";
+                    ours | - | W3 | per_s | 10\n\
+                    ceiling | nofsync | W1 | mib_per_s | 900\n\
+                    ceiling | nofsync | W1 | runs_mib_per_s | 900 / 850\n";
         let report = render(&Records::parse(&text.replace(" | ", "\t")));
         assert!(report.contains("| original tussi 3.1.0 | on | 100 (×3.00) | 25.0 | — |"), "{report}");
         assert!(report.contains("| **tussi (ours)** | on | 300 | 75.0 | 250 / 300 / 280 |"), "{report}");
@@ -350,5 +365,7 @@ mod tests {
             "{report}"
         );
         assert!(report.contains("## W4") && report.contains("_Not run._"));
+        assert!(report.contains("→ **900 MiB/s** (each run: 900 / 850)"), "{report}");
+        assert!(!report.contains("| ceiling |"), "the ceiling is no server row: {report}");
     }
 }

@@ -110,7 +110,20 @@ pub fn evaluate(recs: &Records) -> Vec<Target> {
         },
     });
     let w1 = ["W1".to_owned()];
-    targets.push(ratio_target(recs, "W1 ≥ 3× the original tussi", &w1, "mib_per_s", "tussi", 3.0));
+    let mut w1_ratio = ratio_target(recs, "W1 ≥ 3× the original tussi", &w1, "mib_per_s", "tussi", 3.0);
+    let ceiling = recs.num("ceiling", "nofsync", "W1", "mib_per_s");
+    if let (Some(ceiling), Some(original)) = (ceiling, recs.num("tussi", "nofsync", "W1", "mib_per_s")) {
+        if original > 0.0 {
+            let bound = ceiling / original;
+            let beyond = if bound < 3.0 { ": ×3 without fsync is above that ceiling" } else { "" };
+            w1_ratio.detail += &format!(
+                "; no-HTTP ceiling {} MiB/s = ×{} the original without fsync{beyond}",
+                fmt(ceiling),
+                fmt(bound)
+            );
+        }
+    }
+    targets.push(w1_ratio);
 
     let w2 = recs.cases(|c| c.starts_with("W2/c"));
     targets.push(ratio_target(recs, "W2 ≥ 10× the original tussi (every concurrency)", &w2, "per_s", "tussi", 10.0));
@@ -174,6 +187,24 @@ mod tests {
         assert_eq!(w2_rustus.status, Status::Met, "{}", w2_rustus.detail);
         let w3 = all.iter().find(|t| t.name.starts_with("W3")).unwrap();
         assert_eq!(w3.status, Status::NotMeasured);
+    }
+
+    #[test]
+    fn w1_names_the_ceiling_against_the_original() {
+        let w1 = |text: &str| evaluate(&recs(text)).into_iter().find(|t| t.name.starts_with("W1 ≥ 3×")).unwrap();
+        let base = "ours | nofsync | W1 | mib_per_s | 2000\ntussi | nofsync | W1 | mib_per_s | 1000\n";
+        let low = w1(&format!("{base}ceiling | nofsync | W1 | mib_per_s | 2500\n"));
+        assert_eq!(low.status, Status::NotMet);
+        assert!(
+            low.detail.ends_with(
+                "no-HTTP ceiling 2500 MiB/s = ×2.50 the original without fsync: ×3 without fsync is above that ceiling"
+            ),
+            "{}",
+            low.detail
+        );
+        let high = w1(&format!("{base}ceiling | nofsync | W1 | mib_per_s | 3500\n"));
+        assert!(high.detail.ends_with("= ×3.50 the original without fsync"), "{}", high.detail);
+        assert!(!w1(base).detail.contains("ceiling"), "no ceiling measured, none named");
     }
 
     #[test]
