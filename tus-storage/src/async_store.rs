@@ -107,8 +107,8 @@ impl<O: Offload> AsyncFileStore<O> {
     ///
     /// A creation of at most [`INLINE_WRITE_MAX`] bytes (or of a deferred length), and a PATCH whose body of at
     /// most that size was read whole ([`patch_whole`](Self::patch_whole)) and whose upload nobody holds, are then
-    /// a few file-system calls into the page cache: handing them to a pool thread and back costs more than they
-    /// do, nearly half the CPU of a 4 KiB upload on an idle server (BENCHMARKS.md). A PATCH that would wait for
+    /// a few file-system calls into the page cache, and handing them to a pool thread and back costs about a third
+    /// of the server's CPU per 4 KiB upload from one client (BENCHMARKS.md). A PATCH that would wait for
     /// another writer to let go still waits on the pool. The price is that of
     /// [`inline_reads`](Self::inline_reads): a stalling disk, or the kernel throttling writers while much data is
     /// waiting for writeback, stalls the calling async thread and every connection it serves. Has no effect while
