@@ -75,13 +75,9 @@ pub(crate) fn lock_with_release(
         }
         thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(20));
-        file = match try_lock(file, true) {
-            Ok(locked) => {
-                clear_release(release);
-                return Ok(locked);
-            }
-            Err((file, Errno::EWOULDBLOCK)) => file,
-            Err((_, errno)) => return Err(StorageError::errno("lock upload", &data.path(), errno)),
+        file = match lock_now(file, data, release)? {
+            Ok(locked) => return Ok(locked),
+            Err(file) => file,
         };
     }
 }
