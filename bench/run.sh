@@ -9,7 +9,9 @@
 #     times, each on a freshly started server, the fastest reported (all listed); plus `dd bs=10M oflag=dsync` of
 #     the same size on the same filesystem as the disk limit, and `tus-bench ceiling` (loopback TCP into the page
 #     cache, no HTTP, W1_RUNS times) as the ceiling without fsync
-# W2  W2_COUNT (10000) uploads of 4 KiB (POST + PATCH) with W2_CONC ("1 8 64") clients
+# W2  W2_COUNT (10000) uploads of 4 KiB (POST + PATCH) with W2_CONC ("1 8 64") clients; plus `tus-bench floor`
+#     (the same exchanges over loopback with no HTTP and no files, W1_RUNS times, and once on one CPU) and our
+#     storage alone (`small_uploads`) as the floor at one client
 # W3  HEAD on one unfinished upload, W3_CONC (64) clients for W3_SECS (10) s
 # W4  W4_COUNT (100) concurrent uploads of W4_MIB (100) MiB in 10 MiB PATCHes: throughput and peak RSS (VmHWM)
 # W5  W2 (with W5_CONC clients) and W3 again after filling the upload directory with W5_COUNTS ("10000 100000")
@@ -88,6 +90,10 @@ for attempt in 1 2 3; do
 done
 cargo build --release --quiet -p tus-bench
 cp "$target/release/tus-bench" "$run_dir/bin/tus-bench"
+if selected W2; then
+    cargo build --release --quiet -p tus-storage --example small_uploads
+    cp "$target/release/examples/small_uploads" "$run_dir/bin/small_uploads"
+fi
 BENCH="$run_dir/bin/tus-bench"
 
 # --- peers: install by package name; a peer that cannot be installed is reported as skipped ---
@@ -305,6 +311,39 @@ if selected W1; then
     done
     [ -f "$best" ] && cat "$best" >> "$records"
     [ -n "$all" ] && printf 'ceiling\tnofsync\tW1\truns_mib_per_s\t%s\n' "$all" >> "$records"
+fi
+
+# W2's floor at one client: an upload's two exchanges over loopback with no HTTP and no files (`tus-bench floor`),
+# W1_RUNS times, the fastest recorded and every run listed; once more with both threads on one CPU, which shows
+# what waking a thread on the other CPU costs. Then our storage alone (tus-storage's `small_uploads`: what a POST
+# and a PATCH ask of the store, one thread, fsync off). No server can beat the floor at one client; the two together
+# are what ours cannot go below without HTTP.
+if selected W2; then
+    echo "== W2 floor: tus-bench floor (an upload's two exchanges over loopback, no HTTP, no files)"
+    all="" best_rate=-1 one="$run_dir/floor-run.tsv" best="$run_dir/floor-best.tsv"
+    for run in $(seq 1 "$W1_RUNS"); do
+        rm -f "$one"
+        "$BENCH" floor --count "$W2_COUNT" --size "$W2_SIZE" --record "$one" --server floor --mode nofsync \
+            --case W2/c1 || echo "   (the floor run failed)"
+        [ -f "$one" ] || continue
+        rate="$(awk -F'\t' '$4 == "per_s" { v = $5 } END { printf "%.0f", v }' "$one")"
+        all="${all:+$all / }$rate"
+        if awk -v a="$rate" -v b="$best_rate" 'BEGIN { exit !(a > b) }'; then cp "$one" "$best"; best_rate="$rate"; fi
+    done
+    [ -f "$best" ] && cat "$best" >> "$records"
+    [ -n "$all" ] && printf 'floor\tnofsync\tW2/c1\truns_per_s\t%s\n' "$all" >> "$records"
+    if command -v taskset >/dev/null; then
+        taskset -c 0 "$BENCH" floor --count "$W2_COUNT" --size "$W2_SIZE" --record "$records" --server floor \
+            --mode one-cpu --case W2/c1 || echo "   (the pinned floor run failed)"
+    fi
+    echo "== W2 storage alone: small_uploads (one thread, fsync off)"
+    alone="$(mktemp -d "$run_dir/storage-alone.XXXXXX")"
+    line="$("$run_dir/bin/small_uploads" "$alone/store" "$W2_COUNT" 1 "$W2_SIZE" || true)"
+    echo "   $line"
+    rate="$(sed -n 's|.*: \([0-9.]*\)/s;.*|\1|p' <<<"$line")"
+    [ -n "$rate" ] && printf 'storage\tnofsync\tW2/c1\tper_s\t%s\n' "$rate" >> "$records"
+    discard_data "$alone"
+    last_w2_end="$(date +%s)"  # its deletions age like a W2 run's (see `w2`)
 fi
 
 for server in "${list[@]}"; do

@@ -18,6 +18,8 @@ const USAGE: &str = "usage:
   tus-bench head   --url URL --concurrency C --secs S [--target PATH] [--pid SERVER_PID] [--record FILE ...]
   tus-bench ceiling --file PATH --size BYTES --chunk BYTES [--buffer BYTES] [--record FILE ...]
                    (loopback TCP into a new file, no HTTP: W1's ceiling; the file is removed afterwards)
+  tus-bench floor  --count N --size BYTES [--record FILE ...]
+                   (an upload's two exchanges over loopback, no HTTP, no files: W2's floor at one client)
   tus-bench report --records FILE --out FILE
 BYTES accept K, M and G suffixes (KiB, MiB, GiB).";
 
@@ -86,6 +88,9 @@ fn run(raw: &[String]) -> Result<bool, String> {
     }
     if command == "ceiling" {
         return ceiling(&args);
+    }
+    if command == "floor" {
+        return floor(&args);
     }
     let endpoint = Endpoint::parse(args.get("url")?)?;
     let concurrency = args.number("concurrency")? as usize;
@@ -178,6 +183,29 @@ fn ceiling(args: &Args) -> Result<bool, String> {
         outcome.elapsed.as_secs_f64(),
         outcome.mib_per_second(),
         cpu.map_or(String::new(), |c| format!(", CPU {c:.2} s (sender and receiver)")),
+    );
+    record_outcome(args, &outcome, None, cpu, None)?;
+    Ok(true)
+}
+
+/// `tus-bench floor`: W2's no-HTTP floor at one client (see [`tus_bench::floor`]).
+fn floor(args: &Args) -> Result<bool, String> {
+    let count = args.number("count")?;
+    let size = usize::try_from(args.bytes("size")?).map_err(|_| "--size: too large")?;
+    if size > 64 << 20 {
+        return Err("--size: at most 64M".to_owned());
+    }
+    let cpu_before = procfs::cpu_seconds("self");
+    let outcome = tus_bench::floor::bare_exchanges(count, size).map_err(|e| format!("floor: {e}"))?;
+    let cpu = cpu_before.and_then(|b| Some(procfs::cpu_seconds("self")? - b));
+    println!(
+        "floor: {} uploads in {:.2} s: {:.1}/s, p50 {} µs, p99 {} µs{}",
+        outcome.ok,
+        outcome.elapsed.as_secs_f64(),
+        outcome.per_second(),
+        outcome.latency.quantile(0.5),
+        outcome.latency.quantile(0.99),
+        cpu.map_or(String::new(), |c| format!(", CPU {c:.2} s (client and responder)")),
     );
     record_outcome(args, &outcome, None, cpu, None)?;
     Ok(true)

@@ -5,15 +5,18 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Record "servers" that are not servers: the run's parameters, and the machine's own limits (dd, the ceiling).
-const NOT_SERVERS: [&str; 3] = ["run", "disk", "ceiling"];
+/// Record "servers" that are not servers: the run's parameters, the machine's own limits (dd, W1's ceiling, W2's
+/// floor) and our storage measured without HTTP.
+const NOT_SERVERS: [&str; 5] = ["run", "disk", "ceiling", "floor", "storage"];
 
 /// One figure.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
-    /// `ours`, `tussi`, `tus-node`, `rustus`, `disk` (dd), `ceiling` (`tus-bench ceiling`) or `run`.
+    /// `ours`, `tussi`, `tus-node`, `rustus`, `disk` (dd), `ceiling` (`tus-bench ceiling`), `floor`
+    /// (`tus-bench floor`), `storage` (tus-storage's `small_uploads` example) or `run`.
     pub server: String,
-    /// `fsync`, `nofsync`, `dsync` (the dd limit) or `-` (not applicable).
+    /// `fsync`, `nofsync`, `dsync` (the dd limit), `one-cpu` (the floor pinned to one CPU) or `-` (not
+    /// applicable).
     pub mode: String,
     /// Workload case, e.g. `W2/c8`, `W5/10000/W3`.
     pub case: String,
@@ -96,11 +99,11 @@ impl Records {
         pairs
     }
 
-    /// The distinct cases accepted by `case`, in first-seen order.
+    /// The distinct cases accepted by `case` that a server ran (not a machine limit alone), in first-seen order.
     pub fn cases(&self, case: impl Fn(&str) -> bool) -> Vec<String> {
         let mut found: Vec<String> = Vec::new();
         for r in &self.rows {
-            if case(&r.case) && !found.contains(&r.case) {
+            if !NOT_SERVERS.contains(&r.server.as_str()) && case(&r.case) && !found.contains(&r.case) {
                 found.push(r.case.clone());
             }
         }
@@ -148,5 +151,7 @@ mod tests {
         assert_eq!(records.num("ours", "fsync", "W1", "mib_per_s"), Some(2.5));
         assert_eq!(records.text("ours", "fsync", "W1", "first_error"), Some("a b c"));
         assert_eq!(records.rows_for(&["ours"], |c| c == "W1"), vec![("ours".to_owned(), "fsync".to_owned())]);
+        let limits = Records::parse("floor\tnofsync\tW2/c1\tper_s\t9\nours\tfsync\tW2/c8\tper_s\t1\n");
+        assert_eq!(limits.cases(|c| c.starts_with("W2/")), vec!["W2/c8".to_owned()], "a limit alone is no case");
     }
 }

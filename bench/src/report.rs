@@ -281,6 +281,7 @@ pub fn render(recs: &Records) -> String {
         conc.iter().map(|c| col(&format!("W2/c{c}"), "per_s", format!("{c} client(s)"), true)).collect();
     cols.extend(conc.iter().map(|c| col(&format!("W2/c{c}"), "p99_ms", format!("p99 ms, {c}"), false)));
     table(&mut out, recs, &cols, &mut notes);
+    w2_floor(&mut out, recs);
 
     let _ = writeln!(
         out,
@@ -335,6 +336,36 @@ pub fn render(recs: &Records) -> String {
     out
 }
 
+/// The one-client floor of W2 and our storage alone, measured in the same run, under the W2 table.
+fn w2_floor(out: &mut String, recs: &Records) {
+    let Some(floor) = recs.num("floor", "nofsync", "W2/c1", "per_s") else { return };
+    let runs = recs.text("floor", "nofsync", "W2/c1", "runs_per_s").unwrap_or("?");
+    let p50 = recs.num("floor", "nofsync", "W2/c1", "p50_ms").map_or("?".to_owned(), |ms| fmt(ms * 1000.0));
+    let _ = write!(
+        out,
+        "Floor at one client, same run: an upload's two exchanges (the bytes of W2's POST and PATCH and of their \
+         responses) over loopback with no HTTP and no files (`tus-bench floor`: one client thread, one responder \
+         thread) → **{} uploads/s** (p50 {p50} µs per upload; each run: {runs})",
+        fmt(floor)
+    );
+    if let Some(pinned) = recs.num("floor", "one-cpu", "W2/c1", "per_s") {
+        let _ = write!(out, "; with both threads on one CPU (`taskset -c 0`) {} uploads/s", fmt(pinned));
+        if pinned >= 2.0 * floor {
+            out.push_str(": most of an exchange is waking a thread on the other, idle CPU");
+        }
+    }
+    if let Some(storage) = recs.num("storage", "nofsync", "W2/c1", "per_s").filter(|s| *s > 0.0) {
+        let _ = write!(
+            out,
+            ". Our storage alone, what a POST and a PATCH ask of the store without HTTP (`small_uploads`, one \
+             thread, fsync off): {} uploads/s = {} µs per upload",
+            fmt(storage),
+            fmt(1e6 / storage)
+        );
+    }
+    out.push_str(".\n\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,7 +384,12 @@ mod tests {
                     ours | - | W5/100/W3 | per_s | 5\n\
                     ours | - | W3 | per_s | 10\n\
                     ceiling | nofsync | W1 | mib_per_s | 900\n\
-                    ceiling | nofsync | W1 | runs_mib_per_s | 900 / 850\n";
+                    ceiling | nofsync | W1 | runs_mib_per_s | 900 / 850\n\
+                    floor | nofsync | W2/c1 | per_s | 5000\n\
+                    floor | nofsync | W2/c1 | p50_ms | 0.150\n\
+                    floor | nofsync | W2/c1 | runs_per_s | 4000 / 5000\n\
+                    floor | one-cpu | W2/c1 | per_s | 50000\n\
+                    storage | nofsync | W2/c1 | per_s | 10000\n";
         let report = render(&Records::parse(&text.replace(" | ", "\t")));
         assert!(report.contains("| original tussi 3.1.0 | on | 100 (×3.00) | 25.0 | — |"), "{report}");
         assert!(report.contains("| **tussi (ours)** | on | 300 | 75.0 | 250 / 300 / 280 |"), "{report}");
@@ -367,5 +403,9 @@ mod tests {
         assert!(report.contains("## W4") && report.contains("_Not run._"));
         assert!(report.contains("→ **900 MiB/s** (each run: 900 / 850)"), "{report}");
         assert!(!report.contains("| ceiling |"), "the ceiling is no server row: {report}");
+        assert!(report.contains("→ **5000 uploads/s** (p50 150 µs per upload; each run: 4000 / 5000)"), "{report}");
+        assert!(report.contains("(`taskset -c 0`) 50000 uploads/s: most of an exchange is waking"), "{report}");
+        assert!(report.contains("10000 uploads/s = 100 µs per upload."), "{report}");
+        assert!(!report.contains("| floor |") && !report.contains("| storage |"), "no server rows: {report}");
     }
 }
