@@ -294,23 +294,32 @@ if selected W1; then
     [ -n "$dd_mib" ] && printf 'disk\tdsync\tW1\tmib_per_s\t%s\n' "$dd_mib" >> "$records"
 fi
 
+# A machine limit measured like the servers' W1: the command (a tus-bench run; its --record and tags are added here)
+# runs W1_RUNS times; the fastest run's records are kept and every run's METRIC is listed under RUNS_METRIC.
+best_of() {  # NAME MODE CASE METRIC RUNS_METRIC command...
+    local name="$1" mode="$2" case="$3" metric="$4" runs_metric="$5" run value all="" best_value=-1
+    shift 5
+    local one="$run_dir/$name-run.tsv" best="$run_dir/$name-best.tsv"
+    for run in $(seq 1 "$W1_RUNS"); do
+        rm -f "$one"
+        "$@" --record "$one" --server "$name" --mode "$mode" --case "$case" || echo "   (the $name run failed)"
+        [ -f "$one" ] || continue
+        value="$(awk -F'\t' -v m="$metric" '$4 == m { v = $5 } END { printf "%.0f", v }' "$one")"
+        all="${all:+$all / }$value"
+        if awk -v a="$value" -v b="$best_value" 'BEGIN { exit !(a > b) }'; then cp "$one" "$best"; best_value="$value"; fi
+    done
+    [ -f "$best" ] && cat "$best" >> "$records"
+    [ -n "$all" ] && printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$case" "$runs_metric" "$all" >> "$records"
+    return 0
+}
+
 # W1's ceiling without fsync: what this machine moves from loopback TCP into the page cache with no HTTP at all
 # (`tus-bench ceiling`: a socket reader and a file writer thread), into the same filesystem, W1_RUNS times like the
 # servers' W1, the fastest recorded and every run listed. No server can beat it at the same moment.
 if selected W1; then
     echo "== W1 ceiling: tus-bench ceiling (loopback TCP into the page cache, no HTTP)"
-    all="" best_mib=-1 one="$run_dir/ceiling-run.tsv" best="$run_dir/ceiling-best.tsv"
-    for run in $(seq 1 "$W1_RUNS"); do
-        rm -f "$one"
-        "$BENCH" ceiling --file "$run_dir/ceiling.tmp" --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M" \
-            --record "$one" --server ceiling --mode nofsync --case W1 || echo "   (the ceiling run failed)"
-        [ -f "$one" ] || continue
-        mib="$(awk -F'\t' '$4 == "mib_per_s" { v = $5 } END { printf "%.0f", v }' "$one")"
-        all="${all:+$all / }$mib"
-        if awk -v a="$mib" -v b="$best_mib" 'BEGIN { exit !(a > b) }'; then cp "$one" "$best"; best_mib="$mib"; fi
-    done
-    [ -f "$best" ] && cat "$best" >> "$records"
-    [ -n "$all" ] && printf 'ceiling\tnofsync\tW1\truns_mib_per_s\t%s\n' "$all" >> "$records"
+    best_of ceiling nofsync W1 mib_per_s runs_mib_per_s \
+        "$BENCH" ceiling --file "$run_dir/ceiling.tmp" --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M"
 fi
 
 # W2's floor at one client: an upload's two exchanges over loopback with no HTTP and no files (`tus-bench floor`),
@@ -320,18 +329,7 @@ fi
 # are what ours cannot go below without HTTP.
 if selected W2; then
     echo "== W2 floor: tus-bench floor (an upload's two exchanges over loopback, no HTTP, no files)"
-    all="" best_rate=-1 one="$run_dir/floor-run.tsv" best="$run_dir/floor-best.tsv"
-    for run in $(seq 1 "$W1_RUNS"); do
-        rm -f "$one"
-        "$BENCH" floor --count "$W2_COUNT" --size "$W2_SIZE" --record "$one" --server floor --mode nofsync \
-            --case W2/c1 || echo "   (the floor run failed)"
-        [ -f "$one" ] || continue
-        rate="$(awk -F'\t' '$4 == "per_s" { v = $5 } END { printf "%.0f", v }' "$one")"
-        all="${all:+$all / }$rate"
-        if awk -v a="$rate" -v b="$best_rate" 'BEGIN { exit !(a > b) }'; then cp "$one" "$best"; best_rate="$rate"; fi
-    done
-    [ -f "$best" ] && cat "$best" >> "$records"
-    [ -n "$all" ] && printf 'floor\tnofsync\tW2/c1\truns_per_s\t%s\n' "$all" >> "$records"
+    best_of floor nofsync W2/c1 per_s runs_per_s "$BENCH" floor --count "$W2_COUNT" --size "$W2_SIZE"
     if command -v taskset >/dev/null; then
         taskset -c 0 "$BENCH" floor --count "$W2_COUNT" --size "$W2_SIZE" --record "$records" --server floor \
             --mode one-cpu --case W2/c1 || echo "   (the pinned floor run failed)"
