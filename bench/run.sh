@@ -9,7 +9,8 @@
 #     times, each on a freshly started server, the fastest reported (all listed); plus `dd bs=10M oflag=dsync` of
 #     the same size on the same filesystem as the disk limit, and `tus-bench ceiling` (loopback TCP into the page
 #     cache, no HTTP, W1_RUNS times) as the ceiling without fsync
-# W2  W2_COUNT (10000) uploads of 4 KiB (POST + PATCH) with W2_CONC ("1 8 64") clients; plus `tus-bench floor`
+# W2  W2_COUNT (10000) uploads of 4 KiB (POST + PATCH) with W2_CONC ("1 8 64") clients, the servers interleaved
+#     (each case for every server back to back, each on a fresh server); plus `tus-bench floor`
 #     (the same exchanges over loopback with no HTTP and no files, W1_RUNS times, and once on one CPU) and our
 #     storage alone (`small_uploads`) as the floor at one client
 # W3  HEAD on one unfinished upload, W3_CONC (64) clients for W3_SECS (10) s
@@ -344,9 +345,28 @@ if selected W2; then
     last_w2_end="$(date +%s)"  # its deletions age like a W2 run's (see `w2`)
 fi
 
+# W2 runs interleaved: each case (concurrency) for every server and mode back to back, each on a freshly started
+# server with an empty data directory, so that all servers sample the same stretch of the afternoon. On this kind
+# of VM the speed of small-file work drifts severalfold within an hour (see `w2`), and running one server's
+# cases after another's let that drift decide ratios.
+if selected W2; then
+    for c in $W2_CONC; do
+        for server in "${list[@]}"; do
+            for mode in $(modes_of "$server"); do
+                if ! start_server "$server" "$mode"; then
+                    printf '%s\t%s\tW2/c%s\tfirst_error\t%s\n' "$server" "$mode" "$c" "server did not start" >> "$records"
+                    continue
+                fi
+                w2 "$server" "$mode" "W2/c$c" "$c"
+                stop_server
+            done
+        done
+    done
+fi
+
 for server in "${list[@]}"; do
     modes="$(modes_of "$server")"
-    for w in W1 W2 W3 W4 W5; do
+    for w in W1 W3 W4 W5; do
         selected "$w" || continue
         run_modes="$modes"
         [ "$w" = W3 ] && run_modes="${modes%% *}"  # HEAD writes nothing: one run, in the default mode
@@ -357,7 +377,6 @@ for server in "${list[@]}"; do
             fi
             case "$w" in
                 W1) w1 "$server" "$mode" ;;
-                W2) for c in $W2_CONC; do w2 "$server" "$mode" "W2/c$c" "$c"; done ;;
                 W3) bench "$server" - W3 head --concurrency "$W3_CONC" --secs "$W3_SECS" ;;
                 W4) bench "$server" "$mode" W4 upload --count "$W4_COUNT" --size "${W4_MIB}M" --chunk "${CHUNK_MIB}M" \
                         --concurrency "$W4_COUNT" ;;
