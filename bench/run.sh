@@ -144,6 +144,10 @@ param settle_secs "$SETTLE_SECS"
 param kernel "$(uname -sr)"
 param commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
 param loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
+# The machine's CPU ticks so far, "TOTAL STEAL" (the first line of /proc/stat, as tus-bench reads it per workload):
+# how much CPU time the hypervisor took from this VM during the run.
+machine_cpu() { awk '$1 == "cpu" { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9; exit }' /proc/stat; }
+cpu_at_start="$(machine_cpu)"
 param quick "$quick"
 param records "$records"
 param w1_mib "$W1_MIB"; param w1_chunk_mib "$CHUNK_MIB"; param w1_runs "$W1_RUNS"
@@ -397,5 +401,8 @@ for server in "${list[@]}"; do
 done
 
 param loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+read -r total0 steal0 <<<"$cpu_at_start"
+read -r total1 steal1 <<<"$(machine_cpu)"
+param stolen_pct "$(awk -v t="$((total1 - total0))" -v s="$((steal1 - steal0))" 'BEGIN { if (t > 0) printf "%.2f", 100 * s / t }')"
 "$BENCH" report --records "$records" --out "$out"
 echo "records: $records"

@@ -23,14 +23,21 @@ pub mod workload;
 use record::{Record, Tags};
 use workload::Outcome;
 
-/// The records of one workload run: counts, rates, latency quantiles (ms), CPU seconds and peak RSS when known.
-pub fn outcome_records(
-    tags: &Tags,
-    outcome: &Outcome,
-    client_cpu_s: Option<f64>,
-    server_cpu_s: Option<f64>,
-    peak_rss_mib: Option<f64>,
-) -> Vec<Record> {
+/// What was measured around one workload run besides its outcome; a figure is `None` when it could not be read.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Measured {
+    /// CPU seconds of the load generator.
+    pub client_cpu_s: Option<f64>,
+    /// CPU seconds of the server process and its descendants.
+    pub server_cpu_s: Option<f64>,
+    /// Peak RSS of the server tree at the end, MiB.
+    pub peak_rss_mib: Option<f64>,
+    /// Percent of the machine's CPU time the hypervisor took during the run.
+    pub stolen_pct: Option<f64>,
+}
+
+/// The records of one workload run: counts, rates, latency quantiles (ms), and what else was measured.
+pub fn outcome_records(tags: &Tags, outcome: &Outcome, measured: &Measured) -> Vec<Record> {
     let ms = |q: f64| outcome.latency.quantile(q) as f64 / 1000.0;
     let mut records = vec![
         tags.record("ok", outcome.ok),
@@ -44,7 +51,12 @@ pub fn outcome_records(
         tags.record("connects", outcome.connects),
         tags.record("cut_short", u8::from(outcome.cut_short)),
     ];
-    let optional = [("client_cpu_s", client_cpu_s), ("server_cpu_s", server_cpu_s), ("peak_rss_mib", peak_rss_mib)];
+    let optional = [
+        ("client_cpu_s", measured.client_cpu_s),
+        ("server_cpu_s", measured.server_cpu_s),
+        ("peak_rss_mib", measured.peak_rss_mib),
+        ("stolen_pct", measured.stolen_pct),
+    ];
     records.extend(optional.iter().filter_map(|(name, v)| Some(tags.record(name, format!("{:.2}", (*v)?)))));
     if let Some(error) = &outcome.first_error {
         records.push(tags.record("first_error", error));

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tus_bench::http::Endpoint;
-use tus_bench::outcome_records;
+use tus_bench::procfs::MachineCpu;
 use tus_bench::record::{self, Records, Tags};
 use tus_bench::workload::{self, UploadPlan};
+use tus_bench::{outcome_records, Measured};
 use tus_bench::{procfs, report};
 
 const USAGE: &str = "usage:
@@ -100,6 +101,7 @@ fn run(raw: &[String]) -> Result<bool, String> {
     let pid: Option<u32> = args.0.get("pid").map(|p| p.parse().map_err(|_| "--pid: not a number")).transpose()?;
     let server_cpu_before = pid.and_then(procfs::tree_cpu_seconds);
     let client_cpu_before = procfs::cpu_seconds("self");
+    let machine_before = MachineCpu::now();
     let outcome = match command {
         "upload" => {
             let plan = UploadPlan {
@@ -123,11 +125,14 @@ fn run(raw: &[String]) -> Result<bool, String> {
         }
         other => return Err(format!("unknown command {other}")),
     };
-    let client_cpu = client_cpu_before.and_then(|b| Some(procfs::cpu_seconds("self")? - b));
-    let server_cpu = server_cpu_before.and_then(|b| Some(procfs::tree_cpu_seconds(pid?)? - b));
-    let peak_rss_mib = pid.and_then(procfs::tree_peak_rss_kib).map(|kib| kib as f64 / 1024.0);
+    let measured = Measured {
+        client_cpu_s: client_cpu_before.and_then(|b| Some(procfs::cpu_seconds("self")? - b)),
+        server_cpu_s: server_cpu_before.and_then(|b| Some(procfs::tree_cpu_seconds(pid?)? - b)),
+        peak_rss_mib: pid.and_then(procfs::tree_peak_rss_kib).map(|kib| kib as f64 / 1024.0),
+        stolen_pct: stolen_since(machine_before),
+    };
     println!(
-        "{command}: {} ok, {} errors in {:.2} s: {:.1}/s, {:.1} MiB/s, p50 {:.2} ms, p99 {:.2} ms, {} connections{}{}{}",
+        "{command}: {} ok, {} errors in {:.2} s: {:.1}/s, {:.1} MiB/s, p50 {:.2} ms, p99 {:.2} ms, {} connections{}{}{}{}",
         outcome.ok,
         outcome.errors,
         outcome.elapsed.as_secs_f64(),
@@ -136,32 +141,36 @@ fn run(raw: &[String]) -> Result<bool, String> {
         outcome.latency.quantile(0.5) as f64 / 1000.0,
         outcome.latency.quantile(0.99) as f64 / 1000.0,
         outcome.connects,
-        client_cpu.map_or(String::new(), |c| format!(", client CPU {c:.2} s")),
-        server_cpu.map_or(String::new(), |c| format!(", server CPU {c:.2} s")),
-        peak_rss_mib.map_or(String::new(), |m| format!(", server peak RSS {m:.1} MiB")),
+        measured.client_cpu_s.map_or(String::new(), |c| format!(", client CPU {c:.2} s")),
+        measured.server_cpu_s.map_or(String::new(), |c| format!(", server CPU {c:.2} s")),
+        measured.peak_rss_mib.map_or(String::new(), |m| format!(", server peak RSS {m:.1} MiB")),
+        stolen_text(measured.stolen_pct),
     );
     if let Some(error) = &outcome.first_error {
         eprintln!("first error: {error}");
     }
-    record_outcome(&args, &outcome, client_cpu, server_cpu, peak_rss_mib)?;
+    record_outcome(&args, &outcome, &measured)?;
     Ok(outcome.errors == 0 && !outcome.cut_short)
 }
 
+/// Percent of the machine's CPU time stolen by the hypervisor since `before`.
+fn stolen_since(before: Option<MachineCpu>) -> Option<f64> {
+    before?.stolen_percent_until(MachineCpu::now()?)
+}
+
+fn stolen_text(stolen_pct: Option<f64>) -> String {
+    stolen_pct.map_or(String::new(), |p| format!(", {p:.1} % of CPU time stolen"))
+}
+
 /// Appends the outcome's records to `--record FILE`, if given, tagged with `--server`, `--mode` and `--case`.
-fn record_outcome(
-    args: &Args,
-    outcome: &workload::Outcome,
-    client_cpu: Option<f64>,
-    server_cpu: Option<f64>,
-    peak_rss_mib: Option<f64>,
-) -> Result<(), String> {
+fn record_outcome(args: &Args, outcome: &workload::Outcome, measured: &Measured) -> Result<(), String> {
     let Some(path) = args.0.get("record") else { return Ok(()) };
     let tags = Tags {
         server: args.get("server")?.to_owned(),
         mode: args.get("mode")?.to_owned(),
         case: args.get("case")?.to_owned(),
     };
-    let records = outcome_records(&tags, outcome, client_cpu, server_cpu, peak_rss_mib);
+    let records = outcome_records(&tags, outcome, measured);
     record::append(std::path::Path::new(path), &records).map_err(|e| format!("{path}: {e}"))
 }
 
@@ -173,18 +182,21 @@ fn ceiling(args: &Args) -> Result<bool, String> {
         None => 256 << 10,
     };
     let cpu_before = procfs::cpu_seconds("self");
+    let machine_before = MachineCpu::now();
     let moved = tus_bench::ceiling::loopback_into_file(&path, args.bytes("size")?, args.bytes("chunk")?, buffer);
     let _ = std::fs::remove_file(&path);
     let outcome = moved.map_err(|e| format!("{}: {e}", path.display()))?;
     let cpu = cpu_before.and_then(|b| Some(procfs::cpu_seconds("self")? - b));
+    let stolen_pct = stolen_since(machine_before);
     println!(
-        "ceiling: {} MiB in {:.2} s: {:.1} MiB/s{}",
+        "ceiling: {} MiB in {:.2} s: {:.1} MiB/s{}{}",
         outcome.bytes >> 20,
         outcome.elapsed.as_secs_f64(),
         outcome.mib_per_second(),
         cpu.map_or(String::new(), |c| format!(", CPU {c:.2} s (sender and receiver)")),
+        stolen_text(stolen_pct),
     );
-    record_outcome(args, &outcome, None, cpu, None)?;
+    record_outcome(args, &outcome, &Measured { server_cpu_s: cpu, stolen_pct, ..Measured::default() })?;
     Ok(true)
 }
 
@@ -196,18 +208,21 @@ fn floor(args: &Args) -> Result<bool, String> {
         return Err("--size: at most 64M".to_owned());
     }
     let cpu_before = procfs::cpu_seconds("self");
+    let machine_before = MachineCpu::now();
     let outcome = tus_bench::floor::bare_exchanges(count, size).map_err(|e| format!("floor: {e}"))?;
     let cpu = cpu_before.and_then(|b| Some(procfs::cpu_seconds("self")? - b));
+    let stolen_pct = stolen_since(machine_before);
     println!(
-        "floor: {} uploads in {:.2} s: {:.1}/s, p50 {} µs, p99 {} µs{}",
+        "floor: {} uploads in {:.2} s: {:.1}/s, p50 {} µs, p99 {} µs{}{}",
         outcome.ok,
         outcome.elapsed.as_secs_f64(),
         outcome.per_second(),
         outcome.latency.quantile(0.5),
         outcome.latency.quantile(0.99),
         cpu.map_or(String::new(), |c| format!(", CPU {c:.2} s (client and responder)")),
+        stolen_text(stolen_pct),
     );
-    record_outcome(args, &outcome, None, cpu, None)?;
+    record_outcome(args, &outcome, &Measured { server_cpu_s: cpu, stolen_pct, ..Measured::default() })?;
     Ok(true)
 }
 

@@ -1,5 +1,6 @@
 //! Process figures from Linux `/proc`: peak RSS (`VmHWM`) and CPU time of a process and all its descendants, so
-//! multi-process servers are measured whole.
+//! multi-process servers are measured whole; and the machine's CPU time stolen by the hypervisor (`/proc/stat`),
+//! which says how much a run on a shared VM was disturbed.
 
 use std::fs;
 
@@ -72,9 +73,53 @@ pub fn tree_cpu_seconds(root: u32) -> Option<f64> {
     any.then_some(total)
 }
 
+/// The machine's CPU time so far, all CPUs together, in clock ticks (first line of `/proc/stat`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MachineCpu {
+    /// user + nice + system + idle + iowait + irq + softirq + steal (guest time is already inside user).
+    pub total: u64,
+    /// Time a virtual CPU wanted to run but the hypervisor ran something else.
+    pub steal: u64,
+}
+
+impl MachineCpu {
+    /// The counters now; `None` off Linux or when `/proc/stat` cannot be parsed.
+    pub fn now() -> Option<MachineCpu> {
+        Self::parse(&fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// Parses the aggregate `cpu` line of a `/proc/stat` text. Kernels before 2.6.11 have no steal field.
+    pub fn parse(stat: &str) -> Option<MachineCpu> {
+        let line = stat.lines().find(|l| l.split_whitespace().next() == Some("cpu"))?;
+        let ticks: Vec<u64> = line.split_whitespace().skip(1).take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+        (ticks.len() == 8).then(|| MachineCpu { total: ticks.iter().sum(), steal: ticks[7] })
+    }
+
+    /// Percent of all CPU time between `self` (earlier) and `later` that the hypervisor took; `None` when no
+    /// time passed or the counters went backwards.
+    pub fn stolen_percent_until(self, later: MachineCpu) -> Option<f64> {
+        let total = later.total.checked_sub(self.total).filter(|t| *t > 0)?;
+        let steal = later.steal.checked_sub(self.steal)?;
+        Some(100.0 * steal as f64 / total as f64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steal_is_a_share_of_all_cpu_time() {
+        let before = MachineCpu::parse("cpu  10 0 10 70 5 0 0 5 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n").unwrap();
+        assert_eq!(before, MachineCpu { total: 100, steal: 5 });
+        let after = MachineCpu { total: 300, steal: 55 };
+        assert_eq!(before.stolen_percent_until(after), Some(25.0));
+        assert_eq!(before.stolen_percent_until(before), None, "no time passed");
+        assert_eq!(after.stolen_percent_until(before), None, "backwards");
+        assert_eq!(MachineCpu::parse("cpu  1 2 3 4 5 6 7\n"), None, "no steal field");
+        assert_eq!(MachineCpu::parse("cpu  1 2 3 x 5 6 7 8\n"), None);
+        assert!(MachineCpu::now().is_some(), "this machine's /proc/stat");
+    }
 
     #[test]
     fn measures_this_process() {

@@ -175,6 +175,7 @@ fn header(out: &mut String, recs: &Records) {
         param(recs, "loadavg"),
         param(recs, "loadavg_end")
     );
+    stolen(out, recs);
     let _ = writeln!(out, "- Raw records: `{}`", param(recs, "records"));
     out.push_str(
         "- Method: each server runs alone on the machine and is restarted with an empty data directory for each \
@@ -206,6 +207,32 @@ fn header(out: &mut String, recs: &Records) {
     if let Some(note) = recs.param("fsync_note") {
         let _ = writeln!(out, "Note: {note}\n");
     }
+}
+
+/// How much CPU time the hypervisor took (steal in `/proc/stat`): over the whole run, and in the workload run
+/// that lost most. On a shared VM this is the plainest sign that a figure was disturbed.
+fn stolen(out: &mut String, recs: &Records) {
+    let worst = recs
+        .rows
+        .iter()
+        .filter(|r| r.metric == "stolen_pct")
+        .filter_map(|r| Some((r.value.parse::<f64>().ok()?, r)))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let whole = recs.param("stolen_pct").and_then(|v| v.parse::<f64>().ok());
+    if whole.is_none() && worst.is_none() {
+        return;
+    }
+    out.push_str("- CPU time stolen by the hypervisor (steal in `/proc/stat`, all CPUs): ");
+    match whole {
+        Some(pct) => {
+            let _ = write!(out, "{} % over the whole run", fmt(pct));
+        }
+        None => out.push_str("not measured over the whole run"),
+    }
+    if let Some((pct, r)) = worst {
+        let _ = write!(out, "; at most {} % in one workload run ({} {} {})", fmt(pct), r.server, r.mode, r.case);
+    }
+    out.push_str("; each run's share is in the last section\n");
 }
 
 /// Renders the whole report.
@@ -407,5 +434,22 @@ mod tests {
         assert!(report.contains("(`taskset -c 0`) 50000 uploads/s: most of an exchange is waking"), "{report}");
         assert!(report.contains("10000 uploads/s = 100 µs per upload."), "{report}");
         assert!(!report.contains("| floor |") && !report.contains("| storage |"), "no server rows: {report}");
+    }
+
+    #[test]
+    fn names_the_cpu_time_the_hypervisor_took() {
+        let quiet = render(&Records::parse("ours\tfsync\tW2/c1\tsecs\t1\n"));
+        assert!(!quiet.contains("stolen by the hypervisor ("), "nothing measured, nothing said: {quiet}");
+        let text = "run | - | param | stolen_pct | 4.5\n\
+                    ours | fsync | W2/c1 | secs | 10\n\
+                    ours | fsync | W2/c1 | stolen_pct | 2.5\n\
+                    rustus | nofsync | W2/c8 | secs | 3\n\
+                    rustus | nofsync | W2/c8 | stolen_pct | 31.0\n";
+        let report = render(&Records::parse(&text.replace(" | ", "\t")));
+        assert!(
+            report.contains("4.50 % over the whole run; at most 31.0 % in one workload run (rustus nofsync W2/c8)"),
+            "{report}"
+        );
+        assert!(report.contains("| ours | fsync | W2/c1 | 10.0 | — | — | — | 2.50 |"), "{report}");
     }
 }

@@ -79,12 +79,12 @@ pub fn render(out: &mut String, recs: &Records, flag: &mut dyn FnMut(&str, &str,
 }
 
 /// CPU seconds of the load generator and of the server tree for every workload run, to show whether the client
-/// could have been the bottleneck.
+/// could have been the bottleneck, and the share of the machine's CPU time the hypervisor took meanwhile.
 pub fn cpu_section(out: &mut String, recs: &Records) {
     out.push_str(
         "## CPU use per workload\n\n<details><summary>client (tus-bench) and server CPU seconds, wall seconds, \
-         TCP connections opened</summary>\n\n| server | fsync | case | wall s | client CPU s | server CPU s | \
-         connections |\n|---|---|---|---:|---:|---:|---:|\n",
+         TCP connections opened, CPU time stolen by the hypervisor</summary>\n\n| server | fsync | case | wall s | \
+         client CPU s | server CPU s | connections | stolen % |\n|---|---|---|---:|---:|---:|---:|---:|\n",
     );
     let mut seen: Vec<(&str, &str, &str)> = Vec::new();
     for r in recs.rows.iter().filter(|r| r.metric == "secs") {
@@ -97,14 +97,15 @@ pub fn cpu_section(out: &mut String, recs: &Records) {
         let connects = recs.text(key.0, key.1, key.2, "connects").unwrap_or("—");
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             key.0,
             key.1,
             key.2,
             get("secs"),
             get("client_cpu_s"),
             get("server_cpu_s"),
-            connects
+            connects,
+            get("stolen_pct")
         );
     }
     out.push_str("\n</details>\n");
