@@ -289,16 +289,6 @@ w1() {  # SERVER MODE
     return 0
 }
 
-if selected W1; then
-    echo "== disk limit: dd bs=10M count=$DD_COUNT oflag=dsync"
-    dd_out="$(LC_ALL=C dd if=/dev/zero of="$run_dir/dd.tmp" bs=10M count="$DD_COUNT" oflag=dsync 2>&1 | tail -1)"
-    rm -f "$run_dir/dd.tmp"
-    echo "   $dd_out"
-    dd_mib="$(sed -n 's/^\([0-9]*\) bytes.* copied, \([0-9.e+-]*\) s,.*/\1 \2/p' <<<"$dd_out" \
-        | awk '{ if ($2 > 0) printf "%.2f", $1 / 1048576 / $2 }')"
-    [ -n "$dd_mib" ] && printf 'disk\tdsync\tW1\tmib_per_s\t%s\n' "$dd_mib" >> "$records"
-fi
-
 # A machine limit measured like the servers' W1: the command (a tus-bench run; its --record and tags are added here)
 # runs W1_RUNS times; the fastest run's records are kept and every run's METRIC is listed under RUNS_METRIC.
 best_of() {  # NAME MODE CASE METRIC RUNS_METRIC command...
@@ -317,15 +307,6 @@ best_of() {  # NAME MODE CASE METRIC RUNS_METRIC command...
     [ -n "$all" ] && printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$case" "$runs_metric" "$all" >> "$records"
     return 0
 }
-
-# W1's ceiling without fsync: what this machine moves from loopback TCP into the page cache with no HTTP at all
-# (`tus-bench ceiling`: a socket reader and a file writer thread), into the same filesystem, W1_RUNS times like the
-# servers' W1, the fastest recorded and every run listed. No server can beat it at the same moment.
-if selected W1; then
-    echo "== W1 ceiling: tus-bench ceiling (loopback TCP into the page cache, no HTTP)"
-    best_of ceiling nofsync W1 mib_per_s runs_mib_per_s \
-        "$BENCH" ceiling --file "$run_dir/ceiling.tmp" --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M"
-fi
 
 # W2's floor at one client: an upload's two exchanges over loopback with no HTTP and no files (`tus-bench floor`),
 # W1_RUNS times, the fastest recorded and every run listed; once more with both threads on one CPU, which shows
@@ -366,6 +347,27 @@ if selected W2; then
             done
         done
     done
+fi
+
+# W1's limits come after W2: writing and syncing gigabytes keeps a VM's disk (and the host's cache behind it)
+# busy for a while after the writes return, which the first W2 runs with fsync would otherwise pay for.
+if selected W1; then
+    echo "== disk limit: dd bs=10M count=$DD_COUNT oflag=dsync"
+    dd_out="$(LC_ALL=C dd if=/dev/zero of="$run_dir/dd.tmp" bs=10M count="$DD_COUNT" oflag=dsync 2>&1 | tail -1)"
+    rm -f "$run_dir/dd.tmp"
+    echo "   $dd_out"
+    dd_mib="$(sed -n 's/^\([0-9]*\) bytes.* copied, \([0-9.e+-]*\) s,.*/\1 \2/p' <<<"$dd_out" \
+        | awk '{ if ($2 > 0) printf "%.2f", $1 / 1048576 / $2 }')"
+    [ -n "$dd_mib" ] && printf 'disk\tdsync\tW1\tmib_per_s\t%s\n' "$dd_mib" >> "$records"
+fi
+
+# W1's ceiling without fsync: what this machine moves from loopback TCP into the page cache with no HTTP at all
+# (`tus-bench ceiling`: a socket reader and a file writer thread), into the same filesystem, W1_RUNS times like the
+# servers' W1, the fastest recorded and every run listed. No server can beat it at the same moment.
+if selected W1; then
+    echo "== W1 ceiling: tus-bench ceiling (loopback TCP into the page cache, no HTTP)"
+    best_of ceiling nofsync W1 mib_per_s runs_mib_per_s \
+        "$BENCH" ceiling --file "$run_dir/ceiling.tmp" --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M"
 fi
 
 for server in "${list[@]}"; do
