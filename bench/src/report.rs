@@ -60,28 +60,48 @@ fn text_col(case: &str, metric: &'static str, header: impl Into<String>) -> Col 
     Col { text: true, ..col(case, metric, header, false) }
 }
 
-/// Notes about failed or cut-short runs, gathered while rendering tables.
+/// A workload run during which the hypervisor took at least this share of the machine's CPU time (steal) is
+/// marked as disturbed: on a shared VM such runs are slower by far more than their share.
+const DISTURBED_STOLEN_PCT: f64 = 10.0;
+
+/// Notes about failed, cut-short or disturbed runs, gathered while rendering tables.
 #[derive(Default)]
 struct Notes(Vec<String>);
 
 impl Notes {
-    /// " ⚠" when the run of (server, mode, case) had errors or was cut short (noting why once), else "".
+    /// " ⚠" when the run of (server, mode, case) had errors or was cut short (noting why once), " ‡" when the
+    /// hypervisor took at least [`DISTURBED_STOLEN_PCT`] of the CPU time during it, both, or "".
     fn flag(&mut self, recs: &Records, server: &str, mode: &str, case: &str) -> &'static str {
+        let stolen = recs.num(server, mode, case, "stolen_pct").unwrap_or(0.0) >= DISTURBED_STOLEN_PCT;
+        if stolen {
+            self.add(format!(
+                "‡: the hypervisor took at least {} % of the machine's CPU time during that run (steal in \
+                 `/proc/stat`; each run's share is in the last section): a disturbed figure",
+                fmt(DISTURBED_STOLEN_PCT)
+            ));
+        }
         let errors = recs.num(server, mode, case, "errors").unwrap_or(0.0);
         let cut = recs.num(server, mode, case, "cut_short").unwrap_or(0.0) > 0.0;
         if errors == 0.0 && !cut {
-            return "";
+            return if stolen { " ‡" } else { "" };
         }
         let first = recs.text(server, mode, case, "first_error").unwrap_or("-");
-        let note = format!(
+        self.add(format!(
             "{server} (fsync {}) {case}: {errors} errors{}; first: {first}",
             mode_label(server, mode),
             if cut { ", cut short by the time or error limit" } else { "" }
-        );
+        ));
+        if stolen {
+            " ⚠ ‡"
+        } else {
+            " ⚠"
+        }
+    }
+
+    fn add(&mut self, note: String) {
         if !self.0.contains(&note) {
             self.0.push(note);
         }
-        " ⚠"
     }
 }
 
@@ -195,7 +215,7 @@ fn header(out: &mut String, recs: &Records) {
     }
     out.push_str(
         "- Ratios: `(×N)` after a peer's figure is **ours ÷ that peer**, with ours in the same fsync mode (above 1: \
-         ours is faster). ⚠ marks a run with errors or cut short (see Notes).\n\n",
+         ours is faster). ⚠ marks a run with errors or cut short, ‡ one the hypervisor disturbed (see Notes).\n\n",
     );
     out.push_str("| server | what | fsync |\n|---|---|---|\n");
     out.push_str(
@@ -349,7 +369,7 @@ pub fn render(recs: &Records) -> String {
     crate::report_w5::render(&mut out, recs, &mut |server, mode, case| notes.flag(recs, server, mode, case));
 
     out.push_str("## Notes\n\n");
-    if notes.0.is_empty() {
+    if notes.0.iter().all(|note| note.starts_with('‡')) {
         out.push_str("No errors; no run was cut short.\n");
     }
     for note in &notes.0 {
@@ -443,6 +463,9 @@ mod tests {
         let text = "run | - | param | stolen_pct | 4.5\n\
                     ours | fsync | W2/c1 | secs | 10\n\
                     ours | fsync | W2/c1 | stolen_pct | 2.5\n\
+                    ours | fsync | W2/c1 | per_s | 1000\n\
+                    ours | nofsync | W2/c8 | per_s | 1000\n\
+                    rustus | nofsync | W2/c8 | per_s | 3000\n\
                     rustus | nofsync | W2/c8 | secs | 3\n\
                     rustus | nofsync | W2/c8 | stolen_pct | 31.0\n";
         let report = render(&Records::parse(&text.replace(" | ", "\t")));
@@ -451,5 +474,9 @@ mod tests {
             "{report}"
         );
         assert!(report.contains("| ours | fsync | W2/c1 | 10.0 | — | — | — | 2.50 |"), "{report}");
+        assert!(report.contains("(×0.33) ‡ |"), "rustus' W2/c8 is marked disturbed: {report}");
+        assert!(report.contains("- ‡: the hypervisor took at least 10.0 %"), "{report}");
+        assert!(!report.contains("| 1000 ‡"), "ours at 2.5 % is not marked: {report}");
+        assert!(report.contains("No errors; no run was cut short."), "a disturbed run is no error: {report}");
     }
 }
