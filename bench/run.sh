@@ -12,7 +12,8 @@
 # W2  W2_COUNT (10000) uploads of 4 KiB (POST + PATCH) with W2_CONC ("1 8 64") clients, the servers interleaved
 #     (each case for every server back to back, each on a fresh server); plus `tus-bench floor`
 #     (the same exchanges over loopback with no HTTP and no files, W1_RUNS times, and once on one CPU) and our
-#     storage alone (`small_uploads`) as the floor at one client
+#     storage alone (`small_uploads`) as the floor at one client; and `tus-bench durable` (DURABLE_FILES, at most
+#     2000, new 4 KiB files written and fsynced by as many writers as clients) as the disk's floor with fsync
 # W3  HEAD on one unfinished upload, W3_CONC (64) clients for W3_SECS (10) s
 # W4  W4_COUNT (100) concurrent uploads of W4_MIB (100) MiB in 10 MiB PATCHes: throughput and peak RSS (VmHWM)
 # W5  W2 (with W5_CONC clients) and W3 again after filling the upload directory with W5_COUNTS ("10000 100000")
@@ -28,7 +29,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 cmdline="bench/run.sh${*:+ $*}"
-for var in W1_MIB W1_RUNS W2_COUNT W2_SIZE W2_CONC W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
+for var in W1_MIB W1_RUNS W2_COUNT W2_SIZE W2_CONC DURABLE_FILES W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
     [ -n "${!var+set}" ] && cmdline="$var='${!var}' $cmdline"
 done
 quick=0
@@ -66,6 +67,7 @@ W4_MIB="${W4_MIB:-100}"
 W5_COUNTS="${W5_COUNTS:-10000 100000}"
 W5_CONC="${W5_CONC:-1 8 64}"
 W5_FILL_CONC="${W5_FILL_CONC:-64}"
+DURABLE_FILES="${DURABLE_FILES:-$(( W2_COUNT < 2000 ? W2_COUNT : 2000 ))}"
 CHUNK_MIB=10
 DD_COUNT=$(( (W1_MIB + CHUNK_MIB - 1) / CHUNK_MIB ))
 MAX_SIZE=4294967296
@@ -240,13 +242,16 @@ bench() {  # SERVER MODE CASE tus-bench-args...
 # next run on ext4 without a journal, which skips every inode freed in the last 60 s: each W2 run starts only
 # SETTLE_SECS after the previous one ended, with the disk synced.
 last_w2_end=0
-w2() {  # SERVER MODE CASE CONCURRENCY
+settle() {
     local wait=$(( last_w2_end + SETTLE_SECS - $(date +%s) ))
     sync
     if [ "$wait" -gt 0 ]; then
         echo "   (waiting ${wait} s for the inodes freed by the previous W2 run to age)"
         sleep "$wait"
     fi
+}
+w2() {  # SERVER MODE CASE CONCURRENCY
+    settle
     bench "$1" "$2" "$3" upload --count "$W2_COUNT" --size "$W2_SIZE" --chunk "$W2_SIZE" --concurrency "$4"
     last_w2_end="$(date +%s)"
 }
@@ -346,6 +351,20 @@ if selected W2; then
                 stop_server
             done
         done
+    done
+fi
+
+# W2's disk floor with fsync: new files of W2's size written and fsynced by as many writers as W2 has clients
+# (`tus-bench durable`), DURABLE_FILES in all per concurrency; what the original tussi waits for once per upload.
+# After the W2 runs, so that its syncs do not disturb them; its files are set aside like a server's data.
+if selected W2; then
+    for c in $W2_CONC; do
+        echo "== W2 disk floor with fsync: tus-bench durable, $c writer(s)"
+        settle
+        durable_dir="$(mktemp -d "$run_dir/durable.XXXXXX")"
+        "$BENCH" durable --dir "$durable_dir" --files "$DURABLE_FILES" --size "$W2_SIZE" --writers "$c" \
+            --record "$records" --server durable --mode fsync --case "W2/c$c" || echo "   (the durable run failed)"
+        discard_data "$durable_dir"
     done
 fi
 

@@ -1,7 +1,7 @@
 //! `tus-bench`: the benchmark harness of tussi. A keep-alive HTTP/1.1 TUS load generator (blocking uploads:
 //! [`http`], [`workload`]; HEAD from one event loop: [`evented`]) with an HDR-like latency histogram ([`hist`]), process figures from `/proc` ([`procfs`]), result
 //! records ([`record`]) and the Markdown report with its targets ([`report`], [`targets`]); the no-HTTP ceiling of
-//! W1 ([`ceiling`]) and floor of W2 at one client ([`floor`]).
+//! W1 ([`ceiling`]), the floor of W2 at one client ([`floor`]) and the disk's floor of W2 with fsync ([`durable`]).
 //!
 //! `bench/run.sh` drives it: it starts each server alone, runs the workloads through the `tus-bench` binary,
 //! which appends records to one file, and finally renders BENCHMARKS.md from them.
@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ceiling;
+pub mod durable;
 pub mod evented;
 pub mod floor;
 pub mod hist;

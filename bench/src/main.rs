@@ -21,6 +21,8 @@ const USAGE: &str = "usage:
                    (loopback TCP into a new file, no HTTP: W1's ceiling; the file is removed afterwards)
   tus-bench floor  --count N --size BYTES [--record FILE ...]
                    (an upload's two exchanges over loopback, no HTTP, no files: W2's floor at one client)
+  tus-bench durable --dir DIR --files N --size BYTES --writers W [--record FILE ...]
+                   (new files written and fsynced in DIR by W threads: W2's disk floor with fsync; files are kept)
   tus-bench report --records FILE --out FILE
 BYTES accept K, M and G suffixes (KiB, MiB, GiB).";
 
@@ -92,6 +94,9 @@ fn run(raw: &[String]) -> Result<bool, String> {
     }
     if command == "floor" {
         return floor(&args);
+    }
+    if command == "durable" {
+        return durable(&args);
     }
     let endpoint = Endpoint::parse(args.get("url")?)?;
     let concurrency = args.number("concurrency")? as usize;
@@ -223,6 +228,34 @@ fn floor(args: &Args) -> Result<bool, String> {
         stolen_text(stolen_pct),
     );
     record_outcome(args, &outcome, &Measured { server_cpu_s: cpu, stolen_pct, ..Measured::default() })?;
+    Ok(true)
+}
+
+/// `tus-bench durable`: W2's disk floor with fsync (see [`tus_bench::durable`]).
+fn durable(args: &Args) -> Result<bool, String> {
+    let dir = PathBuf::from(args.get("dir")?);
+    let size = usize::try_from(args.bytes("size")?).map_err(|_| "--size: too large")?;
+    if size > 64 << 20 {
+        return Err("--size: at most 64M".to_owned());
+    }
+    let writers = args.number("writers")?;
+    if !(1..=4096).contains(&writers) {
+        return Err("--writers must be 1..=4096".to_owned());
+    }
+    let machine_before = MachineCpu::now();
+    let outcome = tus_bench::durable::new_files(&dir, args.number("files")?, size, writers as usize)
+        .map_err(|e| format!("durable: {}: {e}", dir.display()))?;
+    let stolen_pct = stolen_since(machine_before);
+    println!(
+        "durable: {} new files of {size} B, {writers} writer(s), in {:.2} s: {:.1} files/s, p50 {} µs, p99 {} µs{}",
+        outcome.ok,
+        outcome.elapsed.as_secs_f64(),
+        outcome.per_second(),
+        outcome.latency.quantile(0.5),
+        outcome.latency.quantile(0.99),
+        stolen_text(stolen_pct),
+    );
+    record_outcome(args, &outcome, &Measured { stolen_pct, ..Measured::default() })?;
     Ok(true)
 }
 

@@ -6,14 +6,15 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// Record "servers" that are not servers: the run's parameters, the machine's own limits (dd, W1's ceiling, W2's
-/// floor) and our storage measured without HTTP.
-const NOT_SERVERS: [&str; 5] = ["run", "disk", "ceiling", "floor", "storage"];
+/// floor, W2's disk floor with fsync) and our storage measured without HTTP.
+const NOT_SERVERS: [&str; 6] = ["run", "disk", "ceiling", "floor", "durable", "storage"];
 
 /// One figure.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     /// `ours`, `tussi`, `tus-node`, `rustus`, `disk` (dd), `ceiling` (`tus-bench ceiling`), `floor`
-    /// (`tus-bench floor`), `storage` (tus-storage's `small_uploads` example) or `run`.
+    /// (`tus-bench floor`), `durable` (`tus-bench durable`), `storage` (tus-storage's `small_uploads` example) or
+    /// `run`.
     pub server: String,
     /// `fsync`, `nofsync`, `dsync` (the dd limit), `one-cpu` (the floor pinned to one CPU) or `-` (not
     /// applicable).

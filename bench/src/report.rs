@@ -329,6 +329,7 @@ pub fn render(recs: &Records) -> String {
     cols.extend(conc.iter().map(|c| col(&format!("W2/c{c}"), "p99_ms", format!("p99 ms, {c}"), false)));
     table(&mut out, recs, &cols, &mut notes);
     w2_floor(&mut out, recs);
+    w2_durable(&mut out, recs);
 
     let _ = writeln!(
         out,
@@ -413,6 +414,37 @@ fn w2_floor(out: &mut String, recs: &Records) {
     out.push_str(".\n\n");
 }
 
+/// The disk's floor of W2 with fsync, measured in the same run, under the W2 table.
+fn w2_durable(out: &mut String, recs: &Records) {
+    let mut writers: Vec<(u64, String)> = recs
+        .rows
+        .iter()
+        .filter(|r| r.server == "durable" && r.mode == "fsync" && r.metric == "per_s")
+        .filter_map(|r| {
+            let clients = r.case.strip_prefix("W2/c")?.parse::<u64>().ok()?;
+            let p50 = recs.num("durable", "fsync", &r.case, "p50_ms").map_or("?".to_owned(), |ms| fmt(ms * 1000.0));
+            let rate = r.value.parse::<f64>().ok()?;
+            Some((clients, format!("{clients} writer(s) {} files/s (p50 {p50} µs a file)", fmt(rate))))
+        })
+        .collect();
+    if writers.is_empty() {
+        return;
+    }
+    writers.sort_by_key(|(clients, _)| *clients);
+    writers.dedup_by_key(|(clients, _)| *clients);
+    let listed: Vec<String> = writers.into_iter().map(|(_, text)| text).collect();
+    let _ = write!(
+        out,
+        "Disk floor with fsync, same run: new files of {} B written and fsynced, one after the other by each writer, \
+         no directory sync (`tus-bench durable`) → {}. Both the original tussi and ours keep each upload in a new \
+         file of its own (the layout they share); with fsync the original waits for one such sync per upload (its \
+         data), ours for three sync phases (the new upload; its data, finished record and their directory entries; \
+         the published name).\n\n",
+        param(recs, "w2_size"),
+        listed.join(", ")
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,7 +468,10 @@ mod tests {
                     floor | nofsync | W2/c1 | p50_ms | 0.150\n\
                     floor | nofsync | W2/c1 | runs_per_s | 4000 / 5000\n\
                     floor | one-cpu | W2/c1 | per_s | 50000\n\
-                    storage | nofsync | W2/c1 | per_s | 10000\n";
+                    storage | nofsync | W2/c1 | per_s | 10000\n\
+                    durable | fsync | W2/c8 | per_s | 2500\n\
+                    durable | fsync | W2/c1 | per_s | 1250\n\
+                    durable | fsync | W2/c1 | p50_ms | 0.780\n";
         let report = render(&Records::parse(&text.replace(" | ", "\t")));
         assert!(report.contains("| original tussi 3.1.0 | on | 100 (×3.00) | 25.0 | — |"), "{report}");
         assert!(report.contains("| **tussi (ours)** | on | 300 | 75.0 | 250 / 300 / 280 |"), "{report}");
@@ -454,6 +489,14 @@ mod tests {
         assert!(report.contains("(`taskset -c 0`) 50000 uploads/s: most of an exchange is waking"), "{report}");
         assert!(report.contains("10000 uploads/s = 100 µs per upload."), "{report}");
         assert!(!report.contains("| floor |") && !report.contains("| storage |"), "no server rows: {report}");
+        assert!(
+            report.contains(
+                "(`tus-bench durable`) → 1 writer(s) 1250 files/s (p50 780 µs a file), 8 writer(s) 2500 files/s (p50 ? \
+                 µs a file)."
+            ),
+            "in order of writers: {report}"
+        );
+        assert!(!report.contains("| durable |"), "no server row: {report}");
     }
 
     #[test]

@@ -108,6 +108,44 @@ fn w2_one_client_budget(recs: &Records) -> String {
     detail
 }
 
+/// With fsync: what ×10 the original needs against the new files this disk makes durable per second with as many
+/// writers as clients (`tus-bench durable`, measured in the same run), for every concurrency both were measured at.
+/// At one client the upload also waits for its exchanges, so the no-HTTP floor is added to the file's time there.
+fn w2_fsync_limits(recs: &Records) -> String {
+    let mut parts = Vec::new();
+    for case in recs.cases(|c| c.starts_with("W2/c")) {
+        let rate = |server: &str| recs.num(server, "fsync", &case, "per_s").filter(|r| *r > 0.0);
+        let (Some(original), Some(files)) = (rate("tussi"), rate("durable")) else { continue };
+        let clients = case.trim_start_matches("W2/c");
+        let needed = 10.0 * original;
+        let mut part = format!(
+            "with fsync at {clients} client(s) ×10 needs {} uploads/s, and {clients} writer(s) make {} new files \
+             durable per second (each written and fsynced on its own, no directory sync)",
+            fmt(needed),
+            fmt(files)
+        );
+        let floor = recs.num("floor", "nofsync", "W2/c1", "per_s").filter(|r| *r > 0.0);
+        match floor {
+            Some(floor) if clients == "1" => {
+                let (budget, file, exchanges) = (1e6 / needed, 1e6 / files, 1e6 / floor);
+                part += &format!(
+                    ": ×10 leaves {} µs per upload, one such file takes {} µs and the bare exchanges {} µs",
+                    fmt(budget),
+                    fmt(file),
+                    fmt(exchanges)
+                );
+                if file + exchanges > budget {
+                    part += ", more than ×10 leaves";
+                }
+            }
+            _ if needed > files => part += ": more than one fsync of a new file per upload allows",
+            _ => {}
+        }
+        parts.push(part);
+    }
+    parts.iter().map(|part| format!("; {part}")).collect()
+}
+
 /// Every target, in the order of the brief.
 pub fn evaluate(recs: &Records) -> Vec<Target> {
     let mut targets = Vec::new();
@@ -152,6 +190,7 @@ pub fn evaluate(recs: &Records) -> Vec<Target> {
     let mut w2_original =
         ratio_target(recs, "W2 ≥ 10× the original tussi (every concurrency)", &w2, "per_s", "tussi", 10.0);
     w2_original.detail += &w2_one_client_budget(recs);
+    w2_original.detail += &w2_fsync_limits(recs);
     targets.push(w2_original);
     targets.push(ratio_target(recs, "W2 ≥ 1.5× rustus (every concurrency)", &w2, "per_s", "rustus", 1.5));
 
@@ -215,6 +254,33 @@ mod tests {
             w2(&both).detail.ends_with("and our storage alone 100 µs: 300 µs together, more than ×10 leaves"),
             "{}",
             w2(&both).detail
+        );
+    }
+
+    #[test]
+    fn w2_names_the_disk_floor_with_fsync() {
+        let w2 = |text: &str| evaluate(&recs(text)).into_iter().find(|t| t.name.starts_with("W2 ≥ 10×")).unwrap();
+        let base = "tussi | fsync | W2/c1 | per_s | 200\nours | fsync | W2/c1 | per_s | 700\n\
+                    tussi | fsync | W2/c8 | per_s | 200\nours | fsync | W2/c8 | per_s | 2100\n";
+        assert!(!w2(base).detail.contains("durable"), "no disk floor measured, none named");
+        let files = format!("{base}durable | fsync | W2/c1 | per_s | 1000\ndurable | fsync | W2/c8 | per_s | 2500\n");
+        let detail = w2(&files).detail;
+        assert!(
+            detail.contains(
+                "; with fsync at 1 client(s) ×10 needs 2000 uploads/s, and 1 writer(s) make 1000 new files durable per \
+                 second (each written and fsynced on its own, no directory sync): more than one fsync of a new file \
+                 per upload allows"
+            ),
+            "{detail}"
+        );
+        assert!(detail.ends_with("8 writer(s) make 2500 new files durable per second (each written and fsynced on its own, no directory sync)"), "{detail}");
+        let with_floor = w2(&format!("{files}floor | nofsync | W2/c1 | per_s | 4000\n")).detail;
+        assert!(
+            with_floor.contains(
+                "no directory sync): ×10 leaves 500 µs per upload, one such file takes 1000 µs and the \
+                 bare exchanges 250 µs, more than ×10 leaves;"
+            ),
+            "{with_floor}"
         );
     }
 
