@@ -34,6 +34,15 @@ pub struct AsyncFileStore<O> {
 /// for a creation (its preallocation), the body for a PATCH.
 pub const INLINE_WRITE_MAX: u64 = 64 * 1024;
 
+/// Where a small write runs instead of the pool.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    /// On the calling (async) thread: [`AsyncFileStore::inline_writes`].
+    Inline,
+    /// As a short call of the offload ([`Offload::offload_short`]).
+    Short,
+}
+
 /// The async counterpart of [`UploadWriter`].
 #[derive(Debug)]
 pub struct AsyncUploadWriter<O> {
@@ -81,15 +90,31 @@ impl<O: Offload> AsyncFileStore<O> {
         }
     }
 
-    /// [`FileStore::create`] on the pool (or inline, see [`inline_writes`](Self::inline_writes)).
+    /// [`FileStore::create`] on the pool; a small one without fsync as a short call (see [`Offload::offload_short`])
+    /// or inline (see [`inline_writes`](Self::inline_writes)).
     pub async fn create(&self, new: &NewUpload) -> Result<(AsyncUploadWriter<O>, UploadId), StoreFailure> {
-        if self.inline_writes && new.length.is_none_or(|length| length <= INLINE_WRITE_MAX) {
-            let (writer, id) = self.store.create(new)?;
-            return Ok((self.wrap(writer), id));
-        }
+        // A deferred length preallocates nothing.
+        let place = self.small_write(new.length.unwrap_or(0));
         let (store, new) = (self.store.clone(), new.clone());
-        let (writer, id) = self.offload.offload(move || store.create(&new)).await?;
+        let create = move || store.create(&new);
+        let (writer, id) = match place {
+            Some(Place::Inline) => create(),
+            Some(Place::Short) => self.offload.offload_short(create).await,
+            None => self.offload.offload(create).await,
+        }?;
         Ok((self.wrap(writer), id))
+    }
+
+    /// Where a write touching `bytes` runs when it is small enough to skip the pool: `None` when it is not (or when
+    /// fsync is on: a sync can take milliseconds).
+    fn small_write(&self, bytes: u64) -> Option<Place> {
+        if self.store.config().fsync || bytes > INLINE_WRITE_MAX {
+            None
+        } else if self.inline_writes {
+            Some(Place::Inline)
+        } else {
+            Some(Place::Short)
+        }
     }
 
     /// Runs [`stat`](Self::stat) on the calling thread instead of the pool.
@@ -103,36 +128,53 @@ impl<O: Offload> AsyncFileStore<O> {
         self
     }
 
-    /// Runs small creations and PATCHes on the calling thread instead of the pool, when fsync is off.
+    /// Runs small creations and PATCHes on the calling thread, when fsync is off.
     ///
     /// A creation of at most [`INLINE_WRITE_MAX`] bytes (or of a deferred length), and a PATCH whose body of at
-    /// most that size was read whole ([`patch_whole`](Self::patch_whole)) and whose upload nobody holds, are then
-    /// a few file-system calls into the page cache, and handing them to a pool thread and back costs about a third
-    /// of the server's CPU per 4 KiB upload from one client (BENCHMARKS.md). A PATCH that would wait for
-    /// another writer to let go still waits on the pool. The price is that of
-    /// [`inline_reads`](Self::inline_reads): a stalling disk, or the kernel throttling writers while much data is
-    /// waiting for writeback, stalls the calling async thread and every connection it serves. Has no effect while
-    /// [`StoreConfig::fsync`] is on (a sync can take milliseconds). Off by default.
+    /// most that size was read whole ([`patch_whole`](Self::patch_whole)) and whose upload nobody holds, are a few
+    /// file-system calls into the page cache. By default they are short calls of the offload
+    /// ([`Offload::offload_short`]): on tokio's multi-thread runtime they run in place while the thread's other
+    /// tasks move to another thread, elsewhere on the pool, where the hand-off there and back costs about a third
+    /// of the server's CPU per 4 KiB upload from one client (BENCHMARKS.md). This runs them inline instead, with
+    /// nothing moved away. A PATCH that would wait for another writer to let go still waits on the pool. The price
+    /// is that of [`inline_reads`](Self::inline_reads): a stalling disk, or the kernel throttling writers while
+    /// much data is waiting for writeback, stalls the calling async thread and every connection it serves. Has no
+    /// effect while [`StoreConfig::fsync`] is on (a sync can take milliseconds). Off by default.
     pub fn inline_writes(mut self, inline: bool) -> Self {
         self.inline_writes = inline && !self.store.config().fsync;
         self
     }
 
     /// A PATCH whose body was read whole beforehand, in one pool call: [`Open::run_whole`] on the blocking store
-    /// (open, write, commit) instead of one call each. `ending` says how the body ended. Inline when
-    /// [`inline_writes`](Self::inline_writes) allows.
+    /// (open, write, commit) instead of one call each. `ending` says how the body ended. Without fsync, a body of at
+    /// most [`INLINE_WRITE_MAX`] bytes whose upload nobody holds is a short call (see [`Offload::offload_short`]),
+    /// or inline (see [`inline_writes`](Self::inline_writes)); a held upload waits for its holder on the pool.
     pub async fn patch_whole<B>(&self, open: Open, body: B, ending: Option<Interruption>) -> Response
     where
         B: AsRef<[u8]> + Send + 'static,
     {
-        if self.inline_writes && body.as_ref().len() as u64 <= INLINE_WRITE_MAX {
-            // Only if the lock is free now: waiting for a holder to let go takes up to the release timeout.
-            let opened = self.store.open_now(open.id()).map_err(|e| e.with_id(open.id()).to_failure());
-            if let Some(opened) = opened.transpose() {
-                let mut storage = Opened { opened: Some(opened) };
-                return open.run_whole(body.as_ref(), ending, &mut storage);
+        let (open, body) = match self.small_write(body.as_ref().len() as u64) {
+            None => (open, body),
+            Some(place) => {
+                let store = self.store.clone();
+                // Only if the lock is free now: waiting for a holder to let go takes up to the release timeout.
+                let unless_held = move || match store.open_now(open.id()) {
+                    Ok(None) => Err((open, body)),
+                    opened => {
+                        let opened = opened.map_err(|e| e.with_id(open.id()).to_failure()).transpose();
+                        Ok(open.run_whole(body.as_ref(), ending, &mut Opened { opened }))
+                    }
+                };
+                let attempt = match place {
+                    Place::Inline => unless_held(),
+                    Place::Short => self.offload.offload_short(unless_held).await,
+                };
+                match attempt {
+                    Ok(response) => return response,
+                    Err(held) => held,
+                }
             }
-        }
+        };
         let mut store = self.store.clone();
         self.offload.offload(move || open.run_whole(body.as_ref(), ending, &mut store)).await
     }

@@ -34,6 +34,18 @@ pub trait Offload: Clone + Send + Sync + 'static {
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static;
+
+    /// Runs `f`, a short call (a few file-system calls that end in the page cache), where it may block. The
+    /// default hands it to [`offload`](Self::offload). A runtime that can run it on the calling thread while it
+    /// hands that thread's other tasks to another one (tokio's `block_in_place`) may do so: the call then waits
+    /// for no thread hand-off, and no other task waits for it.
+    fn offload_short<F, T>(&self, f: F) -> impl Future<Output = T> + Send
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.offload(f)
+    }
 }
 
 /// The `blocking` crate's thread pool: works on every async runtime.

@@ -1,5 +1,5 @@
 //! `AsyncFileStore::inline_writes`: which calls stay on the calling thread, which still go to the pool, and that
-//! both store the same.
+//! both store the same; and without it, which calls are the offload's short ones.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
@@ -16,13 +16,20 @@ use http::{Method, Request};
 use tus_proto::{Metadata, NewUpload, Open, RequestHead, Response, Server, Step, UploadId};
 use tus_storage::{AsyncFileStore, BlockingPool, FileStore, Offload, INLINE_WRITE_MAX};
 
-/// The blocking pool, counting the calls handed to it.
+/// The blocking pool, counting the calls handed to it: plain ones and short ones apart.
 #[derive(Clone, Default)]
-struct Counted(Arc<AtomicUsize>);
+struct Counted {
+    plain: Arc<AtomicUsize>,
+    short: Arc<AtomicUsize>,
+}
 
 impl Counted {
     fn calls(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.plain.load(Ordering::SeqCst)
+    }
+
+    fn short_calls(&self) -> usize {
+        self.short.load(Ordering::SeqCst)
     }
 }
 
@@ -32,16 +39,32 @@ impl Offload for Counted {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.plain.fetch_add(1, Ordering::SeqCst);
+        BlockingPool.offload(f)
+    }
+
+    fn offload_short<F, T>(&self, f: F) -> impl Future<Output = T> + Send
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.short.fetch_add(1, Ordering::SeqCst);
         BlockingPool.offload(f)
     }
 }
 
+/// A store with `inline_writes` on.
 fn store(dirs: &Dirs, fsync: bool) -> (AsyncFileStore<Counted>, Counted) {
+    let (store, pool) = default_store(dirs, fsync);
+    (store.inline_writes(true), pool)
+}
+
+/// A store as `AsyncFileStore::new` makes it.
+fn default_store(dirs: &Dirs, fsync: bool) -> (AsyncFileStore<Counted>, Counted) {
     let mut config = dirs.config();
     config.fsync = fsync;
     let pool = Counted::default();
-    (AsyncFileStore::new(FileStore::new(config).unwrap(), pool.clone()).inline_writes(true), pool)
+    (AsyncFileStore::new(FileStore::new(config).unwrap(), pool.clone()), pool)
 }
 
 fn new_upload(length: Option<u64>) -> NewUpload {
@@ -143,4 +166,48 @@ fn a_patch_to_an_unknown_upload_answers_not_found_inline() {
     let response = block_on(store.patch_whole(patch_open(unknown, 0, 3), b"abc".to_vec(), None));
     assert_eq!(response.status(), 404);
     assert_eq!(pool.calls(), 0);
+}
+
+#[test]
+fn without_inline_writes_small_writes_are_short_calls_and_the_rest_plain_ones() {
+    let dirs = Dirs::new();
+    let (store, pool) = default_store(&dirs, false);
+    let (writer, id) = block_on(store.create(&new_upload(Some(3)))).unwrap();
+    drop(writer);
+    let response = block_on(store.patch_whole(patch_open(id, 0, 3), b"abc".to_vec(), None));
+    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("3")));
+    assert_eq!((pool.short_calls(), pool.calls()), (2, 0), "a small creation and PATCH are short calls");
+    let finished = block_on(store.stat(id)).unwrap(); // a finished upload's record is read on the pool
+    assert_eq!((finished.offset, finished.finished), (3, true));
+
+    block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX + 1)))).unwrap();
+    assert_eq!((pool.short_calls(), pool.calls()), (2, 2), "a larger preallocation is a plain call");
+
+    let synced_dirs = Dirs::new();
+    let (synced, synced_pool) = default_store(&synced_dirs, true);
+    block_on(synced.create(&new_upload(Some(3)))).unwrap();
+    assert_eq!((synced_pool.short_calls(), synced_pool.calls()), (0, 1), "with fsync every write is a plain call");
+}
+
+#[test]
+fn without_inline_writes_a_held_upload_is_tried_short_then_waited_for_on_the_pool() {
+    let dirs = Dirs::new();
+    let (store, pool) = default_store(&dirs, false);
+    let (mut holder, id) =
+        store.blocking().create_with(Some(8), Metadata::default(), Metadata::default(), SystemTime::now()).unwrap();
+    let holding = thread::spawn(move || {
+        holder.write_at(0, b"1234").unwrap();
+        for _ in 0..2000 {
+            if holder.release_requested() {
+                holder.commit(4, false).unwrap();
+                return true;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        false
+    });
+    let response = block_on(store.patch_whole(patch_open(id, 4, 4), b"5678".to_vec(), None));
+    assert!(holding.join().unwrap(), "the holder was asked to let go");
+    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("8")));
+    assert_eq!((pool.short_calls(), pool.calls()), (1, 1), "one short try, then the wait on the pool");
 }
