@@ -37,7 +37,8 @@ pub fn runtime() -> Runtime {
     Runtime::new(TokioExecutor::new(), TokioTimer::new())
 }
 
-/// Runs file work on tokio's blocking pool (`spawn_blocking`).
+/// Runs file work on tokio's blocking pool (`spawn_blocking`), and short calls in place on a multi-thread runtime
+/// (`block_in_place`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokioPool;
 
@@ -56,6 +57,32 @@ impl Offload for TokioPool {
             }
         }
     }
+
+    /// On a multi-thread runtime, runs `f` right here with `block_in_place`: this thread's other tasks move to
+    /// another thread meanwhile, so none waits for the call, and the caller waits for no hand-off to the pool and
+    /// back (W2 with one client in BENCHMARKS.md). On a current-thread runtime, which cannot move its tasks, it goes
+    /// to the pool like [`offload`](Offload::offload).
+    fn offload_short<F, T>(&self, f: F) -> impl Future<Output = T> + Send
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let call = if multi_thread { Short::InPlace(f) } else { Short::Pooled(self.offload(f)) };
+        async move {
+            match call {
+                Short::InPlace(f) => tokio::task::block_in_place(f),
+                Short::Pooled(pooled) => pooled.await,
+            }
+        }
+    }
+}
+
+/// Where [`TokioPool::offload_short`] runs its call: decided when it is made, awaited later.
+enum Short<F, P> {
+    InPlace(F),
+    Pooled(P),
 }
 
 /// Opens (creating if needed) the filesystem store described by `config`, run on [`TokioPool`].
