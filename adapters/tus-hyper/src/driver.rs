@@ -122,7 +122,7 @@ where
 /// Bodies declared up to this size are read whole before the upload is opened: the upload is then held only to
 /// write and commit (never while a slow client sends), and a blocking store does open, write and commit in one
 /// pool call instead of three. At most this much per request, like the smallest batch.
-const WHOLE_BODY_MAX: u64 = 64 * 1024;
+pub(crate) const WHOLE_BODY_MAX: u64 = 64 * 1024;
 
 /// Reads a body of at most `declared` bytes, and how it ended. The body read timeout applies between frames.
 async fn read_whole<B>(

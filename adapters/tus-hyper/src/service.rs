@@ -1,7 +1,9 @@
 //! The request handler as a hyper `Service` and a tower `Service`.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -17,8 +19,9 @@ use crate::{driver, BoxFuture, Runtime, Store, TusApp};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
 
-/// Serves a [`TusApp`]. Each request with a body runs in its own task, so a client that disconnects mid-body does
-/// not cancel the commit of what was stored; requests without one are answered in the service's own future.
+/// Serves a [`TusApp`]. A request without a body or with a small one runs in the service's own future, one with a
+/// larger body in a task of its own; either way a client that disconnects mid-request does not cancel it, so what
+/// arrived of a body is still committed.
 pub struct TusService<S> {
     app: Arc<TusApp<S>>,
     runtime: Runtime,
@@ -60,16 +63,17 @@ impl<S: Store> TusService<S> {
         B::Error: std::fmt::Display,
     {
         let peer = self.peer.or_else(|| request.extensions().get::<PeerAddr>().map(|p| p.0.ip()));
+        let small = request.body().size_hint().exact().is_some_and(|length| length <= driver::WHOLE_BODY_MAX);
         let (app, runtime) = (self.app.clone(), self.runtime.clone());
-        if request.body().is_end_stream() {
-            // No body to lose: answer right here, without a task hop (HEAD, OPTIONS, POST).
-            return Box::pin(async move { Ok(driver::handle(&app, &runtime, request, peer).await) });
+        let work: BoxFuture<_> = Box::pin(async move { driver::handle(&app, &runtime, request, peer).await });
+        if small {
+            return Box::pin(FinishOnDrop { work: Some(work), runtime: self.runtime.clone() });
         }
+        // A large or streamed body: its own task stores it while the connection's task reads the socket, on
+        // another thread (W1 in BENCHMARKS.md). The task runs to its end whether or not the response is awaited.
         let (sender, receiver) = async_channel::bounded(1);
         self.runtime.spawn(async move {
-            let response = driver::handle(&app, &runtime, request, peer).await;
-            // The client may be gone: the work is done either way.
-            let _ = sender.send(response).await;
+            let _ = sender.send(work.await).await;
         });
         Box::pin(async move {
             Ok(receiver.recv().await.unwrap_or_else(|_| {
@@ -78,6 +82,37 @@ impl<S: Store> TusService<S> {
                 response
             }))
         })
+    }
+}
+
+/// The work of a request without a body or with a small one (read whole), run in the service's own future: no task
+/// hop on the way. If hyper (or a layer around the service, such as a timeout) drops that future before the work is
+/// done, the rest moves into a task of its own and runs to its end there: what arrived of the body is committed,
+/// the events are delivered.
+struct FinishOnDrop {
+    work: Option<BoxFuture<http::Response<Full<Bytes>>>>,
+    runtime: Runtime,
+}
+
+impl Future for FinishOnDrop {
+    type Output = Result<http::Response<Full<Bytes>>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(work) = self.work.as_mut() else { return Poll::Pending };
+        let response = std::task::ready!(work.as_mut().poll(cx));
+        self.work = None;
+        Poll::Ready(Ok(response))
+    }
+}
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        if let Some(work) = self.work.take() {
+            // The client is gone: nobody reads the response, but the storage work must still end properly.
+            self.runtime.spawn(async move {
+                let _ = work.await;
+            });
+        }
     }
 }
 
