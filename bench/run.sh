@@ -5,7 +5,7 @@
 #
 #   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5] [--servers ours,tussi,tus-node,rustus] [--out FILE]
 #
-# W1  one upload of W1_MIB (1024) MiB in 10 MiB PATCHes, fsync on and off where the server can do both, W1_RUNS (3)
+# W1  one upload of W1_MIB (1024) MiB in 10 MiB PATCHes, fsync on and off where the server can do both, W1_RUNS (5)
 #     times, each on a freshly started server, the fastest reported (all listed); plus `dd bs=10M oflag=dsync` of
 #     the same size on the same filesystem as the disk limit, and `tus-bench ceiling` (loopback TCP into the page
 #     cache, no HTTP, W1_RUNS times) as the ceiling without fsync
@@ -56,7 +56,7 @@ if [ "$quick" = 1 ]; then
     : "${W5_COUNTS:=300 1000}" "${W5_CONC:=8}" "${BENCH_SETTLE_SECS:=0}"
 fi
 W1_MIB="${W1_MIB:-1024}"
-W1_RUNS="${W1_RUNS:-3}"
+W1_RUNS="${W1_RUNS:-5}"
 W2_COUNT="${W2_COUNT:-10000}"
 W2_SIZE="${W2_SIZE:-4096}"
 W2_CONC="${W2_CONC:-1 8 64}"
