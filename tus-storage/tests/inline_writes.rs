@@ -134,13 +134,11 @@ fn with_fsync_on_every_write_goes_to_the_pool() {
     assert_eq!(pool.calls(), 2, "inline_writes has no effect with fsync on");
 }
 
-#[test]
-fn a_patch_to_a_held_upload_waits_for_the_holder_on_the_pool() {
-    let dirs = Dirs::new();
-    let (store, pool) = store(&dirs, false);
+/// PATCHes the second half of an upload that another writer holds: the holder commits what it has and lets go once
+/// asked, as a PATCH in flight does, and the PATCH then completes the upload.
+fn patch_a_held_upload(store: &AsyncFileStore<Counted>) {
     let (mut holder, id) =
         store.blocking().create_with(Some(8), Metadata::default(), Metadata::default(), SystemTime::now()).unwrap();
-    // The holder commits what it has and lets go once asked, as a PATCH in flight does.
     let holding = thread::spawn(move || {
         holder.write_at(0, b"1234").unwrap();
         for _ in 0..2000 {
@@ -155,6 +153,13 @@ fn a_patch_to_a_held_upload_waits_for_the_holder_on_the_pool() {
     let response = block_on(store.patch_whole(patch_open(id, 4, 4), b"5678".to_vec(), None));
     assert!(holding.join().unwrap(), "the holder was asked to let go");
     assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("8")));
+}
+
+#[test]
+fn a_patch_to_a_held_upload_waits_for_the_holder_on_the_pool() {
+    let dirs = Dirs::new();
+    let (store, pool) = store(&dirs, false);
+    patch_a_held_upload(&store);
     assert_eq!(pool.calls(), 1, "the wait for the holder ran on the pool");
 }
 
@@ -193,21 +198,6 @@ fn without_inline_writes_small_writes_are_short_calls_and_the_rest_plain_ones() 
 fn without_inline_writes_a_held_upload_is_tried_short_then_waited_for_on_the_pool() {
     let dirs = Dirs::new();
     let (store, pool) = default_store(&dirs, false);
-    let (mut holder, id) =
-        store.blocking().create_with(Some(8), Metadata::default(), Metadata::default(), SystemTime::now()).unwrap();
-    let holding = thread::spawn(move || {
-        holder.write_at(0, b"1234").unwrap();
-        for _ in 0..2000 {
-            if holder.release_requested() {
-                holder.commit(4, false).unwrap();
-                return true;
-            }
-            thread::sleep(Duration::from_millis(1));
-        }
-        false
-    });
-    let response = block_on(store.patch_whole(patch_open(id, 4, 4), b"5678".to_vec(), None));
-    assert!(holding.join().unwrap(), "the holder was asked to let go");
-    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("8")));
+    patch_a_held_upload(&store);
     assert_eq!((pool.short_calls(), pool.calls()), (1, 1), "one short try, then the wait on the pool");
 }

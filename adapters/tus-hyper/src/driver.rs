@@ -18,8 +18,8 @@ use crate::{Runtime, Store, TusApp};
 
 /// Answers one request: runs every step, delivers the events, and returns the HTTP response.
 ///
-/// Run it to completion even when the client goes away (the service spawns it): a body that breaks off is
-/// committed as far as it was stored.
+/// Run it to completion even when the client goes away ([`TusService`](crate::TusService) does: a request it drops
+/// finishes in a task of its own): a body that breaks off is committed as far as it was stored.
 pub async fn handle<S, B>(
     app: &TusApp<S>,
     runtime: &Runtime,
