@@ -205,13 +205,19 @@ fn ceiling(args: &Args) -> Result<bool, String> {
     Ok(true)
 }
 
-/// `tus-bench floor`: W2's no-HTTP floor at one client (see [`tus_bench::floor`]).
-fn floor(args: &Args) -> Result<bool, String> {
-    let count = args.number("count")?;
+/// `--size` of the tools that hold one upload's bytes in memory (`floor`, `durable`): at most 64 MiB.
+fn buffer_size(args: &Args) -> Result<usize, String> {
     let size = usize::try_from(args.bytes("size")?).map_err(|_| "--size: too large")?;
     if size > 64 << 20 {
         return Err("--size: at most 64M".to_owned());
     }
+    Ok(size)
+}
+
+/// `tus-bench floor`: W2's no-HTTP floor at one client (see [`tus_bench::floor`]).
+fn floor(args: &Args) -> Result<bool, String> {
+    let count = args.number("count")?;
+    let size = buffer_size(args)?;
     let cpu_before = procfs::cpu_seconds("self");
     let machine_before = MachineCpu::now();
     let outcome = tus_bench::floor::bare_exchanges(count, size).map_err(|e| format!("floor: {e}"))?;
@@ -234,10 +240,7 @@ fn floor(args: &Args) -> Result<bool, String> {
 /// `tus-bench durable`: W2's disk floor with fsync (see [`tus_bench::durable`]).
 fn durable(args: &Args) -> Result<bool, String> {
     let dir = PathBuf::from(args.get("dir")?);
-    let size = usize::try_from(args.bytes("size")?).map_err(|_| "--size: too large")?;
-    if size > 64 << 20 {
-        return Err("--size: at most 64M".to_owned());
-    }
+    let size = buffer_size(args)?;
     let writers = args.number("writers")?;
     if !(1..=4096).contains(&writers) {
         return Err("--writers must be 1..=4096".to_owned());
