@@ -29,7 +29,7 @@ use crate::fsutil::{is_same_file, read_record, remove_if_exists};
 use crate::layout::{Entry, OpenMode};
 use crate::lock::{try_lock, Locked};
 use crate::record::UploadRecord;
-use crate::store::FileStore;
+use crate::store::{is_not_found, FileStore};
 
 /// One finished upload, claimed by this worker alone until it is dropped or [`finish`](Self::finish)ed.
 ///
@@ -140,6 +140,8 @@ enum Scan {
     /// Nothing claimable; `busy` when some finished file was locked by someone else.
     Nothing {
         busy: bool,
+        /// Whether a half-made upload was repaired (and can be claimed by the next scan).
+        repaired: bool,
     },
 }
 
@@ -188,7 +190,7 @@ impl FileStore {
             let generation = self.inner.finishes.generation();
             let busy = match self.scan()? {
                 Scan::Claimed(claim) => return Ok(*claim),
-                Scan::Nothing { busy } => busy,
+                Scan::Nothing { busy, .. } => busy,
             };
             let now = Instant::now();
             if now >= deadline || cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
@@ -207,7 +209,15 @@ impl FileStore {
         }
     }
 
+    /// Claims the oldest claimable upload; scans again at once after repairing one (see `recover`).
     fn scan(&self) -> Result<Scan, StorageError> {
+        match self.scan_once()? {
+            Scan::Nothing { busy: _, repaired: true } => self.scan_once(),
+            scan => Ok(scan),
+        }
+    }
+
+    fn scan_once(&self) -> Result<Scan, StorageError> {
         let completed = &self.inner.completed;
         let entries = std::fs::read_dir(completed.path()).map_err(|e| StorageError::io("scan", completed.path(), e))?;
         let mut candidates: Vec<(SystemTime, UploadId)> = entries
@@ -221,7 +231,7 @@ impl FileStore {
             })
             .collect();
         candidates.sort();
-        let mut busy = false;
+        let (mut busy, mut repaired) = (false, false);
         for (_, id) in candidates {
             let (data, record_at) = (completed.at(Entry::Data(id)), completed.at(Entry::Record(id)));
             let Ok(file) = data.open(OpenMode::Read) else { continue };
@@ -254,6 +264,12 @@ impl FileStore {
                 Err(e) if matches!(e.cause(), Cause::Io(io) if io.kind() != io::ErrorKind::NotFound) => {
                     return Err(e.with_id(id));
                 }
+                Err(e) if is_not_found(&e) && self.inner.uploads.at(Entry::Record(id)).exists() => {
+                    // Beside a staging record: a finalisation cut short by a crash (see `recover`), finished
+                    // under the lock `recover` takes itself.
+                    drop(locked);
+                    repaired |= self.recover(id, SystemTime::now())?;
+                }
                 Err(_) => {
                     // Missing or corrupt record: discard the upload, as the original does.
                     let _ = data.remove();
@@ -262,6 +278,6 @@ impl FileStore {
                 }
             }
         }
-        Ok(Scan::Nothing { busy })
+        Ok(Scan::Nothing { busy, repaired })
     }
 }

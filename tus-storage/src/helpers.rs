@@ -1,9 +1,9 @@
 //! Helper threads for syncs that can overlap.
 //!
-//! A creation makes three things durable (the data file, the record, the directory entries) and a finalisation
-//! three before its rename (the data, the completed record, its directory entry). None of them has to wait for
-//! another, but each `fsync` waits for the disk: one after the other they cost three waits, side by side one. The
-//! calling thread starts the others on helpers, does its own, then waits for theirs.
+//! A creation makes two things durable (the record and the directory entries), a commit or finalisation two
+//! before its rename (the data and the record). Neither has to wait for the other, but each `fsync` waits for the
+//! disk: one after the other they cost two waits, side by side one. The calling thread starts the other on a
+//! helper, does its own, then waits for the helper's.
 //!
 //! Helpers are started on demand (at most [`MAX_HELPERS`]) and wait for work when idle. A job goes only to an idle
 //! helper (a rendezvous hand-off); when none is idle and no more may start, the caller runs the job itself, so

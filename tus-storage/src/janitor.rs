@@ -6,13 +6,17 @@
 //! |---|---|---|
 //! | [`FinaliseZombie`](JanitorReason::FinaliseZombie) | upload dir | `offset == length` but never finalised |
 //! | [`Stale`](JanitorReason::Stale) | upload dir | no commit for `stale_upload_age` |
-//! | [`OrphanedRecord`](JanitorReason::OrphanedRecord) | upload dir | `.meta` without data |
+//! | [`OrphanedRecord`](JanitorReason::OrphanedRecord) | upload dir | `.meta` without data (but see repairs below) |
 //! | [`Expired`](JanitorReason::Expired) | completed dir | finished (record written) more than `completed_file_age` ago |
-//! | [`OrphanedCompletedData`](JanitorReason::OrphanedCompletedData) | completed dir | data without `.meta` |
+//! | [`OrphanedCompletedData`](JanitorReason::OrphanedCompletedData) | completed dir | data without `.meta` (but see repairs below) |
 //! | [`OrphanedUploadData`](JanitorReason::OrphanedUploadData) | upload dir | data without `.meta`, older than `stale_upload_age` |
 //! | [`UnreadableRecord`](JanitorReason::UnreadableRecord) | upload dir | data with a `.meta` that does not parse, older than `stale_upload_age` |
 //! | [`OrphanedCompletedRecord`](JanitorReason::OrphanedCompletedRecord) | completed dir | `.meta` without data, older than `completed_file_age` |
 //! | [`Leftover`](JanitorReason::Leftover) | both | temporary records and release markers nobody can be using |
+//!
+//! What a crash leaves half-made is repaired instead, and listed in [`JanitorReport::repaired`]: a young staging
+//! record at offset 0 without data (a creation's data file lost) and completed data without a record beside its
+//! staging record (a finalisation cut short before its directory sync).
 //!
 //! Every upload-dir deletion happens under the exclusive lock of the data file, taken with `LOCK_NB`: a file
 //! locked by a writer, a reader or a claimer is skipped and listed in [`JanitorReport::skipped_locked`]. A completed
@@ -84,6 +88,9 @@ pub struct JanitorReport {
     pub skipped_locked: Vec<PathBuf>,
     /// Errors met on the way (the run goes on after each).
     pub errors: Vec<StorageError>,
+    /// Uploads a crash left half-made, repaired instead of deleted: a creation's lost data file created again, or
+    /// a cut-short finalisation finished (see [`FileStore::wait_for_file`]'s and `stat`'s repairs).
+    pub repaired: Vec<UploadId>,
 }
 
 impl JanitorReport {
@@ -188,7 +195,7 @@ impl FileStore {
             let _held: Locked = match lock {
                 Lock::Busy => continue,
                 Lock::Gone => {
-                    if files.record {
+                    if files.record && !self.repair(id, config, now, report) {
                         report.delete(dir.record(id), id, OrphanedRecord);
                     }
                     if files.temp {
@@ -222,9 +229,32 @@ impl FileStore {
                 }
             };
             if let Some(reason) = reason {
-                report.delete(data, id, reason);
+                // The record first: a record without data at offset 0 is what a crash leaves of a creation, which
+                // `recover` repairs (and would bring back).
                 report.delete(dir.record(id), id, reason);
+                report.delete(data, id, reason);
                 report.delete(dir.release(id), id, reason);
+            }
+        }
+    }
+
+    /// Repairs a crash's half-made upload `id` (see `recover`); whether it did. A lost creation is not brought
+    /// back once its record is older than `stale_upload_age` (it would be deleted as stale anyway).
+    fn repair(&self, id: UploadId, config: &JanitorConfig, now: SystemTime, report: &mut JanitorReport) -> bool {
+        let published = self.inner.completed.at(Entry::Data(id)).exists();
+        if !published && age(&self.inner.uploads.record(id), now).is_none_or(|a| a > config.stale_upload_age) {
+            return false;
+        }
+        match self.recover(id, now) {
+            Ok(repaired) => {
+                if repaired {
+                    report.repaired.push(id);
+                }
+                repaired
+            }
+            Err(e) => {
+                report.errors.push(e);
+                true // neither repaired nor to be deleted while the error lasts
             }
         }
     }
@@ -238,7 +268,7 @@ impl FileStore {
             }
             let (data, record) = (dir.data(id), dir.record(id));
             let lock = if files.data { lock_data(&dir.at(Entry::Data(id)), false, report, id) } else { Lock::Gone };
-            let _held: Locked = match lock {
+            let held: Locked = match lock {
                 Lock::Busy => continue,
                 Lock::Gone => {
                     if files.record && age(&record, now).is_some_and(|a| a > config.completed_file_age) {
@@ -249,6 +279,10 @@ impl FileStore {
                 Lock::Held(locked) => locked,
             };
             match age(&record, now) {
+                None if self.inner.uploads.at(Entry::Record(id)).exists() => {
+                    drop(held); // `recover` takes the lock itself
+                    self.repair(id, config, now, report);
+                }
                 None => report.delete(data, id, OrphanedCompletedData),
                 Some(a) if a > config.completed_file_age => {
                     report.delete(data, id, Expired);

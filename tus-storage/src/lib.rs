@@ -63,12 +63,19 @@
 //! # Durability
 //! [`UploadWriter::commit`] with [`StoreConfig::fsync`] on: `fdatasync(data)` and `<id>.meta.tmp` written +
 //! `fsync`ed → `rename` → `fsync(dir)`; with fsync off, none of these syncs. Creation: record in place, then
-//! `fdatasync(data)`, `fsync(record)` and `fsync(dir)`. Finalisation (same lock section): completed record in
-//! place, then `fdatasync(data)`, `fsync(record)` and `fsync(completed dir)` → rename of the data → `fsync(completed
-//! dir)` → removal of the staging record. Syncs grouped with "and" do not depend on each other and run side by side
-//! (on up to four helper threads per store; without an idle one the caller runs them itself); an arrow waits for
-//! everything before it. Directory syncs of concurrent requests are shared (group commit). Large writes start
-//! their writeback every MiB, so a commit's `fdatasync` waits only for the rest.
+//! `fsync(record)` and `fsync(dir)` (the empty data file becomes durable with the first commit's `fdatasync`).
+//! Finalisation (same lock section): completed record in place, then `fdatasync(data)` and `fsync(record)` →
+//! rename of the data → `fsync(completed dir)` → removal of the staging record. Syncs grouped with "and" do not
+//! depend on each other and run side by side (on up to four helper threads per store; without an idle one the
+//! caller runs them itself); an arrow waits for everything before it. Directory syncs of concurrent requests are
+//! shared (group commit). Large writes start their writeback every MiB, so a commit's `fdatasync` waits only for
+//! the rest.
+//!
+//! Five syncs per upload (two of them shared directory syncs) are the fewest that keep every answer's promise,
+//! and they leave two half-made states a crash can produce: a creation's record without its (empty) data file,
+//! and published data whose completed record's name was not yet durable, beside the staging record. `stat`,
+//! `open`, `wait_for_file` and the janitor repair both where they meet them (module `recovery`; tests in
+//! `tests/recovery.rs`): the first by creating the data file again, the second by writing the finished record.
 //! Preallocation makes the data file's size meaningless: the committed offset is the record's.
 //!
 //! # Locks and the lock-release request
@@ -110,6 +117,7 @@ mod layout;
 mod lock;
 mod offload;
 mod record;
+mod recovery;
 mod store;
 mod writer;
 

@@ -142,7 +142,9 @@ impl FileStore {
     }
 
     /// Creates an upload under a fresh random id: data file (`O_EXCL`, preallocated with `posix_fallocate` to the
-    /// declared length) and record, both durable when fsync is on. The returned writer holds the exclusive lock.
+    /// declared length) and record; with fsync on, the record and both names are durable (the empty data file
+    /// itself becomes durable with the first commit, and is recreated should a crash lose it before). The returned
+    /// writer holds the exclusive lock.
     ///
     /// Not enough free space (checked with `statvfs`, then by the preallocation itself) is `NoSpace`, with nothing
     /// left behind. A filesystem that cannot preallocate is used without it (counted in [`StoreStats`]).
@@ -188,39 +190,44 @@ impl FileStore {
 
     fn initialise(&self, id: UploadId, file: File, record: UploadRecord) -> Result<UploadWriter, StorageError> {
         let uploads = &self.inner.uploads;
-        let fsync = self.inner.config.fsync;
-        let path = uploads.data(id);
-        let locked = try_lock(file, true).map_err(|(_, e)| StorageError::errno("lock new upload", &path, e))?;
-        if let Some(length) = record.length.filter(|&l| l > 0) {
-            if free_space(&locked, &path)? < length {
-                return Err(no_space(&path, id));
-            }
-            let len = i64::try_from(length).map_err(|_| no_space(&path, id))?;
-            match nix::fcntl::posix_fallocate(&*locked, 0, len) {
-                Ok(()) => {}
-                Err(Errno::EOPNOTSUPP | Errno::ENOSYS) => {
-                    self.inner.preallocation_skipped.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => return Err(StorageError::errno("preallocate", &path, e).with_id(id)),
-            }
-        }
+        let locked =
+            try_lock(file, true).map_err(|(_, e)| StorageError::errno("lock new upload", &uploads.data(id), e))?;
+        self.preallocate(&locked, id, record.length)?;
         // The record is written in place: nobody can look this upload up before its id is answered.
         let record_at = uploads.at(Entry::Record(id));
         let record_file = create_record(&record, &record_at).map_err(|e| e.with_id(id))?;
-        if fsync {
-            // New files are durable once their inodes and their directory entries are. The three syncs do not
-            // depend on each other: the data (with its preallocation) and the directory sync on helpers, side by
-            // side with the record's here. The caller removes both files should any fail.
-            let data_synced =
-                self.inner.helpers.sync_data(&locked, "fdatasync new upload", path).map_err(|e| e.with_id(id))?;
+        if self.inner.config.fsync {
+            // The record and both directory entries are durable before the creation is answered; the two syncs do
+            // not depend on each other (the directory's runs on a helper). The data file is not synced: it holds
+            // nothing yet, and the first commit's `fdatasync` makes it durable. Should a crash lose it before, the
+            // record (offset 0) says all there is to know, and `recover` creates it again. One sync fewer per
+            // upload (W2 in BENCHMARKS.md). The caller removes both files should either sync fail.
             let store = self.clone();
             let dir_synced = self.inner.helpers.start(move || store.inner.uploads.sync());
             let record_synced =
                 record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_at.path(), e));
-            let (data_synced, dir_synced) = (data_synced.wait(), dir_synced.wait());
-            record_synced.and(data_synced).and(dir_synced).map_err(|e| e.with_id(id))?;
+            record_synced.and(dir_synced.wait()).map_err(|e| e.with_id(id))?;
         }
         Ok(UploadWriter::active(self.clone(), id, locked, record))
+    }
+
+    /// Reserves `length` bytes for the data file of `id` with `posix_fallocate`: `NoSpace` when the filesystem
+    /// has too little free space; skipped (and counted) on filesystems that cannot preallocate.
+    pub(crate) fn preallocate(&self, file: &File, id: UploadId, length: Option<u64>) -> Result<(), StorageError> {
+        let Some(length) = length.filter(|&l| l > 0) else { return Ok(()) };
+        let path = self.inner.uploads.data(id);
+        if free_space(file, &path)? < length {
+            return Err(no_space(&path, id));
+        }
+        let len = i64::try_from(length).map_err(|_| no_space(&path, id))?;
+        match nix::fcntl::posix_fallocate(file, 0, len) {
+            Ok(()) => Ok(()),
+            Err(Errno::EOPNOTSUPP | Errno::ENOSYS) => {
+                self.inner.preallocation_skipped.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(StorageError::errno("preallocate", &path, e).with_id(id)),
+        }
     }
 
     /// The committed state of an upload, without interrupting a writer.
@@ -233,6 +240,13 @@ impl FileStore {
     }
 
     fn stat_upload(&self, id: UploadId) -> Result<UploadState, StorageError> {
+        match self.stat_once(id) {
+            Err(e) if is_not_found(&e) && self.recover(id, SystemTime::now())? => self.stat_once(id),
+            result => result,
+        }
+    }
+
+    fn stat_once(&self, id: UploadId) -> Result<UploadState, StorageError> {
         // No lock: records are only ever replaced whole by `rename`, so the record read is a committed one, and a
         // writer is never held up by a reader. The completed data is looked for first: finalisation publishes it
         // before it removes the staging record, so this order never reads a staging record that is already stale.
@@ -281,11 +295,23 @@ impl FileStore {
     }
 
     /// Opens `id`'s data, takes its lock with `lock` (data, release marker; `Err(G)` if it gave up on a held lock),
-    /// and returns the writer: active, or finished if the upload was finalised before or while locking.
+    /// and returns the writer: active, or finished if the upload was finalised before or while locking. An upload
+    /// a crash left half-made (see `recover`) is repaired and opened.
     fn open_locked<G>(
         &self,
         id: UploadId,
-        lock: impl FnOnce(File, &At<'_>, &At<'_>) -> Result<Result<Locked, G>, StorageError>,
+        lock: impl Fn(File, &At<'_>, &At<'_>) -> Result<Result<Locked, G>, StorageError>,
+    ) -> Result<Result<(UploadWriter, UploadState), G>, StorageError> {
+        match self.open_locked_once(id, &lock) {
+            Err(e) if is_not_found(&e) && self.recover(id, SystemTime::now())? => self.open_locked_once(id, &lock),
+            result => result,
+        }
+    }
+
+    fn open_locked_once<G>(
+        &self,
+        id: UploadId,
+        lock: &impl Fn(File, &At<'_>, &At<'_>) -> Result<Result<Locked, G>, StorageError>,
     ) -> Result<Result<(UploadWriter, UploadState), G>, StorageError> {
         let uploads = &self.inner.uploads;
         let data = uploads.at(Entry::Data(id));

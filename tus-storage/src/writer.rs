@@ -120,7 +120,8 @@ impl UploadWriter {
     }
 
     /// Commits `offset` (every byte before it was written through this writer or committed before): with fsync on,
-    /// `fdatasync` data and (side by side) record to `<id>.meta.tmp` + `fsync` → `rename` → `fsync` directory.
+    /// `fdatasync` data and (side by side) record to `<id>.meta.tmp` + `fsync` → `rename` → `fsync` directory; a
+    /// finalisation: `fdatasync` data and completed record + `fsync` → `rename` of the data → `fsync` directory.
     ///
     /// With `complete` (`offset` must equal the declared length; a deferred length becomes `offset`) the upload is
     /// finalised in the same lock section: the completed record is written first, then the data is renamed into
@@ -189,13 +190,13 @@ impl UploadWriter {
         let record_file = create_record(&record, &record_at)?;
         let fsync = data_synced.is_some();
         if let Some(data_synced) = data_synced {
-            // The data, the record and its directory entry are durable before the rename publishes the data: a
-            // crash never leaves published data without its record (claimers would discard it).
-            let store = self.store.clone();
-            let dir_synced = inner.helpers.start(move || store.inner.completed.sync());
+            // The data and the record are durable before the rename publishes the data. Their two names in the
+            // completed directory become durable together, with one directory sync after the rename: a crash
+            // before it may leave the published data without its record's name, beside the staging record, which
+            // `recover` turns into the finished record (the data it publishes is whole and synced).
             let record_synced =
                 record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_at.path(), e));
-            if let Err(e) = record_synced.and(data_synced.wait()).and(dir_synced.wait()) {
+            if let Err(e) = record_synced.and(data_synced.wait()) {
                 let _ = record_at.remove();
                 return Err(e);
             }

@@ -166,18 +166,19 @@ fn creation_write_and_finalise_under_strace() {
         sync && c.fd_path.as_deref() == Some(file) && c.result == "0"
     };
 
-    // Creation: data file created and locked, preallocated; record in place; then data, record and directory
-    // synced (side by side) before the first write.
+    // Creation: data file created and locked, preallocated; record in place; then record and directory synced
+    // (side by side) before the first write. The empty data file is not (the first commit syncs it).
     let created = find(&|c| names(c, "openat(", &data) && c.text.contains("O_EXCL"), 0);
     let locked = find(&|c| c.text.starts_with("flock(") && c.text.contains("LOCK_EX|LOCK_NB"), created.end);
     let allocated =
         find(&|c| c.text.starts_with("fallocate(") && c.text.contains(", 4194304") && c.result == "0", locked.end);
     let record_created = find(&|c| names(c, "openat(", &record) && c.text.contains("O_CREAT"), allocated.end);
     let first_write = find(&|c| c.text.starts_with("pwrite64("), record_created.end);
-    for file in [&data, &record, &uploads] {
+    for file in [&record, &uploads] {
         let synced = find(&|c| syncs(c, file), allocated.end);
         assert!(synced.start > record_created.end && synced.end < first_write.start, "creation sync of {file}");
     }
+    assert!(find(&|c| syncs(c, &data), 0).start > first_write.end, "no sync of the empty data file:\n{text}");
 
     // A commit: data and temporary record synced before the rename, the directory after it.
     let renamed = find(&|c| c.text.starts_with("rename") && c.text.contains(&format!("\"{tmp}\"")), first_write.end);
@@ -196,8 +197,8 @@ fn creation_write_and_finalise_under_strace() {
     }
     assert_eq!(calls.iter().filter(|c| early(c)).count(), 3, "the last 512 KiB wait for the commit:\n{text}");
 
-    // Finalisation: the completed record in place; it, its directory entry and the data are durable before the data
-    // is renamed in; the directory is synced again after; the staging record goes; the lock is released last.
+    // Finalisation: the completed record in place; it and the data are durable before the data is renamed in; the
+    // directory is synced once, after, for both names; the staging record goes; the lock is released last.
     let completed_created = find(&|c| names(c, "openat(", &completed_record) && c.text.contains("O_CREAT"), kicked);
     let published = find(
         &|c| {
@@ -206,13 +207,16 @@ fn creation_write_and_finalise_under_strace() {
         },
         completed_created.end,
     );
-    for file in [&data, &completed_record, &completed] {
+    for file in [&data, &completed_record] {
         let synced = find(&|c| syncs(c, file), kicked);
         assert!(synced.end < published.start, "finalisation sync of {file} before the data is published");
     }
-    let _ = find(&|c| syncs(c, &completed), published.end);
+    let dir_synced = find(&|c| syncs(c, &completed), kicked);
+    assert!(dir_synced.start > published.end, "one sync of the completed directory, after the rename:\n{text}");
     assert!(!text.contains(".tmp.meta"), "no temporary completed record any more:\n{text}");
     let unlinked = find(&|c| names(c, "unlink", &record), published.end);
+    // Until the completed names are durable, the staging record stays: it is what a crash's repair finishes from.
+    assert!(unlinked.start > dir_synced.end, "staging record removed only after the directory sync:\n{text}");
     let unlocked = find(&|c| c.text.starts_with("flock(") && c.text.contains("LOCK_UN"), unlinked.end);
     println!(
         "trace order ok: create {}, fallocate {}, commit rename {}, publish {}, unlock {}",
