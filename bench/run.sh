@@ -10,7 +10,8 @@
 #     the same size on the same filesystem as the disk limit, and `tus-bench ceiling` (loopback TCP into the page
 #     cache, no HTTP, W1_RUNS times) as the ceiling without fsync
 # W2  W2_COUNT (10000) uploads of 4 KiB (POST + PATCH) with W2_CONC ("1 8 64") clients, the servers interleaved
-#     (each case for every server back to back, each on a fresh server); plus `tus-bench floor`
+#     (each case for every server back to back, each on a fresh server), W2_ROUNDS (2) rounds of that, the fastest
+#     round reported (all listed); plus `tus-bench floor`
 #     (the same exchanges over loopback with no HTTP and no files, W1_RUNS times, and once on one CPU) and our
 #     storage alone (`small_uploads`) as the floor at one client; and `tus-bench durable` (DURABLE_FILES, at most
 #     2000, new 4 KiB files written and fsynced by as many writers as clients) as the disk's floor with fsync
@@ -29,7 +30,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 cmdline="bench/run.sh${*:+ $*}"
-for var in W1_MIB W1_RUNS W2_COUNT W2_SIZE W2_CONC DURABLE_FILES W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
+for var in W1_MIB W1_RUNS W2_COUNT W2_SIZE W2_CONC W2_ROUNDS DURABLE_FILES W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
     [ -n "${!var+set}" ] && cmdline="$var='${!var}' $cmdline"
 done
 quick=0
@@ -53,11 +54,12 @@ done
 
 if [ "$quick" = 1 ]; then
     : "${W1_MIB:=64}" "${W2_COUNT:=300}" "${W3_SECS:=2}" "${W4_COUNT:=10}" "${W4_MIB:=20}"
-    : "${W5_COUNTS:=300 1000}" "${W5_CONC:=8}" "${BENCH_SETTLE_SECS:=0}"
+    : "${W5_COUNTS:=300 1000}" "${W5_CONC:=8}" "${BENCH_SETTLE_SECS:=0}" "${W2_ROUNDS:=1}"
 fi
 W1_MIB="${W1_MIB:-1024}"
 W1_RUNS="${W1_RUNS:-5}"
 W2_COUNT="${W2_COUNT:-10000}"
+W2_ROUNDS="${W2_ROUNDS:-2}"
 W2_SIZE="${W2_SIZE:-4096}"
 W2_CONC="${W2_CONC:-1 8 64}"
 W3_SECS="${W3_SECS:-10}"
@@ -154,7 +156,7 @@ param quick "$quick"
 param records "$records"
 param w1_mib "$W1_MIB"; param w1_chunk_mib "$CHUNK_MIB"; param w1_runs "$W1_RUNS"
 param dd_command "dd if=/dev/zero of=FILE bs=10M count=$DD_COUNT oflag=dsync"
-param w2_count "$W2_COUNT"; param w2_size "$W2_SIZE"
+param w2_count "$W2_COUNT"; param w2_size "$W2_SIZE"; param w2_rounds "$W2_ROUNDS"
 param w3_conc "$W3_CONC"; param w3_secs "$W3_SECS"
 param w4_count "$W4_COUNT"; param w4_mib "$W4_MIB"; param w4_chunk_mib "$CHUNK_MIB"
 param w5_fill_conc "$W5_FILL_CONC"
@@ -261,36 +263,48 @@ w2() {  # SERVER MODE CASE CONCURRENCY
 # it gets was handed back to the hypervisor (free page reporting on VMs), which varies from run to run; the fastest
 # run is the server's own speed. Its records are kept, and every run's MiB/s is listed beside it.
 w1() {  # SERVER MODE
-    local run one best="" best_mib=-1 mib errors failed="" all=""
+    local run one runs=()
     for run in $(seq 1 "$W1_RUNS"); do
         if [ "$run" -gt 1 ]; then
             stop_server
             if ! start_server "$1" "$2"; then
-                failed="$run_dir/w1-run$run.tsv"
-                printf '%s\t%s\tW1\terrors\t1\n%s\t%s\tW1\tfirst_error\tserver did not restart\n' "$1" "$2" "$1" "$2" >"$failed"
+                one="$run_dir/w1-run$run.tsv"
+                printf '%s\t%s\tW1\terrors\t1\n%s\t%s\tW1\tfirst_error\tserver did not restart\n' "$1" "$2" "$1" "$2" >"$one"
+                runs+=("$one")
                 break
             fi
         fi
         one="$run_dir/w1-run$run.tsv"
         rm -f "$one"
         records="$one" bench "$1" "$2" W1 upload --count 1 --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M" --concurrency 1
-        mib="$(awk -F'\t' '$4 == "mib_per_s" { v = $5 } END { printf "%.0f", v }' "$one" 2>/dev/null || echo 0)"
+        runs+=("$one")
+    done
+    keep_fastest "$1" "$2" W1 mib_per_s runs_mib_per_s "${runs[@]}"
+}
+
+# Appends to the records the fastest of several runs' record files (by METRIC, among runs without errors or cut
+# shorts), then the errors of the last failed run (so that the report flags them), then every run's METRIC under
+# RUNS_METRIC ("a / b / c", in run order; a failed run's value is listed with it).
+keep_fastest() {  # SERVER MODE CASE METRIC RUNS_METRIC FILE...
+    local server="$1" mode="$2" case="$3" metric="$4" runs_metric="$5" one value errors best="" best_value=-1 failed="" all=""
+    shift 5
+    for one in "$@"; do
+        value="$(awk -F'\t' -v m="$metric" '$4 == m { v = $5 } END { printf "%.0f", v }' "$one" 2>/dev/null || echo 0)"
         errors="$(awk -F'\t' '$4 == "errors" || $4 == "cut_short" { n += $5 } END { print n + 0 }' "$one" 2>/dev/null || echo 1)"
-        all="${all:+$all / }$mib"
+        all="${all:+$all / }$value"
         if [ "$errors" != 0 ]; then
             failed="$one"
-        elif awk -v a="$mib" -v b="$best_mib" 'BEGIN { exit !(a > b) }'; then
-            best="$one" best_mib="$mib"
+        elif awk -v a="$value" -v b="$best_value" 'BEGIN { exit !(a > b) }'; then
+            best="$one" best_value="$value"
         fi
     done
-    # The fastest run without errors; a run with errors is reported after it, so that the report flags it.
     if [ -n "$best" ]; then
         cat "$best" >> "$records"
         [ -z "$failed" ] || grep -P '\t(errors|cut_short|first_error)\t' "$failed" >> "$records" || true
     elif [ -n "$failed" ]; then
         cat "$failed" >> "$records"
     fi
-    printf '%s\t%s\tW1\truns_mib_per_s\t%s\n' "$1" "$2" "$all" >> "$records"
+    [ -z "$all" ] || printf '%s\t%s\t%s\t%s\t%s\n' "$server" "$mode" "$case" "$runs_metric" "$all" >> "$records"
     return 0
 }
 
@@ -338,17 +352,30 @@ fi
 # W2 runs interleaved: each case (concurrency) for every server and mode back to back, each on a freshly started
 # server with an empty data directory, so that all servers sample the same stretch of the afternoon. On this kind
 # of VM the speed of small-file work drifts severalfold within an hour (see `w2`), and running one server's
-# cases after another's let that drift decide ratios.
+# cases after another's let that drift decide ratios. W2_ROUNDS rounds of that per case; the fastest clean round
+# of each server is reported and every round listed: a server that a passing slowdown caught in one round is
+# reported at its own speed from the other, and the list shows how far rounds disagree.
 if selected W2; then
     for c in $W2_CONC; do
+        for round in $(seq 1 "$W2_ROUNDS"); do
+            for server in "${list[@]}"; do
+                for mode in $(modes_of "$server"); do
+                    one="$run_dir/w2-$server-$mode-c$c-round$round.tsv"
+                    if ! start_server "$server" "$mode"; then
+                        printf '%s\t%s\tW2/c%s\terrors\t1\n%s\t%s\tW2/c%s\tfirst_error\t%s\n' "$server" "$mode" "$c" \
+                            "$server" "$mode" "$c" "server did not start" > "$one"
+                        continue
+                    fi
+                    records="$one" w2 "$server" "$mode" "W2/c$c" "$c"
+                    stop_server
+                done
+            done
+        done
         for server in "${list[@]}"; do
             for mode in $(modes_of "$server"); do
-                if ! start_server "$server" "$mode"; then
-                    printf '%s\t%s\tW2/c%s\tfirst_error\t%s\n' "$server" "$mode" "$c" "server did not start" >> "$records"
-                    continue
-                fi
-                w2 "$server" "$mode" "W2/c$c" "$c"
-                stop_server
+                rounds=()
+                for round in $(seq 1 "$W2_ROUNDS"); do rounds+=("$run_dir/w2-$server-$mode-c$c-round$round.tsv"); done
+                keep_fastest "$server" "$mode" "W2/c$c" per_s runs_per_s "${rounds[@]}"
             done
         done
     done

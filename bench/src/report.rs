@@ -328,6 +328,7 @@ pub fn render(recs: &Records) -> String {
         conc.iter().map(|c| col(&format!("W2/c{c}"), "per_s", format!("{c} client(s)"), true)).collect();
     cols.extend(conc.iter().map(|c| col(&format!("W2/c{c}"), "p99_ms", format!("p99 ms, {c}"), false)));
     table(&mut out, recs, &cols, &mut notes);
+    w2_rounds(&mut out, recs, &conc, &mut notes);
     w2_floor(&mut out, recs);
     w2_durable(&mut out, recs);
 
@@ -384,6 +385,20 @@ pub fn render(recs: &Records) -> String {
     out
 }
 
+/// Every round of W2 per server, when there were several: the table above reports the fastest clean one.
+fn w2_rounds(out: &mut String, recs: &Records, conc: &[u64], notes: &mut Notes) {
+    let Some(rounds) = recs.param("w2_rounds").filter(|rounds| *rounds != "1") else { return };
+    let _ = writeln!(
+        out,
+        "W2 ran in {rounds} rounds (each round: every case for every server back to back, each on a fresh server); \
+         the table reports each server's fastest round without errors, and this one lists every round in order, \
+         uploads/s:\n"
+    );
+    let cols: Vec<Col> =
+        conc.iter().map(|c| text_col(&format!("W2/c{c}"), "runs_per_s", format!("{c} client(s)"))).collect();
+    table(out, recs, &cols, notes);
+}
+
 /// The one-client floor of W2 and our storage alone, measured in the same run, under the W2 table.
 fn w2_floor(out: &mut String, recs: &Records) {
     let Some(floor) = recs.num("floor", "nofsync", "W2/c1", "per_s") else { return };
@@ -438,8 +453,8 @@ fn w2_durable(out: &mut String, recs: &Records) {
         "Disk floor with fsync, same run: new files of {} B written and fsynced, one after the other by each writer, \
          no directory sync (`tus-bench durable`) → {}. Both the original tussi and ours keep each upload in a new \
          file of its own (the layout they share); with fsync the original waits for one such sync per upload (its \
-         data), ours for three sync phases (the new upload; its data, finished record and their directory entries; \
-         the published name).\n\n",
+         data), ours for three sync phases (the new record and its directory entry; the data and the finished \
+         record; their names in the completed directory).\n\n",
         param(recs, "w2_size"),
         listed.join(", ")
     );
@@ -452,12 +467,15 @@ mod tests {
     #[test]
     fn tables_carry_ratios_in_the_same_mode_and_flag_errors() {
         let text = "run | - | param | w2_count | 10\n\
+                    run | - | param | w2_rounds | 2\n\
                     disk | dsync | W1 | mib_per_s | 400\n\
                     ours | fsync | W1 | mib_per_s | 300\n\
                     ours | fsync | W1 | runs_mib_per_s | 250 / 300 / 280\n\
                     tussi | fsync | W1 | mib_per_s | 100\n\
                     ours | nofsync | W2/c8 | per_s | 3000\n\
+                    ours | nofsync | W2/c8 | runs_per_s | 2900 / 3000\n\
                     rustus | nofsync | W2/c8 | per_s | 1000\n\
+                    rustus | nofsync | W2/c8 | runs_per_s | 1000 / 0\n\
                     rustus | nofsync | W2/c8 | errors | 2\n\
                     rustus | nofsync | W2/c8 | first_error | POST answered 500\n\
                     ours | - | W5/100/W3 | per_s | 5\n\
@@ -482,6 +500,9 @@ mod tests {
             report.contains("| W1 ≥ 3× the original tussi | W1 fsync on: 300 ÷ 100 = ×3.00 | ✅ met |"),
             "{report}"
         );
+        assert!(report.contains("W2 ran in 2 rounds"), "{report}");
+        assert!(report.contains("| **tussi (ours)** | off | 2900 / 3000 |"), "{report}");
+        assert!(report.contains("| rustus 0.5.10 | off (never fsyncs) | 1000 / 0 |"), "{report}");
         assert!(report.contains("## W4") && report.contains("_Not run._"));
         assert!(report.contains("→ **900 MiB/s** (each run: 900 / 850)"), "{report}");
         assert!(!report.contains("| ceiling |"), "the ceiling is no server row: {report}");
