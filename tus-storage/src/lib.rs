@@ -71,10 +71,11 @@
 //! shared (group commit). Large writes start their writeback every MiB, so a commit's `fdatasync` waits only for
 //! the rest.
 //!
-//! Five syncs per upload (two of them shared directory syncs) are the fewest that keep every answer's promise,
-//! and they leave two half-made states a crash can produce: a creation's record without its (empty) data file,
-//! and published data whose completed record's name was not yet durable, beside the staging record. `stat`,
-//! `open`, `wait_for_file` and the janitor repair both where they meet them (module `recovery`; tests in
+//! An upload sent in one PATCH thus costs five syncs (two of them directory syncs shared with concurrent
+//! requests): with one record file per upload and directory, the fewest that keep every answer's promise on any
+//! POSIX filesystem. They leave two half-made states a crash can produce: a creation's record without its (empty)
+//! data file, and published data whose completed record's name was not yet durable, beside the staging record.
+//! `stat`, `open`, `wait_for_file` and the janitor repair both where they meet them (module `recovery`; tests in
 //! `tests/recovery.rs`): the first by creating the data file again, the second by writing the finished record.
 //! Preallocation makes the data file's size meaningless: the committed offset is the record's.
 //!
