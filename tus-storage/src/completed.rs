@@ -266,9 +266,10 @@ impl FileStore {
                 }
                 Err(e) if is_not_found(&e) && self.inner.uploads.at(Entry::Record(id)).exists() => {
                     // Beside a staging record: a finalisation cut short by a crash (see `recover`), finished
-                    // under the lock `recover` takes itself.
+                    // under the lock `recover` takes itself. A repair that fails (a full disk) leaves it to the
+                    // janitor, which reports the error, and does not stop the claims of other uploads.
                     drop(locked);
-                    repaired |= self.recover(id, SystemTime::now())?;
+                    repaired |= self.recover(id, SystemTime::now()).unwrap_or(false);
                 }
                 Err(_) => {
                     // Missing or corrupt record: discard the upload, as the original does.
