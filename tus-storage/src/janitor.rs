@@ -268,7 +268,7 @@ impl FileStore {
             }
             let (data, record) = (dir.data(id), dir.record(id));
             let lock = if files.data { lock_data(&dir.at(Entry::Data(id)), false, report, id) } else { Lock::Gone };
-            let held: Locked = match lock {
+            let _held: Locked = match lock {
                 Lock::Busy => continue,
                 Lock::Gone => {
                     if files.record && age(&record, now).is_some_and(|a| a > config.completed_file_age) {
@@ -279,10 +279,9 @@ impl FileStore {
                 Lock::Held(locked) => locked,
             };
             match age(&record, now) {
-                None if self.inner.uploads.at(Entry::Record(id)).exists() => {
-                    drop(held); // `recover` takes the lock itself
-                    self.repair(id, config, now, report);
-                }
+                // Beside a staging record: a finalisation cut short, which the upload-dir sweep above repairs (or
+                // reported an error for); not deleted.
+                None if self.inner.uploads.at(Entry::Record(id)).exists() => {}
                 None => report.delete(data, id, OrphanedCompletedData),
                 Some(a) if a > config.completed_file_age => {
                     report.delete(data, id, Expired);
