@@ -229,7 +229,7 @@ discard_data() {  # DIR
         rm -rf "$1"
     fi
 }
-trap 'stop_server; rm -f "$run_dir/dd.tmp"; rm -rf "$run_dir/trash"' EXIT
+trap 'stop_server; rm -f "$run_dir/dd.tmp" "$run_dir/warm.tmp"; rm -rf "$run_dir/trash"' EXIT
 trap 'exit 130' INT TERM
 
 bench() {  # SERVER MODE CASE tus-bench-args...
@@ -258,10 +258,23 @@ w2() {  # SERVER MODE CASE CONCURRENCY
     last_w2_end="$(date +%s)"
 }
 
+# Writing 1 GiB into the page cache is several times slower when the memory it gets was handed back to the
+# hypervisor (free page reporting on VMs: free memory is reported about 2 s after it was freed, and faulted in again
+# on its next use), so a W1 run's speed would depend on how long ago the machine last freed a gigabyte; a slowly
+# starting server would pay more. Right before every W1 upload and every ceiling run, a file of W1's size (plus a
+# tenth) is written into the page cache and deleted, so that each starts with the same freshly freed memory.
+warm_pages() {
+    dd if=/dev/zero of="$run_dir/warm.tmp" bs=10M count=$(( DD_COUNT + DD_COUNT / 10 + 1 )) 2>/dev/null || true
+    rm -f "$run_dir/warm.tmp"
+}
+warm_then() {  # command...
+    warm_pages
+    "$@"
+}
+
 # W1 runs W1_RUNS times, each on a freshly started server with an empty data directory (the uploads of earlier runs
-# would otherwise hold their page cache). Writing 1 GiB into the page cache is several times slower when the memory
-# it gets was handed back to the hypervisor (free page reporting on VMs), which varies from run to run; the fastest
-# run is the server's own speed. Its records are kept, and every run's MiB/s is listed beside it.
+# would otherwise hold their page cache), each after `warm_pages`; the fastest run is reported as the server's own
+# speed. Its records are kept, and every run's MiB/s is listed beside it.
 w1() {  # SERVER MODE
     local run one runs=()
     for run in $(seq 1 "$W1_RUNS"); do
@@ -276,6 +289,7 @@ w1() {  # SERVER MODE
         fi
         one="$run_dir/w1-run$run.tsv"
         rm -f "$one"
+        warm_pages
         records="$one" bench "$1" "$2" W1 upload --count 1 --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M" --concurrency 1
         runs+=("$one")
     done
@@ -413,7 +427,7 @@ fi
 if selected W1; then
     echo "== W1 ceiling: tus-bench ceiling (loopback TCP into the page cache, no HTTP)"
     best_of ceiling nofsync W1 mib_per_s runs_mib_per_s \
-        "$BENCH" ceiling --file "$run_dir/ceiling.tmp" --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M"
+        warm_then "$BENCH" ceiling --file "$run_dir/ceiling.tmp" --size "${W1_MIB}M" --chunk "${CHUNK_MIB}M"
 fi
 
 for server in "${list[@]}"; do

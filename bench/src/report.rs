@@ -278,8 +278,9 @@ pub fn render(recs: &Records) -> String {
             out,
             "Each server uploads {runs} times, each time freshly started on an empty data directory; the table \
              reports the fastest run and lists all. Writing into the page cache is several times slower when the \
-             memory it gets was handed back to the hypervisor (free page reporting on this VM), which varies from \
-             run to run; the fastest run is the server's own speed.\n"
+             memory it gets was handed back to the hypervisor (free page reporting on this VM), so right before \
+             each upload (and each ceiling run) a file of the same size is written and deleted: every run starts \
+             with freshly freed memory. The fastest run is the server's own speed.\n"
         );
     }
     table(
