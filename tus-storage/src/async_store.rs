@@ -15,6 +15,7 @@ use tus_proto::{
 use crate::completed::CompletedUpload;
 use crate::config::{JanitorConfig, StoreConfig};
 use crate::error::StorageError;
+use crate::inline_gate::{InlineGate, InlineWrites, Pass};
 use crate::janitor::JanitorReport;
 use crate::lock::ReleaseWatch;
 use crate::offload::Offload;
@@ -27,18 +28,21 @@ pub struct AsyncFileStore<O> {
     store: FileStore,
     offload: O,
     inline_reads: bool,
-    inline_writes: bool,
+    inline_writes: InlineWrites,
+    /// Shared by this store's clones: for [`InlineWrites::WhileFast`].
+    gate: Arc<InlineGate>,
 }
 
-/// The most data a call run inline by [`AsyncFileStore::inline_writes`] may touch: the upload's declared length
+/// The most data a small write (see [`AsyncFileStore::inline_writes`]) may touch: the upload's declared length
 /// for a creation (its preallocation), the body for a PATCH.
 pub const INLINE_WRITE_MAX: u64 = 64 * 1024;
 
 /// Where a small write runs instead of the pool.
-#[derive(Clone, Copy, Debug)]
-enum Place {
-    /// On the calling (async) thread: [`AsyncFileStore::inline_writes`].
-    Inline,
+#[derive(Debug)]
+enum Place<'a> {
+    /// On the calling (async) thread: [`AsyncFileStore::inline_writes`]; with the gate's pass when
+    /// [`InlineWrites::WhileFast`] let it through, to be dropped once the write is done.
+    Inline(Option<Pass<'a>>),
     /// As a short call of the offload ([`Offload::offload_short`]).
     Short,
 }
@@ -68,7 +72,13 @@ impl Drop for CancelOnDrop {
 impl<O: Offload> AsyncFileStore<O> {
     /// Wraps a blocking store (open it with [`FileStore::new`] at start-up).
     pub fn new(store: FileStore, offload: O) -> Self {
-        AsyncFileStore { store, offload, inline_reads: false, inline_writes: false }
+        AsyncFileStore {
+            store,
+            offload,
+            inline_reads: false,
+            inline_writes: InlineWrites::default(),
+            gate: Arc::new(InlineGate::new()),
+        }
     }
 
     /// The store's configuration (adapters read [`StoreConfig::batch_size`] here).
@@ -90,15 +100,19 @@ impl<O: Offload> AsyncFileStore<O> {
         }
     }
 
-    /// [`FileStore::create`] on the pool; a small one without fsync as a short call (see [`Offload::offload_short`])
-    /// or inline (see [`inline_writes`](Self::inline_writes)).
+    /// [`FileStore::create`] on the pool; a small one without fsync inline or as a short call of the offload (see
+    /// [`inline_writes`](Self::inline_writes)).
     pub async fn create(&self, new: &NewUpload) -> Result<(AsyncUploadWriter<O>, UploadId), StoreFailure> {
         // A deferred length preallocates nothing.
         let place = self.small_write(new.length.unwrap_or(0));
         let (store, new) = (self.store.clone(), new.clone());
         let create = move || store.create(&new);
         let (writer, id) = match place {
-            Some(Place::Inline) => create(),
+            Some(Place::Inline(pass)) => {
+                let created = create();
+                drop(pass);
+                created
+            }
             Some(Place::Short) => self.offload.offload_short(create).await,
             None => self.offload.offload(create).await,
         }?;
@@ -107,14 +121,18 @@ impl<O: Offload> AsyncFileStore<O> {
 
     /// Where a write touching `bytes` runs when it is small enough to skip the pool: `None` when it is not (or when
     /// fsync is on: a sync can take milliseconds).
-    fn small_write(&self, bytes: u64) -> Option<Place> {
+    fn small_write(&self, bytes: u64) -> Option<Place<'_>> {
         if self.store.config().fsync || bytes > INLINE_WRITE_MAX {
-            None
-        } else if self.inline_writes {
-            Some(Place::Inline)
-        } else {
-            Some(Place::Short)
+            return None;
         }
+        Some(match self.inline_writes {
+            InlineWrites::Never => Place::Short,
+            InlineWrites::Always => Place::Inline(None),
+            InlineWrites::WhileFast => match self.gate.try_enter() {
+                Some(pass) => Place::Inline(Some(pass)),
+                None => Place::Short,
+            },
+        })
     }
 
     /// Runs [`stat`](Self::stat) on the calling thread instead of the pool.
@@ -128,27 +146,28 @@ impl<O: Offload> AsyncFileStore<O> {
         self
     }
 
-    /// Runs small creations and PATCHes on the calling thread, when fsync is off.
+    /// Where small creations and PATCHes run when fsync is off: [`InlineWrites::WhileFast`] by default.
     ///
     /// A creation of at most [`INLINE_WRITE_MAX`] bytes (or of a deferred length), and a PATCH whose body of at
     /// most that size was read whole ([`patch_whole`](Self::patch_whole)) and whose upload nobody holds, are a few
-    /// file-system calls into the page cache. By default they are short calls of the offload
-    /// ([`Offload::offload_short`]): on tokio's multi-thread runtime they run in place while the thread's other
-    /// tasks move to another thread, elsewhere on the pool, where the hand-off there and back costs about a third
-    /// of the server's CPU per 4 KiB upload from one client (BENCHMARKS.md). This runs them inline instead, with
-    /// nothing moved away. A PATCH that would wait for another writer to let go still waits on the pool. The price
-    /// is that of [`inline_reads`](Self::inline_reads): a stalling disk, or the kernel throttling writers while
-    /// much data is waiting for writeback, stalls the calling async thread and every connection it serves. Has no
-    /// effect while [`StoreConfig::fsync`] is on (a sync can take milliseconds). Off by default.
-    pub fn inline_writes(mut self, inline: bool) -> Self {
-        self.inline_writes = inline && !self.store.config().fsync;
+    /// file-system calls into the page cache. Inline, they cost nothing beyond themselves. As short calls of the
+    /// offload ([`Offload::offload_short`]; on tokio's multi-thread runtime they run in place while the thread's
+    /// other tasks move to another thread, elsewhere on the pool) the hand-off there and back costs a fifth to
+    /// over half of the server's CPU per 4 KiB upload from one client (BENCHMARKS.md), but a stalling disk, or the kernel
+    /// throttling writers while much data waits for writeback, then never holds up an async thread and the
+    /// connections it serves. [`InlineWrites::WhileFast`] runs them inline one at a time and falls back to short
+    /// calls after one was slow (see [`InlineWrites`]). A PATCH that would wait for another writer to let go
+    /// waits on the pool in every mode. Has no effect while [`StoreConfig::fsync`] is on (a sync can take
+    /// milliseconds): every write then goes to the pool.
+    pub fn inline_writes(mut self, mode: InlineWrites) -> Self {
+        self.inline_writes = mode;
         self
     }
 
     /// A PATCH whose body was read whole beforehand, in one pool call: [`Open::run_whole`] on the blocking store
     /// (open, write, commit) instead of one call each. `ending` says how the body ended. Without fsync, a body of at
-    /// most [`INLINE_WRITE_MAX`] bytes whose upload nobody holds is a short call (see [`Offload::offload_short`]),
-    /// or inline (see [`inline_writes`](Self::inline_writes)); a held upload waits for its holder on the pool.
+    /// most [`INLINE_WRITE_MAX`] bytes whose upload nobody holds runs inline or as a short call of the offload (see
+    /// [`inline_writes`](Self::inline_writes)); a held upload waits for its holder on the pool.
     pub async fn patch_whole<B>(&self, open: Open, body: B, ending: Option<Interruption>) -> Response
     where
         B: AsRef<[u8]> + Send + 'static,
@@ -166,7 +185,11 @@ impl<O: Offload> AsyncFileStore<O> {
                     }
                 };
                 let attempt = match place {
-                    Place::Inline => unless_held(),
+                    Place::Inline(pass) => {
+                        let attempt = unless_held();
+                        drop(pass);
+                        attempt
+                    }
                     Place::Short => self.offload.offload_short(unless_held).await,
                 };
                 match attempt {

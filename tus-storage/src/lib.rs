@@ -112,6 +112,7 @@ mod dirsync;
 mod error;
 mod fsutil;
 mod helpers;
+mod inline_gate;
 mod iso8601;
 pub mod janitor;
 mod layout;
@@ -126,6 +127,7 @@ pub use async_store::{AsyncFileStore, AsyncUploadWriter, INLINE_WRITE_MAX};
 pub use completed::CompletedUpload;
 pub use config::{JanitorConfig, StoreConfig, DEFAULT_BATCH_SIZE};
 pub use error::{Cause, StorageError};
+pub use inline_gate::{InlineWrites, INLINE_PAUSE_FACTOR, INLINE_SLOW_WRITE};
 pub use janitor::{Deleted, JanitorReason, JanitorReport};
 pub use lock::ReleaseWatch;
 #[cfg(feature = "blocking")]

@@ -1,5 +1,6 @@
 //! `AsyncFileStore::inline_writes`: which calls stay on the calling thread, which still go to the pool, and that
-//! both store the same; and without it, which calls are the offload's short ones.
+//! both store the same; which calls are the offload's short ones in `InlineWrites::Never`; and that the default,
+//! `InlineWrites::WhileFast`, runs small writes inline one after another.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
@@ -14,7 +15,7 @@ use common::*;
 use futures_lite::future::block_on;
 use http::{Method, Request};
 use tus_proto::{Metadata, NewUpload, Open, RequestHead, Response, Server, Step, UploadId};
-use tus_storage::{AsyncFileStore, BlockingPool, FileStore, Offload, INLINE_WRITE_MAX};
+use tus_storage::{AsyncFileStore, BlockingPool, FileStore, InlineWrites, Offload, INLINE_WRITE_MAX};
 
 /// The blocking pool, counting the calls handed to it: plain ones and short ones apart.
 #[derive(Clone, Default)]
@@ -53,10 +54,16 @@ impl Offload for Counted {
     }
 }
 
-/// A store with `inline_writes` on.
+/// A store with `InlineWrites::Always`.
 fn store(dirs: &Dirs, fsync: bool) -> (AsyncFileStore<Counted>, Counted) {
     let (store, pool) = default_store(dirs, fsync);
-    (store.inline_writes(true), pool)
+    (store.inline_writes(InlineWrites::Always), pool)
+}
+
+/// A store with `InlineWrites::Never`.
+fn never_inline(dirs: &Dirs, fsync: bool) -> (AsyncFileStore<Counted>, Counted) {
+    let (store, pool) = default_store(dirs, fsync);
+    (store.inline_writes(InlineWrites::Never), pool)
 }
 
 /// A store as `AsyncFileStore::new` makes it.
@@ -174,9 +181,31 @@ fn a_patch_to_an_unknown_upload_answers_not_found_inline() {
 }
 
 #[test]
-fn without_inline_writes_small_writes_are_short_calls_and_the_rest_plain_ones() {
+fn by_default_small_writes_run_inline_one_after_another_and_the_rest_on_the_pool() {
     let dirs = Dirs::new();
     let (store, pool) = default_store(&dirs, false);
+    for round in 0..3 {
+        let (writer, id) = block_on(store.create(&new_upload(Some(3)))).unwrap();
+        drop(writer);
+        let response = block_on(store.patch_whole(patch_open(id, 0, 3), b"abc".to_vec(), None));
+        assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("3")), "round {round}");
+    }
+    assert_eq!((pool.short_calls(), pool.calls()), (0, 0), "each write let the next one through the gate");
+    block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX + 1)))).unwrap();
+    assert_eq!((pool.short_calls(), pool.calls()), (0, 1), "a larger preallocation is a plain call");
+    patch_a_held_upload(&store);
+    assert_eq!(pool.calls(), 2, "the wait for a holder ran on the pool");
+
+    let synced_dirs = Dirs::new();
+    let (synced, synced_pool) = default_store(&synced_dirs, true);
+    block_on(synced.create(&new_upload(Some(3)))).unwrap();
+    assert_eq!((synced_pool.short_calls(), synced_pool.calls()), (0, 1), "with fsync every write is a plain call");
+}
+
+#[test]
+fn never_inline_small_writes_are_short_calls_and_the_rest_plain_ones() {
+    let dirs = Dirs::new();
+    let (store, pool) = never_inline(&dirs, false);
     let (writer, id) = block_on(store.create(&new_upload(Some(3)))).unwrap();
     drop(writer);
     let response = block_on(store.patch_whole(patch_open(id, 0, 3), b"abc".to_vec(), None));
@@ -189,15 +218,15 @@ fn without_inline_writes_small_writes_are_short_calls_and_the_rest_plain_ones() 
     assert_eq!((pool.short_calls(), pool.calls()), (2, 2), "a larger preallocation is a plain call");
 
     let synced_dirs = Dirs::new();
-    let (synced, synced_pool) = default_store(&synced_dirs, true);
+    let (synced, synced_pool) = never_inline(&synced_dirs, true);
     block_on(synced.create(&new_upload(Some(3)))).unwrap();
     assert_eq!((synced_pool.short_calls(), synced_pool.calls()), (0, 1), "with fsync every write is a plain call");
 }
 
 #[test]
-fn without_inline_writes_a_held_upload_is_tried_short_then_waited_for_on_the_pool() {
+fn never_inline_a_held_upload_is_tried_short_then_waited_for_on_the_pool() {
     let dirs = Dirs::new();
-    let (store, pool) = default_store(&dirs, false);
+    let (store, pool) = never_inline(&dirs, false);
     patch_a_held_upload(&store);
     assert_eq!((pool.short_calls(), pool.calls()), (1, 1), "one short try, then the wait on the pool");
 }

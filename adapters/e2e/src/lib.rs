@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub use tus_hyper::tus_storage::InlineWrites;
 use tus_hyper::tus_storage::{StoreConfig, UploadRecord};
 use tus_hyper::{ServeOptions, Store, TusApp, TusAppBuilder};
 
@@ -37,7 +38,7 @@ pub struct Options {
     /// fsync on commit.
     pub fsync: bool,
     /// `AsyncFileStore::inline_writes` (effective only without fsync).
-    pub inline_writes: bool,
+    pub inline_writes: InlineWrites,
     /// Limits of the HTTP layer (header read timeout, shutdown grace).
     pub serve: ServeOptions,
 }
@@ -49,7 +50,7 @@ impl Default for Options {
             release_timeout: Duration::from_secs(3),
             max_size: Some(1 << 30),
             fsync: false,
-            inline_writes: false,
+            inline_writes: InlineWrites::default(),
             serve: ServeOptions::default(),
         }
     }

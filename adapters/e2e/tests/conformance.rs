@@ -4,23 +4,24 @@
 use std::time::Duration;
 
 use tus_conformance::{run, scenarios, Config, DirProbe, Timeouts, Url, Verdict, WireTransport};
-use tussi_e2e::{Options, Rt, TestServer, ALL};
+use tussi_e2e::{InlineWrites, Options, Rt, TestServer, ALL};
 
 #[test]
 fn every_runtime_passes_every_must_and_should_over_the_wire() {
     for rt in ALL {
-        passes_every_must_and_should(rt, false);
+        passes_every_must_and_should(rt, InlineWrites::default());
     }
 }
 
 #[test]
-fn small_writes_inline_pass_every_must_and_should_too() {
-    // Creations and small PATCHes on the async threads; concurrent and stale PATCHes must still take turns.
-    passes_every_must_and_should(Rt::Tokio, true);
-    passes_every_must_and_should(Rt::Smol, true);
+fn small_writes_in_every_place_pass_every_must_and_should_too() {
+    // Small creations and PATCHes always on the async threads, or never (on tokio: in place with block_in_place);
+    // concurrent and stale PATCHes must still take turns.
+    passes_every_must_and_should(Rt::Tokio, InlineWrites::Never);
+    passes_every_must_and_should(Rt::Smol, InlineWrites::Always);
 }
 
-fn passes_every_must_and_should(rt: Rt, inline_writes: bool) {
+fn passes_every_must_and_should(rt: Rt, inline_writes: InlineWrites) {
     let options = Options {
         max_size: Some(1_000_000),
         body_read_timeout: Duration::from_secs(2),

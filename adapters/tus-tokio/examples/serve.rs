@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Parser;
-use tus_tokio::tus_hyper::tus_storage::{JanitorConfig, StoreConfig};
+use tus_tokio::tus_hyper::tus_storage::{InlineWrites, JanitorConfig, StoreConfig};
 use tus_tokio::tus_hyper::{ServeOptions, TusApp};
 
 #[derive(Parser, Debug)]
@@ -33,10 +33,11 @@ struct Args {
     /// Read upload records for HEAD inline instead of on the I/O pool (see `AsyncFileStore::inline_reads`).
     #[arg(long)]
     inline_reads: bool,
-    /// With --no-fsync, run small creations and PATCHes inline instead of on the I/O pool (see
-    /// `AsyncFileStore::inline_writes`).
-    #[arg(long)]
-    inline_writes: bool,
+    /// With --no-fsync, where small creations and PATCHes run: never, while-fast or always inline (see
+    /// `AsyncFileStore::inline_writes`); `--inline-writes` alone means always.
+    #[arg(long, value_name = "MODE", default_value_t = InlineWrites::WhileFast, num_args = 0..=1,
+          default_missing_value = "always")]
+    inline_writes: InlineWrites,
     /// Bytes gathered per storage write.
     #[arg(long, default_value_t = tus_tokio::tus_hyper::DEFAULT_BATCH_SIZE)]
     batch_size: usize,

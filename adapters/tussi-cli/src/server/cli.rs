@@ -5,7 +5,17 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Parser};
+use tus_tokio::tus_hyper::tus_storage::InlineWrites;
 use tussi_cli::size::parse_size;
+
+/// An [`InlineWrites`] mode by name; the yes/no of the flag's boolean days as `always`/`never`.
+fn parse_inline_writes(value: &str) -> Result<InlineWrites, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(InlineWrites::Always),
+        "0" | "false" | "no" | "off" => Ok(InlineWrites::Never),
+        name => name.parse(),
+    }
+}
 
 const AFTER_HELP: &str = "\
 Every option can also be set through the environment variable shown with it.
@@ -83,12 +93,14 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "TUSSI_INLINE_READS", value_parser = BoolishValueParser::new())]
     pub(crate) inline_reads: bool,
 
-    /// With --no-fsync, run creations and PATCHes of at most 64 KiB on the server's own threads without first
-    /// moving that thread's other connections away (by default they run in place with tokio's block_in_place,
-    /// which does): less CPU per small upload, but a stalling disk stalls every connection of that thread then.
-    /// Ignored with fsync on.
-    #[arg(long, env = "TUSSI_INLINE_WRITES", value_parser = BoolishValueParser::new())]
-    pub(crate) inline_writes: bool,
+    /// With --no-fsync, where creations and PATCHes of at most 64 KiB run. while-fast: on the server's own
+    /// threads, one at a time (while one runs, others run in place with tokio's block_in_place, which first moves
+    /// the thread's other connections to another thread), and all in place for 100 times as long as one took when that was over 1 ms.
+    /// never: always in place. always (or the flag alone): always on the server's own threads, where a stalling
+    /// disk stalls every connection of each thread it catches. Ignored with fsync on.
+    #[arg(long, env = "TUSSI_INLINE_WRITES", value_name = "MODE", value_parser = parse_inline_writes,
+          default_value = "while-fast", num_args = 0..=1, default_missing_value = "always")]
+    pub(crate) inline_writes: InlineWrites,
 
     /// Log every request to stderr: method, path, status, bytes stored, upload offset, duration.
     #[arg(long, env = "TUSSI_ACCESS_LOG", value_parser = BoolishValueParser::new())]
@@ -166,5 +178,21 @@ mod tests {
         assert_eq!(args.trusted_proxies, ["10.0.0.0/8", "::1"]);
         assert_eq!(args.workers, 1);
         assert_eq!(args.janitor_interval, 3600);
+        assert_eq!(args.inline_writes, InlineWrites::WhileFast);
+    }
+
+    #[test]
+    fn inline_writes_by_name_alone_or_as_a_boolean() {
+        let parse = |extra: &[&str]| {
+            let matches = ServerArgs::command().try_get_matches_from([&["tussi-server"], extra].concat())?;
+            ServerArgs::from_arg_matches(&matches).map(|args| args.inline_writes)
+        };
+        assert_eq!(parse(&["--inline-writes", "never"]).unwrap(), InlineWrites::Never);
+        assert_eq!(parse(&["--inline-writes=while-fast"]).unwrap(), InlineWrites::WhileFast);
+        assert_eq!(parse(&["--inline-writes"]).unwrap(), InlineWrites::Always);
+        assert_eq!(parse(&["--inline-writes", "--no-fsync"]).unwrap(), InlineWrites::Always);
+        assert_eq!(parse_inline_writes("TRUE"), Ok(InlineWrites::Always));
+        assert_eq!(parse_inline_writes("0"), Ok(InlineWrites::Never));
+        assert!(parse(&["--inline-writes", "sometimes"]).is_err());
     }
 }
