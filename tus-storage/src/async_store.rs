@@ -153,9 +153,9 @@ impl<O: Offload> AsyncFileStore<O> {
     /// file-system calls into the page cache. Inline, they cost nothing beyond themselves. As short calls of the
     /// offload ([`Offload::offload_short`]; on tokio's multi-thread runtime they run in place while the thread's
     /// other tasks move to another thread, elsewhere on the pool) the hand-off there and back costs a fifth to
-    /// over half of the server's CPU per 4 KiB upload from one client (BENCHMARKS.md), but a stalling disk, or the kernel
-    /// throttling writers while much data waits for writeback, then never holds up an async thread and the
-    /// connections it serves. [`InlineWrites::WhileFast`] runs them inline one at a time and falls back to short
+    /// over half of the server's CPU per 4 KiB upload from one client (BENCHMARKS.md), but a stalling disk, or
+    /// the kernel throttling writers while much data waits for writeback, then never holds up an async thread and
+    /// the connections it serves. [`InlineWrites::WhileFast`] runs them inline one at a time and falls back to short
     /// calls after one was slow (see [`InlineWrites`]). A PATCH that would wait for another writer to let go
     /// waits on the pool in every mode. Has no effect while [`StoreConfig::fsync`] is on (a sync can take
     /// milliseconds): every write then goes to the pool.

@@ -95,9 +95,9 @@ pub(crate) struct ServerArgs {
 
     /// With --no-fsync, where creations and PATCHes of at most 64 KiB run. while-fast: on the server's own
     /// threads, one at a time (while one runs, others run in place with tokio's block_in_place, which first moves
-    /// the thread's other connections to another thread), and all in place for 100 times as long as one took when that was over 1 ms.
-    /// never: always in place. always (or the flag alone): always on the server's own threads, where a stalling
-    /// disk stalls every connection of each thread it catches. Ignored with fsync on.
+    /// the thread's other connections to another thread), and all in place for 100 times as long as one took
+    /// when that was over 1 ms. never: always in place. always (or the flag alone): always on the server's own
+    /// threads, where a stalling disk stalls every connection of each thread it catches. Ignored with fsync on.
     #[arg(long, env = "TUSSI_INLINE_WRITES", value_name = "MODE", value_parser = parse_inline_writes,
           default_value = "while-fast", num_args = 0..=1, default_missing_value = "always")]
     pub(crate) inline_writes: InlineWrites,
