@@ -47,6 +47,13 @@ enum Place<'a> {
     Short,
 }
 
+/// Runs `write` on the calling thread, then gives the gate's pass back: the gate learns how long the write took.
+fn run_inline<T>(pass: Option<Pass<'_>>, write: impl FnOnce() -> T) -> T {
+    let written = write();
+    drop(pass);
+    written
+}
+
 /// The async counterpart of [`UploadWriter`].
 #[derive(Debug)]
 pub struct AsyncUploadWriter<O> {
@@ -108,11 +115,7 @@ impl<O: Offload> AsyncFileStore<O> {
         let (store, new) = (self.store.clone(), new.clone());
         let create = move || store.create(&new);
         let (writer, id) = match place {
-            Some(Place::Inline(pass)) => {
-                let created = create();
-                drop(pass);
-                created
-            }
+            Some(Place::Inline(pass)) => run_inline(pass, create),
             Some(Place::Short) => self.offload.offload_short(create).await,
             None => self.offload.offload(create).await,
         }?;
@@ -185,11 +188,7 @@ impl<O: Offload> AsyncFileStore<O> {
                     }
                 };
                 let attempt = match place {
-                    Place::Inline(pass) => {
-                        let attempt = unless_held();
-                        drop(pass);
-                        attempt
-                    }
+                    Place::Inline(pass) => run_inline(pass, unless_held),
                     Place::Short => self.offload.offload_short(unless_held).await,
                 };
                 match attempt {

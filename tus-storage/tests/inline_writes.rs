@@ -54,16 +54,10 @@ impl Offload for Counted {
     }
 }
 
-/// A store with `InlineWrites::Always`.
-fn store(dirs: &Dirs, fsync: bool) -> (AsyncFileStore<Counted>, Counted) {
+/// A store with `mode`.
+fn store(dirs: &Dirs, fsync: bool, mode: InlineWrites) -> (AsyncFileStore<Counted>, Counted) {
     let (store, pool) = default_store(dirs, fsync);
-    (store.inline_writes(InlineWrites::Always), pool)
-}
-
-/// A store with `InlineWrites::Never`.
-fn never_inline(dirs: &Dirs, fsync: bool) -> (AsyncFileStore<Counted>, Counted) {
-    let (store, pool) = default_store(dirs, fsync);
-    (store.inline_writes(InlineWrites::Never), pool)
+    (store.inline_writes(mode), pool)
 }
 
 /// A store as `AsyncFileStore::new` makes it.
@@ -102,10 +96,30 @@ fn offset_of(response: &Response) -> Option<&str> {
     response.headers().get("upload-offset").and_then(|v| v.to_str().ok())
 }
 
+/// With fsync on, a small creation is a plain pool call in `mode` (`None`: as `AsyncFileStore::new` makes it).
+fn a_synced_creation_is_a_plain_call(mode: Option<InlineWrites>) {
+    let dirs = Dirs::new();
+    let (synced, pool) = match mode {
+        Some(mode) => store(&dirs, true, mode),
+        None => default_store(&dirs, true),
+    };
+    block_on(synced.create(&new_upload(Some(3)))).unwrap();
+    assert_eq!((pool.short_calls(), pool.calls()), (0, 1), "with fsync every write is a plain call");
+}
+
+/// Creates an upload of 3 bytes and PATCHes them whole: the PATCH completes it.
+fn create_and_patch_abc(store: &AsyncFileStore<Counted>) -> UploadId {
+    let (writer, id) = block_on(store.create(&new_upload(Some(3)))).unwrap();
+    drop(writer);
+    let response = block_on(store.patch_whole(patch_open(id, 0, 3), b"abc".to_vec(), None));
+    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("3")));
+    id
+}
+
 #[test]
 fn small_creations_and_patches_stay_off_the_pool_and_store_the_same() {
     let dirs = Dirs::new();
-    let (store, pool) = store(&dirs, false);
+    let (store, pool) = store(&dirs, false, InlineWrites::Always);
     let body: Vec<u8> = (0..4096u64).map(|pos| pattern_byte(9, pos)).collect();
     let (writer, id) = block_on(store.create(&new_upload(Some(4096)))).unwrap();
     drop(writer);
@@ -122,7 +136,7 @@ fn small_creations_and_patches_stay_off_the_pool_and_store_the_same() {
 #[test]
 fn large_creations_still_go_to_the_pool_and_deferred_lengths_do_not() {
     let dirs = Dirs::new();
-    let (store, pool) = store(&dirs, false);
+    let (store, pool) = store(&dirs, false, InlineWrites::Always);
     block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX)))).unwrap();
     block_on(store.create(&new_upload(None))).unwrap();
     assert_eq!(pool.calls(), 0);
@@ -133,11 +147,8 @@ fn large_creations_still_go_to_the_pool_and_deferred_lengths_do_not() {
 #[test]
 fn with_fsync_on_every_write_goes_to_the_pool() {
     let dirs = Dirs::new();
-    let (store, pool) = store(&dirs, true);
-    let (writer, id) = block_on(store.create(&new_upload(Some(3)))).unwrap();
-    drop(writer);
-    let response = block_on(store.patch_whole(patch_open(id, 0, 3), b"abc".to_vec(), None));
-    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("3")));
+    let (store, pool) = store(&dirs, true, InlineWrites::Always);
+    create_and_patch_abc(&store);
     assert_eq!(pool.calls(), 2, "inline_writes has no effect with fsync on");
 }
 
@@ -165,7 +176,7 @@ fn patch_a_held_upload(store: &AsyncFileStore<Counted>) {
 #[test]
 fn a_patch_to_a_held_upload_waits_for_the_holder_on_the_pool() {
     let dirs = Dirs::new();
-    let (store, pool) = store(&dirs, false);
+    let (store, pool) = store(&dirs, false, InlineWrites::Always);
     patch_a_held_upload(&store);
     assert_eq!(pool.calls(), 1, "the wait for the holder ran on the pool");
 }
@@ -173,7 +184,7 @@ fn a_patch_to_a_held_upload_waits_for_the_holder_on_the_pool() {
 #[test]
 fn a_patch_to_an_unknown_upload_answers_not_found_inline() {
     let dirs = Dirs::new();
-    let (store, pool) = store(&dirs, false);
+    let (store, pool) = store(&dirs, false, InlineWrites::Always);
     let unknown = UploadId::from_uuid(uuid::Uuid::from_u128(11));
     let response = block_on(store.patch_whole(patch_open(unknown, 0, 3), b"abc".to_vec(), None));
     assert_eq!(response.status(), 404);
@@ -184,11 +195,8 @@ fn a_patch_to_an_unknown_upload_answers_not_found_inline() {
 fn by_default_small_writes_run_inline_one_after_another_and_the_rest_on_the_pool() {
     let dirs = Dirs::new();
     let (store, pool) = default_store(&dirs, false);
-    for round in 0..3 {
-        let (writer, id) = block_on(store.create(&new_upload(Some(3)))).unwrap();
-        drop(writer);
-        let response = block_on(store.patch_whole(patch_open(id, 0, 3), b"abc".to_vec(), None));
-        assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("3")), "round {round}");
+    for _ in 0..3 {
+        create_and_patch_abc(&store);
     }
     assert_eq!((pool.short_calls(), pool.calls()), (0, 0), "each write let the next one through the gate");
     block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX + 1)))).unwrap();
@@ -196,20 +204,14 @@ fn by_default_small_writes_run_inline_one_after_another_and_the_rest_on_the_pool
     patch_a_held_upload(&store);
     assert_eq!(pool.calls(), 2, "the wait for a holder ran on the pool");
 
-    let synced_dirs = Dirs::new();
-    let (synced, synced_pool) = default_store(&synced_dirs, true);
-    block_on(synced.create(&new_upload(Some(3)))).unwrap();
-    assert_eq!((synced_pool.short_calls(), synced_pool.calls()), (0, 1), "with fsync every write is a plain call");
+    a_synced_creation_is_a_plain_call(None);
 }
 
 #[test]
 fn never_inline_small_writes_are_short_calls_and_the_rest_plain_ones() {
     let dirs = Dirs::new();
-    let (store, pool) = never_inline(&dirs, false);
-    let (writer, id) = block_on(store.create(&new_upload(Some(3)))).unwrap();
-    drop(writer);
-    let response = block_on(store.patch_whole(patch_open(id, 0, 3), b"abc".to_vec(), None));
-    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("3")));
+    let (store, pool) = store(&dirs, false, InlineWrites::Never);
+    let id = create_and_patch_abc(&store);
     assert_eq!((pool.short_calls(), pool.calls()), (2, 0), "a small creation and PATCH are short calls");
     let finished = block_on(store.stat(id)).unwrap(); // a finished upload's record is read on the pool
     assert_eq!((finished.offset, finished.finished), (3, true));
@@ -217,16 +219,13 @@ fn never_inline_small_writes_are_short_calls_and_the_rest_plain_ones() {
     block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX + 1)))).unwrap();
     assert_eq!((pool.short_calls(), pool.calls()), (2, 2), "a larger preallocation is a plain call");
 
-    let synced_dirs = Dirs::new();
-    let (synced, synced_pool) = never_inline(&synced_dirs, true);
-    block_on(synced.create(&new_upload(Some(3)))).unwrap();
-    assert_eq!((synced_pool.short_calls(), synced_pool.calls()), (0, 1), "with fsync every write is a plain call");
+    a_synced_creation_is_a_plain_call(Some(InlineWrites::Never));
 }
 
 #[test]
 fn never_inline_a_held_upload_is_tried_short_then_waited_for_on_the_pool() {
     let dirs = Dirs::new();
-    let (store, pool) = never_inline(&dirs, false);
+    let (store, pool) = store(&dirs, false, InlineWrites::Never);
     patch_a_held_upload(&store);
     assert_eq!((pool.short_calls(), pool.calls()), (1, 1), "one short try, then the wait on the pool");
 }
