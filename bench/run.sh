@@ -145,6 +145,14 @@ else
     SETTLE_SECS="${BENCH_SETTLE_SECS:-0}"
 fi
 param settle_secs "$SETTLE_SECS"
+# The kernel's dentry and inode caches are hash tables sized at boot (on this VM: 131,072 and 65,536 buckets, see
+# `dmesg | grep 'hash table entries'`), and a run leaves millions of entries in them (every upload's files, kept
+# until the end; W5's prefill): each later path lookup and inode creation then walks long chains, and a server
+# that looks up more names per upload pays more. So every server starts with those caches emptied
+# (`echo 3 > /proc/sys/vm/drop_caches`, after `sync`; needs root): each meets the same kernel state, whatever ran
+# before it. Without root, nothing is dropped and the report says so.
+if [ -w /proc/sys/vm/drop_caches ]; then DROP_CACHES=1; else DROP_CACHES=0; fi
+param drop_caches "$DROP_CACHES"
 param kernel "$(uname -sr)"
 param commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
 param loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -170,8 +178,10 @@ SRV_NAME="" SRV_PID="" SRV_URL="" SRV_DATA=""
 
 start_server() {  # NAME MODE
     local name="$1" mode="$2" output
-    # Write back what the previous workload left in the page cache, so that no server pays for another's writes.
+    # Write back what the previous workload left in the page cache, so that no server pays for another's writes,
+    # then empty the kernel's caches (see DROP_CACHES above).
     sync
+    [ "$DROP_CACHES" = 1 ] && echo 3 > /proc/sys/vm/drop_caches
     case "$name" in
         ours)
             SRV_DATA="$(mktemp -d "$run_dir/ours-data.XXXXXX")"

@@ -213,6 +213,18 @@ fn header(out: &mut String, recs: &Records) {
              removes a staging record per upload) would otherwise slow the inode allocations of the next."
         );
     }
+    match recs.param("drop_caches") {
+        Some("1") => out.push_str(
+            "- Every server starts with the kernel's dentry, inode and page caches emptied (`sync; echo 3 > \
+             /proc/sys/vm/drop_caches`): the files of earlier runs would otherwise lengthen the hash chains of every \
+             later path lookup and inode creation, more so for a server that looks up more names per upload.\n",
+        ),
+        Some(_) => out.push_str(
+            "- The kernel's caches were not emptied between servers (`/proc/sys/vm/drop_caches` not writable: not \
+             root): the files of earlier runs slow later path lookups, so later servers may pay for earlier ones.\n",
+        ),
+        None => {}
+    }
     out.push_str(
         "- Ratios: `(×N)` after a peer's figure is **ours ÷ that peer**, with ours in the same fsync mode (above 1: \
          ours is faster). ⚠ marks a run with errors or cut short, ‡ one the hypervisor disturbed (see Notes).\n\n",
