@@ -150,8 +150,9 @@ param settle_secs "$SETTLE_SECS"
 # until the end; W5's prefill): each later path lookup and inode creation then walks long chains, and a server
 # that looks up more names per upload pays more. So every server starts with those caches emptied
 # (`echo 3 > /proc/sys/vm/drop_caches`, after `sync`; needs root): each meets the same kernel state, whatever ran
-# before it. Without root, nothing is dropped and the report says so.
-if [ -w /proc/sys/vm/drop_caches ]; then DROP_CACHES=1; else DROP_CACHES=0; fi
+# before it. Whether it works is found by doing it once here (root, and a /proc/sys that is not read-only); if it
+# does not, nothing is dropped and the report says so.
+if sync && { echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null; then DROP_CACHES=1; else DROP_CACHES=0; fi
 param drop_caches "$DROP_CACHES"
 param kernel "$(uname -sr)"
 param commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
@@ -181,7 +182,7 @@ start_server() {  # NAME MODE
     # Write back what the previous workload left in the page cache, so that no server pays for another's writes,
     # then empty the kernel's caches (see DROP_CACHES above).
     sync
-    [ "$DROP_CACHES" = 1 ] && echo 3 > /proc/sys/vm/drop_caches
+    if [ "$DROP_CACHES" = 1 ]; then echo 3 > /proc/sys/vm/drop_caches; fi
     case "$name" in
         ours)
             SRV_DATA="$(mktemp -d "$run_dir/ours-data.XXXXXX")"
