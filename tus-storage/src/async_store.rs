@@ -4,6 +4,7 @@
 //! a future is dropped before it finishes, the call still runs to its end on the pool and the writer is then
 //! dropped there (unlocking the upload); this async writer then answers every call with an error.
 
+use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -288,25 +289,38 @@ impl<O: Offload> AsyncUploadWriter<O> {
     where
         B: AsRef<[u8]> + Send + 'static,
     {
-        let mut writer = self.writer.take().ok_or_else(|| lost(self.id))?;
-        let (writer, result) = self
-            .offload
-            .offload(move || {
-                let result = writer.write_at(offset, data.as_ref());
-                (writer, result)
-            })
-            .await;
-        self.writer = Some(writer);
-        result
+        self.on_pool(move |writer| writer.write_at(offset, data.as_ref())).await
+    }
+
+    /// [`UploadWriter::write_vectored_at`] on the pool, with owned parts (the frames of a request body, say).
+    pub async fn write_vectored_at<B>(&mut self, offset: u64, parts: Vec<B>) -> Result<(), StoreFailure>
+    where
+        B: AsRef<[u8]> + Send + 'static,
+    {
+        self.on_pool(move |writer| {
+            let slices: Vec<IoSlice<'_>> = parts.iter().map(|part| IoSlice::new(part.as_ref())).collect();
+            writer.write_vectored_at(offset, &slices)
+        })
+        .await
     }
 
     /// [`UploadWriter::commit`] on the pool.
     pub async fn commit(&mut self, offset: u64, complete: bool) -> Result<UploadState, StoreFailure> {
+        self.on_pool(move |writer| writer.commit(offset, complete)).await
+    }
+
+    /// Runs `step` on the blocking writer on the pool. A call cancelled while on the pool loses the writer (and
+    /// with it the lock); later calls then fail.
+    async fn on_pool<T, F>(&mut self, step: F) -> Result<T, StoreFailure>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut UploadWriter) -> Result<T, StoreFailure> + Send + 'static,
+    {
         let mut writer = self.writer.take().ok_or_else(|| lost(self.id))?;
         let (writer, result) = self
             .offload
             .offload(move || {
-                let result = writer.commit(offset, complete);
+                let result = step(&mut writer);
                 (writer, result)
             })
             .await;

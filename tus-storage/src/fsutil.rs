@@ -1,7 +1,7 @@
 //! Small filesystem steps shared by the store, the writer, the hand-off and the janitor.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::num::NonZeroU64;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -58,6 +58,30 @@ pub(crate) fn create_record(record: &UploadRecord, dest: &At<'_>) -> Result<File
 /// Only a hint: failures are ignored.
 pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) {
     let _ = rustix::fs::fadvise(file, offset, NonZeroU64::new(len), rustix::fs::Advice::DontNeed);
+}
+
+/// Writes all of `parts`, one after another, at `offset` of `file`: `pwritev(2)` calls of at most `IOV_MAX` parts,
+/// repeated after short writes. One system call for a batch of body frames, instead of one per frame or a copy
+/// into one buffer first.
+pub(crate) fn write_all_vectored_at(file: &File, parts: &[IoSlice<'_>], mut offset: u64) -> io::Result<()> {
+    /// The most parts Linux takes in one call.
+    const IOV_MAX: usize = 1024;
+    let mut parts = parts.to_vec();
+    let mut rest = &mut parts[..];
+    IoSlice::advance_slices(&mut rest, 0); // skips empty parts up front
+    while !rest.is_empty() {
+        let take = rest.len().min(IOV_MAX);
+        match rustix::io::pwritev(file, &rest[..take], offset) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                offset += n as u64;
+                IoSlice::advance_slices(&mut rest, n);
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Reads and parses the record at `at`.

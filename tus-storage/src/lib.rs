@@ -96,7 +96,7 @@
 //! - [`FileStore::janitor`] removes abandoned files, skipping locked ones ([`janitor`] module).
 //!
 //! # Seeing the system calls
-//! `strace -f -e trace=openat,fallocate,flock,pwrite64,fdatasync,fsync,rename,unlink cargo test -p tus-storage
+//! `strace -f -e trace=openat,fallocate,flock,pwritev,fdatasync,fsync,rename,unlink cargo test -p tus-storage
 //! --doc` shows this example's creation (`openat(..., O_CREAT|O_EXCL)`, `flock(LOCK_EX|LOCK_NB)`, `fallocate`),
 //! commits (`fdatasync`, `fsync`, `rename(".../<id>.meta.tmp", ".../<id>.meta")`, `fsync` of the directory) and
 //! finalisation (the completed record created in place, then the `rename` of the data). The test `tests/strace.rs`

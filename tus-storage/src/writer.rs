@@ -1,12 +1,12 @@
 //! [`UploadWriter`]: writes at explicit offsets and commits (and finalises) under one exclusive lock.
 
-use std::os::unix::fs::FileExt;
+use std::io::IoSlice;
 use std::time::SystemTime;
 
 use tus_proto::{StoreFailure, UploadId, UploadState};
 
 use crate::error::{Cause, StorageError};
-use crate::fsutil::{create_record, replace_record, start_writeback, write_new_record};
+use crate::fsutil::{create_record, replace_record, start_writeback, write_all_vectored_at, write_new_record};
 use crate::helpers::Pending;
 use crate::layout::Entry;
 use crate::lock::{Locked, ReleaseWatch};
@@ -91,10 +91,17 @@ impl UploadWriter {
     /// `offset` must lie between the committed offset and the end of what this writer wrote since (writes are
     /// contiguous), and `offset + data.len()` must not pass the declared length.
     pub fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), StoreFailure> {
-        self.write(offset, data).map_err(|e| e.with_id(self.id).to_failure())
+        self.write_vectored_at(offset, &[IoSlice::new(data)])
     }
 
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+    /// Writes `parts`, one after another, at `offset`: one `pwritev(2)` for many buffers (the frames of a request
+    /// body, say) instead of copying them into one first. The same rules as [`write_at`](Self::write_at) hold for
+    /// their total length.
+    pub fn write_vectored_at(&mut self, offset: u64, parts: &[IoSlice<'_>]) -> Result<(), StoreFailure> {
+        self.write(offset, parts).map_err(|e| e.with_id(self.id).to_failure())
+    }
+
+    fn write(&mut self, offset: u64, parts: &[IoSlice<'_>]) -> Result<(), StorageError> {
         let State::Active { file, record, written, writeback_from } = &mut self.state else {
             return Err(misuse("write to a finished upload".into()));
         };
@@ -102,12 +109,14 @@ impl UploadWriter {
             let (committed, end) = (record.offset, *written);
             return Err(misuse(format!("write at {offset} outside the writable range {committed}..={end}")));
         }
-        let end = offset.checked_add(data.len() as u64).ok_or_else(|| misuse("offset overflow".into()))?;
+        let len = parts.iter().map(|part| part.len() as u64).sum::<u64>();
+        let end = offset.checked_add(len).ok_or_else(|| misuse("offset overflow".into()))?;
         if record.length.is_some_and(|length| end > length) {
             return Err(misuse(format!("write up to {end} past the declared length {:?}", record.length)));
         }
         let uploads = &self.store.inner.uploads;
-        file.write_all_at(data, offset).map_err(|e| StorageError::io("write data", &uploads.data(self.id), e))?;
+        write_all_vectored_at(file, parts, offset)
+            .map_err(|e| StorageError::io("write data", &uploads.data(self.id), e))?;
         *written = (*written).max(end);
         // With fsync, the commit waits for these bytes to reach the disk: starting their writeback now lets the disk
         // work while the rest of the body arrives (W1 in BENCHMARKS.md: 430-830 -> 900-1290 MiB/s).

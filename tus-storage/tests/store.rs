@@ -74,6 +74,35 @@ fn writer_refuses_what_would_corrupt_the_record() {
 }
 
 #[test]
+fn a_vectored_write_stores_its_parts_in_order_past_the_system_limit_on_parts() {
+    let dirs = Dirs::new();
+    let store = dirs.store();
+    // 3,000 parts (Linux takes 1,024 per call), some empty, of sizes that do not line up with pages.
+    let sizes: Vec<usize> = (0..3000).map(|i| if i % 7 == 3 { 0 } else { 1 + (i * 37) % 700 }).collect();
+    let total: usize = sizes.iter().sum();
+    let (mut writer, id) = create(&store, Some(total as u64 + 10), 11);
+    writer.write_at(0, &pattern(11, 0, 10)).unwrap();
+    let mut parts = Vec::new();
+    let mut at = 10;
+    for size in &sizes {
+        parts.push(pattern(11, at, *size));
+        at += *size as u64;
+    }
+    let slices: Vec<std::io::IoSlice<'_>> = parts.iter().map(|part| std::io::IoSlice::new(part)).collect();
+    writer.write_vectored_at(10, &slices).unwrap();
+    let past_the_end = [std::io::IoSlice::new(b"x"), std::io::IoSlice::new(b"")];
+    assert_eq!(
+        writer.write_vectored_at(at, &past_the_end).unwrap_err().kind(),
+        FailureKind::Internal,
+        "the total length is checked"
+    );
+    writer.commit(at, true).unwrap();
+    let done = std::fs::read(dirs.completed().join(id.to_string())).unwrap();
+    assert_eq!(done.len(), total + 10);
+    assert_eq!(first_mismatch(11, 0, &done), None);
+}
+
+#[test]
 fn zero_length_and_deferred_length() {
     let dirs = Dirs::new();
     let store = dirs.store();

@@ -131,7 +131,7 @@ fn creation_write_and_finalise_under_strace() {
     let trace = dirs.root.path().join("trace.txt");
     let exe = std::env::current_exe().unwrap();
     let traced =
-        "open,openat,close,fcntl,fallocate,flock,pwrite64,fadvise64,fdatasync,fsync,rename,renameat,renameat2,unlink,unlinkat";
+        "open,openat,close,fcntl,fallocate,flock,pwritev,fadvise64,fdatasync,fsync,rename,renameat,renameat2,unlink,unlinkat";
     let out = Command::new("strace")
         .args(["-f", "-qq", "-o"])
         .arg(&trace)
@@ -173,7 +173,7 @@ fn creation_write_and_finalise_under_strace() {
     let allocated =
         find(&|c| c.text.starts_with("fallocate(") && c.text.contains(", 4194304") && c.result == "0", locked.end);
     let record_created = find(&|c| names(c, "openat(", &record) && c.text.contains("O_CREAT"), allocated.end);
-    let first_write = find(&|c| c.text.starts_with("pwrite64("), record_created.end);
+    let first_write = find(&|c| c.text.starts_with("pwritev("), record_created.end);
     for file in [&record, &uploads] {
         let synced = find(&|c| syncs(c, file), allocated.end);
         assert!(synced.start > record_created.end && synced.end < first_write.start, "creation sync of {file}");
