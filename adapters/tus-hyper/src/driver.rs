@@ -13,6 +13,7 @@ use tracing::{field, Instrument as _};
 use tus_proto::{CreateHook, HookOutcome, Interruption, Receive, RequestHead, Response, Step};
 
 use crate::ahead::{Ahead, ReadAhead};
+use crate::batch::Batch;
 use crate::budget::Reservation;
 use crate::{Runtime, Store, TusApp};
 
@@ -166,7 +167,7 @@ async fn receive_whole<S: Store>(
     let start = rx.write_offset();
     let accepted = rx.accept(&data).len();
     if accepted > 0 {
-        if let Err(failure) = write(app, &mut rx, data.slice(..accepted)).await {
+        if let Err(failure) = write(app, &mut rx, vec![data.slice(..accepted)]).await {
             return rx.failed(failure);
         }
     }
@@ -201,16 +202,16 @@ const TAKEOVER_POLL: Duration = Duration::from_millis(100);
 /// How long a body must have sent nothing before a newer request for the same upload may take it over.
 const STALE_AFTER: Duration = Duration::from_millis(500);
 
-/// Streams the body into storage: frames are gathered into batches, each written in one storage call. A batch is
-/// as large as the shared budget grants (up to `batch_size`, at least 64 KiB); a frame at least that large is
-/// written as it is, without a copy. While a batch is written, the body is read ahead with what the budget has free.
+/// Streams the body into storage: frames are gathered into batches (kept as received, see [`Batch`]), each written
+/// in one storage call. A batch is as large as the shared budget grants (up to `batch_size`, at least 64 KiB).
+/// While a batch is written, the body is read ahead with what the budget has free.
 async fn receive<S, B>(app: &TusApp<S>, runtime: &Runtime, mut rx: Receive<S::Upload>, body: &mut B) -> Step<S::Upload>
 where
     S: Store,
     B: Body + Unpin,
     B::Error: std::fmt::Display,
 {
-    let mut batch = BytesMut::new();
+    let mut batch = Batch::default();
     let mut reservation: Option<Reservation> = None;
     let mut ahead = ReadAhead::default();
     let start = rx.write_offset();
@@ -229,27 +230,18 @@ where
                     let want = usize::try_from(rx.remaining() + (batch.len() + rest.len()) as u64)
                         .unwrap_or(usize::MAX)
                         .min(app.batch_size);
-                    let granted = app.batch_budget.reserve(want);
-                    batch.reserve(granted.size());
-                    reservation.insert(granted).size()
+                    reservation.insert(app.batch_budget.reserve(want)).size()
                 }
             };
             // A batch never grows past its grant: the rest of a frame starts the next one.
-            let next = if batch.is_empty() && rest.len() >= room {
-                rest.split_to(room) // a whole batch in one frame: written as it is, without a copy
-            } else {
-                let take = (room - batch.len()).min(rest.len());
-                batch.extend_from_slice(&rest[..take]);
-                rest.advance(take);
-                if batch.len() < room {
-                    continue;
-                }
-                batch.split().freeze()
-            };
+            batch.push(rest.split_to((room - batch.len()).min(rest.len())));
+            if batch.len() < room {
+                continue;
+            }
             // At most the next batch is read ahead, and only while the request may still store more.
             let ahead_want = usize::try_from(rx.remaining()).unwrap_or(usize::MAX).min(app.batch_size);
             let reserve = || app.batch_budget.try_reserve(ahead_want);
-            let written = ahead.while_writing(write(app, &mut rx, next), body, reserve).await;
+            let written = ahead.while_writing(write(app, &mut rx, batch.take()), body, reserve).await;
             reservation = None;
             if let Err(failure) = written {
                 return rx.failed(failure);
@@ -260,7 +252,7 @@ where
         }
     };
     if !batch.is_empty() {
-        if let Err(failure) = write(app, &mut rx, batch.freeze()).await {
+        if let Err(failure) = write(app, &mut rx, batch.take()).await {
             return rx.failed(failure);
         }
     }
@@ -316,10 +308,10 @@ where
 async fn write<S: Store>(
     app: &TusApp<S>,
     rx: &mut Receive<S::Upload>,
-    data: Bytes,
+    parts: Vec<Bytes>,
 ) -> Result<(), tus_proto::StoreFailure> {
-    let (at, len) = (rx.write_offset(), data.len() as u64);
-    app.store.write(rx.upload(), at, data).await?;
+    let (at, len) = (rx.write_offset(), parts.iter().map(|part| part.len() as u64).sum());
+    app.store.write(rx.upload(), at, parts).await?;
     rx.stored(len);
     Ok(())
 }

@@ -24,8 +24,8 @@ impl<O: Offload> Store for AsyncFileStore<O> {
         AsyncFileStore::open(self, id).await
     }
 
-    async fn write(&self, upload: &mut Self::Upload, offset: u64, data: Bytes) -> Result<(), StoreFailure> {
-        upload.write_at(offset, data).await
+    async fn write(&self, upload: &mut Self::Upload, offset: u64, parts: Vec<Bytes>) -> Result<(), StoreFailure> {
+        upload.write_vectored_at(offset, parts).await
     }
 
     async fn commit(

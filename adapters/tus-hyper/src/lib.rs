@@ -24,6 +24,7 @@
 
 mod ahead;
 mod app;
+mod batch;
 mod budget;
 mod driver;
 mod fs;

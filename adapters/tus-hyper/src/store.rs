@@ -24,12 +24,13 @@ pub trait Store: Send + Sync + 'static {
     /// Opens an upload for writing, taking it over from a stale request within a bounded time.
     fn open(&self, id: UploadId) -> impl Future<Output = Result<(Self::Upload, UploadState), StoreFailure>> + Send;
 
-    /// Writes `data` at `offset` (not yet committed).
+    /// Writes `parts`, one after another, at `offset` (not yet committed). The parts are the body's frames as
+    /// received (small ones gathered together), so a backend can write them without copying them into one buffer.
     fn write(
         &self,
         upload: &mut Self::Upload,
         offset: u64,
-        data: Bytes,
+        parts: Vec<Bytes>,
     ) -> impl Future<Output = Result<(), StoreFailure>> + Send;
 
     /// Records `offset` durably, and finalises the upload when `complete`, in one exclusive section.
@@ -91,8 +92,15 @@ impl Store for MemoryBackend {
         self.with(|s| s.open(id))
     }
 
-    async fn write(&self, upload: &mut MemoryUpload, offset: u64, data: Bytes) -> Result<(), StoreFailure> {
-        self.with(|s| s.write_at(upload, offset, &data))
+    async fn write(&self, upload: &mut MemoryUpload, offset: u64, parts: Vec<Bytes>) -> Result<(), StoreFailure> {
+        self.with(|s| {
+            let mut at = offset;
+            for part in &parts {
+                s.write_at(upload, at, part)?;
+                at += part.len() as u64;
+            }
+            Ok(())
+        })
     }
 
     async fn commit(

@@ -168,6 +168,8 @@ struct SlowWrites {
     inner: MemoryBackend,
     given: Arc<std::sync::atomic::AtomicUsize>,
     frames_at_write: Arc<Mutex<Vec<(u64, usize)>>>,
+    /// Where each write's parts start in memory.
+    parts_at_write: Arc<Mutex<Vec<Vec<usize>>>>,
 }
 
 impl tus_hyper::Store for SlowWrites {
@@ -185,13 +187,14 @@ impl tus_hyper::Store for SlowWrites {
         self.inner.open(id).await
     }
 
-    async fn write(&self, upload: &mut Self::Upload, offset: u64, data: Bytes) -> Result<(), StoreFailure> {
+    async fn write(&self, upload: &mut Self::Upload, offset: u64, parts: Vec<Bytes>) -> Result<(), StoreFailure> {
         for _ in 0..50 {
             tokio::task::yield_now().await;
         }
-        let end = offset + data.len() as u64;
+        let end = offset + parts.iter().map(|part| part.len() as u64).sum::<u64>();
         self.frames_at_write.lock().expect("log").push((end, self.given.load(std::sync::atomic::Ordering::SeqCst)));
-        self.inner.write(upload, offset, data).await
+        self.parts_at_write.lock().expect("log").push(parts.iter().map(|part| part.as_ptr() as usize).collect());
+        self.inner.write(upload, offset, parts).await
     }
 
     async fn commit(
@@ -240,6 +243,23 @@ async fn the_body_is_read_ahead_while_a_batch_is_written() {
         log[..9].iter().all(|&(end, given)| given > (end / 100) as usize),
         "a batch ahead during each write: {log:?}"
     );
+}
+
+#[tokio::test]
+async fn large_frames_reach_the_store_as_received() {
+    let store = SlowWrites::default();
+    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(5 * 20_480).build().expect("app");
+    let rt = runtime();
+    let frames: Vec<Bytes> = (0..10u8).map(|i| Bytes::from(vec![i; 20_480])).collect();
+    let id = id_of(&handle(&app, &rt, post(10 * 20_480), None).await);
+    let pieces: Pieces = frames.iter().cloned().map(Ok).collect();
+    let response = handle(&app, &rt, patch(id, 0, counted(pieces, &store.given)), None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (_, stored) = store.inner.with(|s| s.claim(id)).expect("finished");
+    assert!(stored.chunks(20_480).enumerate().all(|(i, frame)| frame == [i as u8; 20_480]), "stored in order");
+    let received: Vec<usize> = frames.iter().map(|frame| frame.as_ptr() as usize).collect();
+    let written = store.parts_at_write.lock().expect("log").clone();
+    assert_eq!(written, [received[..5].to_vec(), received[5..].to_vec()], "two writes of five frames, not copied");
 }
 
 #[tokio::test]
