@@ -17,6 +17,8 @@ use tus_hyper::{ServeOptions, Store, TusApp, TusAppBuilder};
 pub enum Rt {
     /// `tus-tokio`
     Tokio,
+    /// `tus-tokio`'s `serve_on_threads`: two threads, each with a single-threaded runtime
+    TokioThreads,
     /// `tus-smol`
     Smol,
     /// `tus-async-std`
@@ -24,7 +26,7 @@ pub enum Rt {
 }
 
 /// Every runtime, for tests that run once per runtime.
-pub const ALL: [Rt; 3] = [Rt::Tokio, Rt::Smol, Rt::AsyncStd];
+pub const ALL: [Rt; 4] = [Rt::Tokio, Rt::TokioThreads, Rt::Smol, Rt::AsyncStd];
 
 /// Options of a test server.
 #[derive(Clone, Debug)]
@@ -83,7 +85,7 @@ impl TestServer {
         };
         let (serve, inline) = (options.serve, options.inline_writes);
         let thread = match rt {
-            Rt::Tokio => {
+            Rt::Tokio | Rt::TokioThreads => {
                 let app = Arc::new(
                     configure(
                         &options,
@@ -100,7 +102,14 @@ impl TestServer {
                         .expect("tokio");
                     runtime.block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(std_listener).expect("tokio listener");
-                        tus_tokio::serve(listener, app, serve, shutdown).await;
+                        if rt == Rt::TokioThreads {
+                            let threads = tus_tokio::Threads { serving: 2, io: 4 };
+                            tus_tokio::serve_on_threads(listener, app, threads, serve, shutdown)
+                                .await
+                                .expect("threads");
+                        } else {
+                            tus_tokio::serve(listener, app, serve, shutdown).await;
+                        }
                     });
                 })
             }

@@ -1,6 +1,6 @@
 //! tussi on tokio: the runtime glue of `tus-hyper` — a [`Runtime`] from hyper-util's tokio executor and timer,
 //! a [`TokioPool`] that runs file work on `spawn_blocking`, a [`Listener`] over `tokio::net::TcpListener`, and
-//! [`serve`].
+//! [`serve`] (on the caller's runtime) or [`serve_on_threads`] (one single-threaded runtime per thread).
 //!
 //! It adds no behaviour of its own: every protocol decision is `tus-proto`'s, every file operation
 //! `tus-storage`'s.
@@ -22,6 +22,8 @@
 
 #![forbid(unsafe_code)]
 
+mod threads;
+
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -31,6 +33,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 pub use tus_hyper;
 use tus_hyper::tus_storage::{AsyncFileStore, FileStore, Offload, StorageError, StoreConfig};
 use tus_hyper::{Listener, Runtime, ServeOptions, Store, TusApp};
+
+pub use threads::{serve_on_threads, Threads};
 
 /// hyper's tokio executor and timer.
 pub fn runtime() -> Runtime {
