@@ -48,6 +48,10 @@ struct Args {
     /// without).
     #[arg(long)]
     io_threads: Option<usize>,
+    /// Serve from this many threads, each with a single-threaded runtime, connections dealt out in turn (see
+    /// `tus_tokio::serve_on_threads`); 0: from one multi-thread runtime (`tus_tokio::serve`). Default: one per CPU.
+    #[arg(long)]
+    serving_threads: Option<usize>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -58,10 +62,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.fsync = !args.no_fsync;
     let io_threads = args.io_threads.unwrap_or_else(|| config.io_threads());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(io_threads).build()?;
-    runtime.block_on(serve(args, config))
+    runtime.block_on(serve(args, config, io_threads))
 }
 
-async fn serve(args: Args, config: StoreConfig) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(args: Args, config: StoreConfig, io_threads: usize) -> Result<(), Box<dyn std::error::Error>> {
     let store = tus_tokio::file_store(config)?.inline_reads(args.inline_reads).inline_writes(args.inline_writes);
     let mut builder =
         TusApp::builder(store).base_path("/files").batch_size(args.batch_size).batch_memory(args.batch_memory);
@@ -114,6 +118,14 @@ async fn serve(args: Args, config: StoreConfig) -> Result<(), Box<dyn std::error
             _ = term.recv() => {}
         }
     };
-    tus_tokio::serve(listener, app, ServeOptions::default(), shutdown).await;
+    let threads = match args.serving_threads {
+        Some(0) => None,
+        Some(serving) => Some(tus_tokio::Threads { serving, io: io_threads }),
+        None => Some(tus_tokio::Threads::per_cpu(io_threads)),
+    };
+    match threads {
+        None => tus_tokio::serve(listener, app, ServeOptions::default(), shutdown).await,
+        Some(threads) => tus_tokio::serve_on_threads(listener, app, threads, ServeOptions::default(), shutdown).await?,
+    }
     Ok(())
 }

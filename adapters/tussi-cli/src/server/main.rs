@@ -23,6 +23,7 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 use tus_tokio::tus_hyper::tus_proto::Event;
 use tus_tokio::tus_hyper::tus_storage::{JanitorConfig, StoreConfig};
 use tus_tokio::tus_hyper::{ServeOptions, TusApp};
+use tus_tokio::Threads;
 
 use crate::cli::{Given, ServerArgs};
 use crate::prompt::Prompter;
@@ -164,7 +165,11 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
     let interval = Duration::from_secs(args.janitor_interval);
     tasks.spawn(worker::janitor(app.clone(), interval, janitor_config, stop_rx));
 
-    tus_tokio::serve(listener, app, ServeOptions::default(), shutdown_signal()).await;
+    // One single-threaded runtime per CPU serves the connections (see `tus_tokio::serve_on_threads`); this runtime
+    // accepts them and runs the file workers and the janitor.
+    let threads = Threads::per_cpu(store_config(&args).io_threads());
+    let served = tus_tokio::serve_on_threads(listener, app, threads, ServeOptions::default(), shutdown_signal()).await;
+    served.map_err(context("cannot start the serving threads"))?;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
