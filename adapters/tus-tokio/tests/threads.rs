@@ -2,11 +2,14 @@
 //! thread, and shutdown lets a request in flight finish before it returns.
 #![allow(missing_docs)]
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tus_tokio::tus_hyper::{MemoryBackend, ServeOptions, TusApp};
 use tus_tokio::{serve_on_threads, Threads};
 
@@ -25,6 +28,18 @@ async fn exchange(stream: &mut TcpStream, request: &[u8]) -> String {
     String::from_utf8(head).unwrap()
 }
 
+/// Serves `app` from two threads on a free port: its address, the shutdown trigger and the serving task.
+async fn start(app: TusApp<MemoryBackend>) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let threads = Threads { serving: 2, io: 2 };
+    let server = tokio::spawn(serve_on_threads(listener, Arc::new(app), threads, ServeOptions::default(), async {
+        let _ = stopped.await;
+    }));
+    (addr, stop, server)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_are_dealt_out_in_turn_and_served_on_their_thread() {
     // Each creation event is delivered on the thread that serves the request.
@@ -38,13 +53,7 @@ async fn connections_are_dealt_out_in_turn_and_served_on_their_thread() {
         })
         .build()
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let threads = Threads { serving: 2, io: 2 };
-    let server = tokio::spawn(serve_on_threads(listener, Arc::new(app), threads, ServeOptions::default(), async {
-        let _ = stopped.await;
-    }));
+    let (addr, stop, server) = start(app).await;
 
     let mut connections = Vec::new();
     for _ in 0..4 {
@@ -73,13 +82,7 @@ async fn connections_are_dealt_out_in_turn_and_served_on_their_thread() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_a_request_in_flight_finish() {
     let app = TusApp::builder(MemoryBackend::new()).base_path("/files").build().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let threads = Threads { serving: 2, io: 2 };
-    let server = tokio::spawn(serve_on_threads(listener, Arc::new(app), threads, ServeOptions::default(), async {
-        let _ = stopped.await;
-    }));
+    let (addr, stop, server) = start(app).await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let created = exchange(&mut stream, CREATE).await;
     let location = created.lines().find_map(|line| line.strip_prefix("location: ")).expect("location").to_owned();
