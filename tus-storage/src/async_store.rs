@@ -85,7 +85,7 @@ impl<O: Offload> AsyncFileStore<O> {
             offload,
             inline_reads: false,
             inline_writes: InlineWrites::default(),
-            gate: Arc::new(InlineGate::new()),
+            gate: Arc::new(InlineGate::new(1)),
         }
     }
 
@@ -159,12 +159,23 @@ impl<O: Offload> AsyncFileStore<O> {
     /// other tasks move to another thread, elsewhere on the pool) the hand-off there and back costs a fifth to
     /// over half of the server's CPU per 4 KiB upload from one client (BENCHMARKS.md), but a stalling disk, or
     /// the kernel throttling writers while much data waits for writeback, then never holds up an async thread and
-    /// the connections it serves. [`InlineWrites::WhileFast`] runs them inline one at a time and falls back to short
+    /// the connections it serves. [`InlineWrites::WhileFast`] runs them inline one at a time (see
+    /// [`inline_writes_at_once`](Self::inline_writes_at_once)) and falls back to short
     /// calls after one was slow (see [`InlineWrites`]). A PATCH that would wait for another writer to let go
     /// waits on the pool in every mode. Has no effect while [`StoreConfig::fsync`] is on (a sync can take
     /// milliseconds): every write then goes to the pool.
     pub fn inline_writes(mut self, mode: InlineWrites) -> Self {
         self.inline_writes = mode;
+        self
+    }
+
+    /// How many small writes [`InlineWrites::WhileFast`] runs inline at once (at least 1; default 1). Give it the
+    /// number of threads that each serve their own connections (one single-threaded runtime per thread, as
+    /// `tus_tokio::serve_on_threads` runs them), so that no thread hands a write to the pool only because another
+    /// thread's write is running. A stalling disk can then catch that many threads at once, each for one write
+    /// before the pause. Clones made before this call keep the gate they had.
+    pub fn inline_writes_at_once(mut self, writes: usize) -> Self {
+        self.gate = Arc::new(InlineGate::new(writes));
         self
     }
 

@@ -1,5 +1,5 @@
 //! [`InlineWrites`] and the gate behind its default, [`InlineWrites::WhileFast`]: small writes without fsync run on
-//! the calling async thread while the disk answers them quickly, one at a time.
+//! the calling async thread while the disk answers them quickly, a bounded number at a time (one by default).
 //!
 //! Such a write is a few file-system calls into the page cache, tens of microseconds; handing it to another thread
 //! and back costs more than the call itself when there is no other work to overlap (one client). What running it
@@ -9,9 +9,12 @@
 //! after one that took longer than [`INLINE_SLOW_WRITE`], none for [`INLINE_PAUSE_FACTOR`] times as long, so that
 //! slow inline writes hold up an async thread for at most about 1 % of the time, and a slow disk is met on the
 //! offload's threads until it is fast again. A lone hiccup (a page fault on a busy host, a preempted thread) pauses
-//! inline writes for a moment, a disk that stalls for a second for minutes.
+//! inline writes for a moment, a disk that stalls for a second for minutes. A server whose threads each serve their
+//! own connections (one single-threaded runtime per thread) lets one inline write per thread through
+//! ([`AsyncFileStore::inline_writes_at_once`](crate::AsyncFileStore::inline_writes_at_once)): otherwise a thread
+//! would hand its write to the pool only because another thread is writing.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Where [`AsyncFileStore`](crate::AsyncFileStore) runs a small creation or PATCH when fsync is off (see
@@ -22,9 +25,10 @@ pub enum InlineWrites {
     /// Never inline: always a short call of the offload ([`Offload::offload_short`](crate::Offload::offload_short)),
     /// so a stalling disk never holds up an async thread.
     Never,
-    /// Inline while the disk answers quickly, one write at a time per store; a short call of the offload while
-    /// another inline write is running, and for [`INLINE_PAUSE_FACTOR`] times as long as an inline write took when
-    /// that was longer than [`INLINE_SLOW_WRITE`].
+    /// Inline while the disk answers quickly, one write at a time per store (or as many as
+    /// [`AsyncFileStore::inline_writes_at_once`](crate::AsyncFileStore::inline_writes_at_once) says); a short call
+    /// of the offload while that many inline writes are running, and for [`INLINE_PAUSE_FACTOR`] times as long as an
+    /// inline write took when that was longer than [`INLINE_SLOW_WRITE`].
     #[default]
     WhileFast,
     /// Always inline, as many at once as there are async threads: no offload costs at all, but a stalling disk
@@ -68,21 +72,25 @@ pub const INLINE_SLOW_WRITE: Duration = Duration::from_millis(1);
 /// After a slow inline write, small writes go to the offload for this many times as long as it took.
 pub const INLINE_PAUSE_FACTOR: u32 = 100;
 
-/// Lets one inline write through at a time, none during a pause after a slow one. Shared by the clones of one store.
+/// Lets up to `limit` inline writes through at a time, none during a pause after a slow one. Shared by the clones
+/// of one store.
 #[derive(Debug)]
 pub(crate) struct InlineGate {
-    busy: AtomicBool,
+    running: AtomicUsize,
+    limit: usize,
     /// End of the pause after a slow write, in microseconds since `origin` (0: none yet).
     paused_until: AtomicU64,
     origin: Instant,
 }
 
 impl InlineGate {
-    pub(crate) fn new() -> Self {
-        InlineGate { busy: AtomicBool::new(false), paused_until: AtomicU64::new(0), origin: Instant::now() }
+    /// A gate for up to `limit` inline writes at once (at least 1).
+    pub(crate) fn new(limit: usize) -> Self {
+        let limit = limit.max(1);
+        InlineGate { running: AtomicUsize::new(0), limit, paused_until: AtomicU64::new(0), origin: Instant::now() }
     }
 
-    /// A pass for one inline write starting now, or `None` when another one is running or inline writes pause.
+    /// A pass for one inline write starting now, or `None` when `limit` are running or inline writes pause.
     pub(crate) fn try_enter(&self) -> Option<Pass<'_>> {
         self.try_enter_at(Instant::now())
     }
@@ -91,10 +99,10 @@ impl InlineGate {
         if self.micros(now) < self.paused_until.load(Ordering::Relaxed) {
             return None;
         }
-        if self.busy.swap(true, Ordering::Acquire) {
-            return None;
-        }
-        Some(Pass { gate: self, started: now })
+        let entered = self.running.fetch_update(Ordering::Acquire, Ordering::Relaxed, |running| {
+            (running < self.limit).then_some(running + 1)
+        });
+        entered.ok().map(|_| Pass { gate: self, started: now })
     }
 
     fn leave_at(&self, started: Instant, now: Instant) {
@@ -106,7 +114,7 @@ impl InlineGate {
                 Ordering::Relaxed,
             );
         }
-        self.busy.store(false, Ordering::Release);
+        self.running.fetch_sub(1, Ordering::Release);
     }
 
     fn micros(&self, at: Instant) -> u64 {
@@ -143,7 +151,7 @@ mod tests {
 
     #[test]
     fn one_inline_write_at_a_time() {
-        let gate = InlineGate::new();
+        let gate = InlineGate::new(1);
         let first = gate.try_enter().expect("an idle gate lets a write through");
         assert!(gate.try_enter().is_none(), "a second write waits its turn on the offload");
         drop(first);
@@ -151,8 +159,19 @@ mod tests {
     }
 
     #[test]
+    fn up_to_the_limit_at_once() {
+        let gate = InlineGate::new(2);
+        let (first, second) = (gate.try_enter().expect("first"), gate.try_enter().expect("second"));
+        assert!(gate.try_enter().is_none(), "a third write goes to the offload");
+        drop(first);
+        let third = gate.try_enter().expect("a place is free again");
+        drop((second, third));
+        assert_eq!(gate.running.load(Ordering::Relaxed), 0, "every pass given back");
+    }
+
+    #[test]
     fn a_slow_write_pauses_inline_writes_in_proportion() {
-        let gate = InlineGate::new();
+        let gate = InlineGate::new(1);
         let mut start = Instant::now();
         for took in [INLINE_SLOW_WRITE + Duration::from_micros(10), Duration::from_millis(50)] {
             std::mem::forget(gate.try_enter_at(start).expect("the gate is open")); // finished by hand below
@@ -171,7 +190,7 @@ mod tests {
 
     #[test]
     fn a_fast_write_leaves_the_gate_open() {
-        let gate = InlineGate::new();
+        let gate = InlineGate::new(1);
         let start = Instant::now();
         std::mem::forget(gate.try_enter_at(start).unwrap());
         gate.leave_at(start, start + INLINE_SLOW_WRITE);
@@ -180,7 +199,7 @@ mod tests {
 
     #[test]
     fn a_panicking_write_reopens_the_gate() {
-        let gate = InlineGate::new();
+        let gate = InlineGate::new(1);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let _pass = gate.try_enter().unwrap();
             panic!("the write failed");
