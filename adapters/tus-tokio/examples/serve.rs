@@ -66,7 +66,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn serve(args: Args, config: StoreConfig, io_threads: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let store = tus_tokio::file_store(config)?.inline_reads(args.inline_reads).inline_writes(args.inline_writes);
+    let threads = match args.serving_threads {
+        Some(0) => None,
+        Some(serving) => Some(tus_tokio::Threads { serving, io: io_threads }),
+        None => Some(tus_tokio::Threads::per_cpu(io_threads)),
+    };
+    let store = tus_tokio::file_store(config)?
+        .inline_reads(args.inline_reads)
+        .inline_writes(args.inline_writes)
+        .inline_writes_at_once(threads.map_or(1, |threads| threads.serving));
     let mut builder =
         TusApp::builder(store).base_path("/files").batch_size(args.batch_size).batch_memory(args.batch_memory);
     if let Some(max) = args.max_size {
@@ -117,11 +125,6 @@ async fn serve(args: Args, config: StoreConfig, io_threads: usize) -> Result<(),
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-    };
-    let threads = match args.serving_threads {
-        Some(0) => None,
-        Some(serving) => Some(tus_tokio::Threads { serving, io: io_threads }),
-        None => Some(tus_tokio::Threads::per_cpu(io_threads)),
     };
     match threads {
         None => tus_tokio::serve(listener, app, ServeOptions::default(), shutdown).await,

@@ -131,10 +131,14 @@ fn store_config(args: &ServerArgs) -> StoreConfig {
 async fn run(args: ServerArgs) -> Result<(), BoxError> {
     let config = store_config(&args);
     let completed = config.completed_dir.clone();
+    // One single-threaded runtime per CPU serves the connections (see `tus_tokio::serve_on_threads`), each free to
+    // run a small write inline; this runtime accepts them and runs the file workers and the janitor.
+    let threads = Threads::per_cpu(config.io_threads());
     let store = tus_tokio::file_store(config)
         .map_err(context("cannot open the upload store"))?
         .inline_reads(args.inline_reads)
-        .inline_writes(args.inline_writes);
+        .inline_writes(args.inline_writes)
+        .inline_writes_at_once(threads.serving);
     let mut builder = TusApp::builder(store)
         .base_path(BASE_PATH)
         .max_chunk_size(args.max_chunk_size)
@@ -165,9 +169,6 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
     let interval = Duration::from_secs(args.janitor_interval);
     tasks.spawn(worker::janitor(app.clone(), interval, janitor_config, stop_rx));
 
-    // One single-threaded runtime per CPU serves the connections (see `tus_tokio::serve_on_threads`); this runtime
-    // accepts them and runs the file workers and the janitor.
-    let threads = Threads::per_cpu(store_config(&args).io_threads());
     let served = tus_tokio::serve_on_threads(listener, app, threads, ServeOptions::default(), shutdown_signal()).await;
     served.map_err(context("cannot start the serving threads"))?;
     tracing::info!("shutting down");
