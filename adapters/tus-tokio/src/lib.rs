@@ -103,10 +103,15 @@ impl Listener for TokioListener {
 
     async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
         let (stream, peer) = self.0.accept().await?;
-        // TUS traffic is request/response: do not let Nagle hold back small responses.
-        let _ = stream.set_nodelay(true);
-        Ok((TokioIo::new(stream), peer))
+        Ok((connection(stream), peer))
     }
+}
+
+/// An accepted stream as hyper's connection.
+fn connection(stream: tokio::net::TcpStream) -> TokioIo<tokio::net::TcpStream> {
+    // TUS traffic is request/response: do not let Nagle hold back small responses.
+    let _ = stream.set_nodelay(true);
+    TokioIo::new(stream)
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains requests in flight (see

@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, oneshot, watch};
 use tus_hyper::{Listener, ServeOptions, Store, TusApp};
 
-use crate::runtime;
+use crate::{connection, runtime};
 
 /// How [`serve_on_threads`] lays out its threads.
 #[derive(Clone, Copy, Debug)]
@@ -105,9 +105,6 @@ impl Listener for Handed {
             // The acceptor has stopped; the shutdown signal ends the serve loop.
             return std::future::pending().await;
         };
-        let stream = tokio::net::TcpStream::from_std(stream)?;
-        // TUS traffic is request/response: do not let Nagle hold back small responses.
-        let _ = stream.set_nodelay(true);
-        Ok((TokioIo::new(stream), peer))
+        Ok((connection(tokio::net::TcpStream::from_std(stream)?), peer))
     }
 }
