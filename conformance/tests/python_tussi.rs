@@ -65,7 +65,8 @@ fn original_tussi_verdicts_match_known_behaviour() {
     expect(&report, "core-head-after-complete", Verdict::Warn); // §8.6: HEAD after completion -> 404
     expect(&report, "creation-length-strict-digits", Verdict::Info); // §8.4: "+5" accepted (spec: left free)
     expect(&report, "fault-disconnect-keeps-data", Verdict::Warn); // §8.7: a cut body is lost
-                                                                   // Status details.
+
+    // Status details.
     assert!(report.get("core-patch-past-length-413").expect("ran").detail.contains("PATCH 413"));
     assert!(report.get("core-version-missing-head").expect("ran").detail.contains("HEAD 412"));
     // Extensions it does not offer are not applicable, never failed.

@@ -100,8 +100,9 @@ impl FileStore {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(true), // someone else repaired it
             Err(e) => return Err(StorageError::io("recreate upload data", &data.path(), e)),
         };
-        let Ok(locked) = try_lock(file, true) else { return Ok(true) }; // already opened by whoever looks again
-                                                                        // The janitor may have removed the record meanwhile (it removes a record before its data).
+        // Locked already: whoever holds it opened the upload, so looking again finds it.
+        let Ok(locked) = try_lock(file, true) else { return Ok(true) };
+        // The janitor may have removed the record meanwhile (it removes a record before its data).
         let repaired = if uploads.at(Entry::Record(id)).exists() {
             self.preallocate(&locked, id, record.length).and_then(|()| {
                 if !self.inner.config.fsync {
