@@ -8,14 +8,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_lite::future::block_on;
 use tus_bench::http::{Conn, Endpoint};
 use tus_bench::workload::{self, UploadPlan};
 use tus_hyper::tus_proto::UploadId;
-use tus_hyper::{MemoryBackend, ServeOptions, TusApp};
+use tus_hyper::{MemoryStore, ServeOptions, Store as _, TusApp};
 
-/// tussi on tokio over a MemoryBackend, on 127.0.0.1 and a free port; stopped when the sender is dropped.
-fn start_tussi() -> (Endpoint, MemoryBackend, tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>) {
-    let backend = MemoryBackend::new();
+/// tussi on tokio over a MemoryStore, on 127.0.0.1 and a free port; stopped when the sender is dropped.
+fn start_tussi() -> (Endpoint, MemoryStore, tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>) {
+    let backend = MemoryStore::new();
     let app = Arc::new(TusApp::builder(backend.clone()).base_path("/files").max_size(1 << 30).build().expect("app"));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
@@ -60,14 +61,16 @@ fn uploads_and_heads_against_tussi() {
     assert_eq!(outcome.connects, 4, "one keep-alive connection per worker");
     // Every upload arrived whole, finished, with the generator's bytes.
     for n in 1..=24 {
-        let (state, data) = backend.with(|s| s.claim(memory_id(n))).expect("a finished upload");
-        assert_eq!((state.offset, data.len()), (100_000, 100_000));
+        let state = block_on(backend.stat(memory_id(n))).expect("a finished upload");
+        assert!(state.finished && state.offset == 100_000, "{state:?}");
+        let data = backend.committed_bytes(memory_id(n)).expect("its bytes");
+        assert_eq!(data.len(), 100_000);
         assert!(data.iter().all(|&b| b == 0x5a));
     }
 
     let created = workload::uploads(&endpoint, &UploadPlan { count: 10, create_only: true, ..plan });
     assert_eq!((created.ok, created.errors, created.bytes), (10, 0, 0));
-    assert_eq!(backend.with(|s| s.stat(memory_id(34)).expect("created").offset), 0);
+    assert_eq!(block_on(backend.stat(memory_id(34))).expect("created").offset, 0);
 
     let target = workload::prepare_head_target(&endpoint).expect("HEAD target");
     let heads = tus_bench::evented::heads(&endpoint, &target, 3, Duration::from_millis(300));

@@ -32,25 +32,12 @@ pub(crate) enum AfterCommit {
 /// Commits `stored` bytes after `state.offset`, unless there is nothing to commit: no new bytes, and nothing to
 /// finalise.
 pub(crate) fn commit_or_respond<U>(upload: U, state: UploadState, stored: u64, after: AfterCommit) -> Step<U> {
-    match commit_or_answer(upload, state, stored, after) {
-        Ok(commit) => Step::Commit(commit),
-        Err(response) => Step::Respond(response),
-    }
-}
-
-/// [`commit_or_respond`], as the commit to make or the answer without one.
-pub(crate) fn commit_or_answer<U>(
-    upload: U,
-    state: UploadState,
-    stored: u64,
-    after: AfterCommit,
-) -> Result<Commit<U>, Response> {
     let offset = state.offset + stored;
     let complete = state.length == Some(offset);
     if stored == 0 && (!complete || state.finished) {
-        return Err(answer(after, Ok(state), Vec::new()));
+        return Step::Respond(answer(after, Ok(state), Vec::new()));
     }
-    Ok(Commit { upload, state, offset, complete, stored, after })
+    Step::Commit(Commit { upload, state, offset, complete, stored, after })
 }
 
 /// Asks storage to record the new offset durably, and to finalise the upload when it is complete, in one
@@ -84,11 +71,6 @@ impl<U> Commit<U> {
 
     /// Feeds back the committed state, or the failure. The handle is dropped (and so released) here.
     pub fn continue_with(self, result: Result<UploadState, StoreFailure>) -> Step<U> {
-        Step::Respond(self.answer(result))
-    }
-
-    /// [`continue_with`](Self::continue_with), as the answer itself.
-    pub(crate) fn answer(self, result: Result<UploadState, StoreFailure>) -> Response {
         let events = match &result {
             Ok(state) => {
                 let mut events = Vec::new();
@@ -102,7 +84,7 @@ impl<U> Commit<U> {
             }
             Err(failure) => vec![Event::Failed { id: self.state.id, error: failure.clone() }],
         };
-        answer(self.after, result, events)
+        Step::Respond(answer(self.after, result, events))
     }
 }
 

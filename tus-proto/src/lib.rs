@@ -106,7 +106,7 @@ pub use commit::Commit;
 pub use head::Stat;
 pub use id::{InvalidUploadId, UploadId};
 pub use metadata::{is_kept_key, Metadata, MetadataError};
-pub use patch::{Interruption, Open, Receive, WholeStorage};
+pub use patch::{Interruption, Open, Receive};
 pub use post::{Create, CreateHook, HookOutcome};
 pub use proxy::{InvalidIpBlock, IpBlock};
 pub use response::{headers, Event, Response, TUS_VERSION};

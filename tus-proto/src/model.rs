@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use crate::{
     CreateHook, FailureKind, HookOutcome, Interruption, NewUpload, RequestHead, Response, Server, Step, StoreFailure,
-    UploadId, UploadState, WholeStorage,
+    UploadId, UploadState,
 };
 
 /// The storage operations a [`MemoryStore`] can be told to fail.
@@ -130,22 +130,6 @@ impl MemoryStore {
         Ok(entry.state.clone())
     }
 
-    /// Runs one request like [`handle`](Self::handle), but a PATCH goes through [`Open::run_whole`] with its body
-    /// in one piece: the reference for drivers that read small bodies whole.
-    pub fn handle_whole(
-        &mut self,
-        server: &Server,
-        head: RequestHead<'_>,
-        body: &[u8],
-        cut: Option<Interruption>,
-        now: SystemTime,
-    ) -> Response {
-        match server.begin(head, now) {
-            Step::Open(open) => open.run_whole(body, cut, self),
-            other => self.drive(other, &[body], cut, |_| HookOutcome::accept()),
-        }
-    }
-
     /// The committed bytes of an upload.
     pub fn committed_bytes(&self, id: UploadId) -> Option<&[u8]> {
         let entry = self.uploads.get(&id)?;
@@ -235,21 +219,5 @@ impl MemoryStore {
             }
         }
         Ok(())
-    }
-}
-
-impl WholeStorage for MemoryStore {
-    type Upload = MemoryUpload;
-
-    fn open(&mut self, id: UploadId) -> Result<(MemoryUpload, UploadState), StoreFailure> {
-        MemoryStore::open(self, id)
-    }
-
-    fn write(&mut self, upload: &mut MemoryUpload, offset: u64, data: &[u8]) -> Result<(), StoreFailure> {
-        self.write_at(upload, offset, data)
-    }
-
-    fn commit(&mut self, upload: &mut MemoryUpload, offset: u64, complete: bool) -> Result<UploadState, StoreFailure> {
-        MemoryStore::commit(self, upload, offset, complete)
     }
 }

@@ -3,7 +3,7 @@
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
 
-use crate::commit::{commit_or_answer, commit_or_respond, AfterCommit, Commit, Ending};
+use crate::commit::{commit_or_respond, AfterCommit, Ending};
 use crate::parse::{self, Single};
 use crate::response::headers;
 use crate::{Response, Server, Step, StoreFailure, UploadId, UploadState};
@@ -77,39 +77,9 @@ impl Open {
     }
 
     /// The request's `Content-Length`, when it declared one (never above the chunk size limit). A driver may read
-    /// a small body whole before opening the upload, then finish with [`run_whole`](Self::run_whole).
+    /// a small body whole before it opens the upload, so that a slow client never holds the upload while it sends.
     pub fn declared_length(&self) -> Option<u64> {
         self.declared
-    }
-
-    /// Runs the rest of a PATCH whose body was read whole beforehand (`ending`: how that body ended): opens the
-    /// upload, writes what the core accepts and commits, through `storage`, and answers. The decisions are those of
-    /// the step-by-step path ([`continue_with`](Self::continue_with), [`Receive`], [`Commit`](crate::Commit)); this
-    /// lets a blocking backend run the whole request in one call to its thread pool instead of three.
-    pub fn run_whole<S: WholeStorage>(self, body: &[u8], ending: Option<Interruption>, storage: &mut S) -> Response {
-        let opened = storage.open(self.id);
-        let mut rx = match self.opened(opened) {
-            Ok(rx) => rx,
-            Err(response) => return response,
-        };
-        let accepted = rx.accept(body);
-        let at = rx.write_offset();
-        let written = if accepted.is_empty() { Ok(()) } else { storage.write(rx.upload(), at, accepted) };
-        let ending = match written {
-            Err(failure) => Ending::StoreFailed(failure),
-            Ok(()) => {
-                rx.stored(accepted.len() as u64);
-                ending.map_or_else(|| rx.body_ending(), Ending::Interrupted)
-            }
-        };
-        match rx.commit_or_answer(ending) {
-            Ok(mut commit) => {
-                let (offset, complete) = (commit.offset(), commit.is_complete());
-                let result = storage.commit(commit.upload(), offset, complete);
-                commit.answer(result)
-            }
-            Err(response) => response,
-        }
     }
 
     /// Feeds back the open handle and the upload's committed state, or the failure.
@@ -150,19 +120,6 @@ impl Open {
             overflowed: false,
         })
     }
-}
-
-/// Blocking storage calls for [`Open::run_whole`]: the same three operations as the
-/// [`Open`]/[`Receive`]/[`Commit`](crate::Commit) steps ask for.
-pub trait WholeStorage {
-    /// An upload open for writing, held exclusively until dropped.
-    type Upload;
-    /// Opens an upload for writing (see [`Open::continue_with`]).
-    fn open(&mut self, id: UploadId) -> Result<(Self::Upload, UploadState), StoreFailure>;
-    /// Writes `data` at `offset`, not yet committed.
-    fn write(&mut self, upload: &mut Self::Upload, offset: u64, data: &[u8]) -> Result<(), StoreFailure>;
-    /// Records `offset` durably, finalising the upload when `complete` (see [`Commit`](crate::Commit)).
-    fn commit(&mut self, upload: &mut Self::Upload, offset: u64, complete: bool) -> Result<UploadState, StoreFailure>;
 }
 
 /// How a body ended before it was complete.
@@ -278,9 +235,5 @@ impl<U> Receive<U> {
 
     fn end(self, ending: Ending) -> Step<U> {
         commit_or_respond(self.upload, self.state, self.stored, AfterCommit::Patched(ending))
-    }
-
-    fn commit_or_answer(self, ending: Ending) -> Result<Commit<U>, Response> {
-        commit_or_answer(self.upload, self.state, self.stored, AfterCommit::Patched(ending))
     }
 }

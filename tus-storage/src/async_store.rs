@@ -1,67 +1,123 @@
-//! [`AsyncFileStore`] and [`AsyncUploadWriter`]: the blocking core, one [`Offload`] call per operation.
+//! [`AsyncFileStore`]: the blocking core behind the storage contract ([`tus_store::Store`]), one call of the
+//! [`Offload`] per operation — or none, for the short ones the offload policy ([`Policy::place`]) keeps on the
+//! calling thread.
 //!
 //! The writer's methods move the blocking [`UploadWriter`] into the pool call and take it back afterwards. If such
 //! a future is dropped before it finishes, the call still runs to its end on the pool and the writer is then
 //! dropped there (unlocking the upload); this async writer then answers every call with an error.
 
 use std::io::IoSlice;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tus_proto::{
-    FailureKind, Interruption, NewUpload, Open, Response, StoreFailure, UploadId, UploadState, WholeStorage,
-};
+use bytes::Bytes;
+use tus_proto::{FailureKind, NewUpload, StoreFailure, UploadId, UploadState};
+use tus_store::{Claim, JanitorConfig, Store, SweepReason, Swept, UploadRecord, SMALL_WRITE};
 
 use crate::completed::CompletedUpload;
-use crate::config::{JanitorConfig, StoreConfig};
+use crate::config::StoreConfig;
 use crate::error::StorageError;
 use crate::inline_gate::{InlineGate, InlineWrites, Pass};
-use crate::janitor::JanitorReport;
+use crate::janitor::{JanitorReason, JanitorReport};
 use crate::lock::ReleaseWatch;
 use crate::offload::Offload;
 use crate::store::FileStore;
 use crate::writer::UploadWriter;
 
-/// The async front-end of a [`FileStore`]: the same operations as `async fn`s, run through `O`.
+/// The filesystem store as a [`tus_store::Store`]: the blocking [`FileStore`], its calls run through `O`.
 #[derive(Clone, Debug)]
 pub struct AsyncFileStore<O> {
     store: FileStore,
     offload: O,
+    policy: Policy,
+}
+
+/// The offload policy: which calls run on the calling (async) thread, which as short calls of the offload, which
+/// on its pool. Decided in [`Policy::place`] alone.
+#[derive(Clone, Debug)]
+struct Policy {
+    fsync: bool,
     inline_reads: bool,
     inline_writes: InlineWrites,
-    /// Shared by this store's clones: for [`InlineWrites::WhileFast`].
+    /// Shared by the store's clones and its writers: for [`InlineWrites::WhileFast`].
     gate: Arc<InlineGate>,
 }
 
-/// The most data a small write (see [`AsyncFileStore::inline_writes`]) may touch: the upload's declared length
-/// for a creation (its preallocation), the body for a PATCH.
-pub const INLINE_WRITE_MAX: u64 = 64 * 1024;
+/// One storage call, as the policy sees it.
+#[derive(Clone, Copy, Debug)]
+enum Work {
+    /// A creation preallocating `length` bytes.
+    Create { length: u64 },
+    /// Opening an upload nobody holds (one that is held is waited for on the pool).
+    Open,
+    /// Writing `bytes`.
+    Write { bytes: u64 },
+    /// Committing an offset (finishing included).
+    Commit,
+}
 
-/// Where a small write runs instead of the pool.
+/// Where a storage call runs.
 #[derive(Debug)]
 enum Place<'a> {
-    /// On the calling (async) thread: [`AsyncFileStore::inline_writes`]; with the gate's pass when
-    /// [`InlineWrites::WhileFast`] let it through, to be dropped once the write is done.
-    Inline(Option<Pass<'a>>),
+    /// On the offload's pool.
+    Pool,
     /// As a short call of the offload ([`Offload::offload_short`]).
     Short,
+    /// On the calling thread; with the gate's pass when [`InlineWrites::WhileFast`] let it through, to be dropped
+    /// once the call is done (the gate learns how long it took).
+    Inline(Option<Pass<'a>>),
 }
 
-/// Runs `write` on the calling thread, then gives the gate's pass back: the gate learns how long the write took.
-fn run_inline<T>(pass: Option<Pass<'_>>, write: impl FnOnce() -> T) -> T {
-    let written = write();
-    drop(pass);
-    written
+impl Policy {
+    /// Where `work` runs. A call is short when it waits for no disk flush and touches at most [`SMALL_WRITE`]
+    /// bytes: a few file-system calls into the page cache, which cost less than a hand-off to the pool and back.
+    /// Short calls run inline as [`InlineWrites`] allows; everything else (a sync can take milliseconds, a large
+    /// write or a wait for a holder much longer) runs on the pool.
+    fn place(&self, work: Work) -> Place<'_> {
+        let short = match work {
+            Work::Create { length } => !self.fsync && length <= SMALL_WRITE as u64,
+            Work::Open => true,
+            Work::Write { bytes } => bytes <= SMALL_WRITE as u64,
+            Work::Commit => !self.fsync,
+        };
+        if !short {
+            return Place::Pool;
+        }
+        match self.inline_writes {
+            InlineWrites::Never => Place::Short,
+            InlineWrites::Always => Place::Inline(None),
+            InlineWrites::WhileFast => self.gate.try_enter().map_or(Place::Short, |pass| Place::Inline(Some(pass))),
+        }
+    }
 }
 
-/// The async counterpart of [`UploadWriter`].
+/// Runs `call` where `place` says.
+async fn run<O: Offload, T: Send + 'static>(
+    offload: &O,
+    place: Place<'_>,
+    call: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    match place {
+        Place::Pool => offload.offload(call).await,
+        Place::Short => offload.offload_short(call).await,
+        Place::Inline(pass) => {
+            let result = call();
+            drop(pass);
+            result
+        }
+    }
+}
+
+/// The async counterpart of [`UploadWriter`]: the [`Store::Upload`] of [`AsyncFileStore`].
 #[derive(Debug)]
 pub struct AsyncUploadWriter<O> {
     writer: Option<UploadWriter>,
     id: UploadId,
     watch: ReleaseWatch,
     offload: O,
+    policy: Policy,
 }
 
 fn lost(id: UploadId) -> StoreFailure {
@@ -80,16 +136,16 @@ impl Drop for CancelOnDrop {
 impl<O: Offload> AsyncFileStore<O> {
     /// Wraps a blocking store (open it with [`FileStore::new`] at start-up).
     pub fn new(store: FileStore, offload: O) -> Self {
-        AsyncFileStore {
-            store,
-            offload,
+        let policy = Policy {
+            fsync: store.config().fsync,
             inline_reads: false,
             inline_writes: InlineWrites::default(),
             gate: Arc::new(InlineGate::new(1)),
-        }
+        };
+        AsyncFileStore { store, offload, policy }
     }
 
-    /// The store's configuration (adapters read [`StoreConfig::batch_size`] here).
+    /// The store's configuration.
     pub fn config(&self) -> &StoreConfig {
         self.store.config()
     }
@@ -105,138 +161,51 @@ impl<O: Offload> AsyncFileStore<O> {
             watch: writer.release_watch(),
             writer: Some(writer),
             offload: self.offload.clone(),
+            policy: self.policy.clone(),
         }
     }
 
-    /// [`FileStore::create`] on the pool; a small one without fsync inline or as a short call of the offload (see
-    /// [`inline_writes`](Self::inline_writes)).
-    pub async fn create(&self, new: &NewUpload) -> Result<(AsyncUploadWriter<O>, UploadId), StoreFailure> {
-        // A deferred length preallocates nothing.
-        let place = self.small_write(new.length.unwrap_or(0));
-        let (store, new) = (self.store.clone(), new.clone());
-        let create = move || store.create(&new);
-        let (writer, id) = match place {
-            Some(Place::Inline(pass)) => run_inline(pass, create),
-            Some(Place::Short) => self.offload.offload_short(create).await,
-            None => self.offload.offload(create).await,
-        }?;
-        Ok((self.wrap(writer), id))
-    }
-
-    /// Where a write touching `bytes` runs when it is small enough to skip the pool: `None` when it is not (or when
-    /// fsync is on: a sync can take milliseconds).
-    fn small_write(&self, bytes: u64) -> Option<Place<'_>> {
-        if self.store.config().fsync || bytes > INLINE_WRITE_MAX {
-            return None;
-        }
-        Some(match self.inline_writes {
-            InlineWrites::Never => Place::Short,
-            InlineWrites::Always => Place::Inline(None),
-            InlineWrites::WhileFast => match self.gate.try_enter() {
-                Some(pass) => Place::Inline(Some(pass)),
-                None => Place::Short,
-            },
-        })
-    }
-
-    /// Runs [`stat`](Self::stat) on the calling thread instead of the pool.
+    /// Runs `stat` on the calling thread instead of the pool.
     ///
-    /// Without it, a `stat` the kernel's caches can answer already runs inline, without ever waiting for the disk
-    /// (see [`stat`](Self::stat)); this makes the others inline too: finished uploads, and records not in the
-    /// page cache. The price: while the disk stalls (a cold cache on a busy disk, a hung network filesystem), the
-    /// calling async thread stalls with it, and every connection it serves. Off by default.
+    /// Without it, a `stat` the kernel's caches can answer already runs inline, without ever waiting for the disk;
+    /// this makes the others inline too: finished uploads, and records not in the page cache. The price: while the
+    /// disk stalls (a cold cache on a busy disk, a hung network filesystem), the calling async thread stalls with
+    /// it, and every connection it serves. Off by default.
     pub fn inline_reads(mut self, inline: bool) -> Self {
-        self.inline_reads = inline;
+        self.policy.inline_reads = inline;
         self
     }
 
-    /// Where small creations and PATCHes run when fsync is off: [`InlineWrites::WhileFast`] by default.
+    /// Where short calls run (see [`Policy::place`]: opening an upload nobody holds, writing at most
+    /// [`SMALL_WRITE`] bytes, and with fsync off creating an upload that small and committing):
+    /// [`InlineWrites::WhileFast`] by default.
     ///
-    /// A creation of at most [`INLINE_WRITE_MAX`] bytes (or of a deferred length), and a PATCH whose body of at
-    /// most that size was read whole ([`patch_whole`](Self::patch_whole)) and whose upload nobody holds, are a few
-    /// file-system calls into the page cache. Inline, they cost nothing beyond themselves. As short calls of the
-    /// offload ([`Offload::offload_short`]; on tokio's multi-thread runtime they run in place while the thread's
-    /// other tasks move to another thread, elsewhere on the pool) the hand-off there and back costs a fifth to
-    /// over half of the server's CPU per 4 KiB upload from one client (BENCHMARKS.md), but a stalling disk, or
-    /// the kernel throttling writers while much data waits for writeback, then never holds up an async thread and
-    /// the connections it serves. [`InlineWrites::WhileFast`] runs them inline one at a time (see
-    /// [`inline_writes_at_once`](Self::inline_writes_at_once)) and falls back to short
-    /// calls after one was slow (see [`InlineWrites`]). A PATCH that would wait for another writer to let go
-    /// waits on the pool in every mode. Has no effect while [`StoreConfig::fsync`] is on (a sync can take
-    /// milliseconds): every write then goes to the pool.
+    /// Inline, they cost nothing beyond themselves. As short calls of the offload ([`Offload::offload_short`]; on
+    /// tokio's multi-thread runtime they run in place while the thread's other tasks move to another thread,
+    /// elsewhere on the pool) the hand-off there and back costs more than the call, but a stalling disk, or the
+    /// kernel throttling writers while much data waits for writeback, then never holds up an async thread and the
+    /// connections it serves. [`InlineWrites::WhileFast`] runs them inline a bounded number at a time (see
+    /// [`inline_writes_at_once`](Self::inline_writes_at_once)) and falls back to short calls after one was slow
+    /// (see [`InlineWrites`]). Calls that sync, write more, or wait for another writer to let go always run on the
+    /// pool.
     pub fn inline_writes(mut self, mode: InlineWrites) -> Self {
-        self.inline_writes = mode;
+        self.policy.inline_writes = mode;
         self
     }
 
-    /// How many small writes [`InlineWrites::WhileFast`] runs inline at once (at least 1; default 1). Give it the
+    /// How many short calls [`InlineWrites::WhileFast`] runs inline at once (at least 1; default 1). Give it the
     /// number of threads that each serve their own connections (one single-threaded runtime per thread, as
-    /// `tus_tokio::serve_on_threads` runs them), so that no thread hands a write to the pool only because another
-    /// thread's write is running. A stalling disk can then catch that many threads at once, each for one write
+    /// `tus_tokio::serve_on_threads` runs them), so that no thread hands a call to the pool only because another
+    /// thread's call is running. A stalling disk can then catch that many threads at once, each for one call
     /// before the pause. Clones made before this call keep the gate they had.
-    pub fn inline_writes_at_once(mut self, writes: usize) -> Self {
-        self.gate = Arc::new(InlineGate::new(writes));
+    pub fn inline_writes_at_once(mut self, calls: usize) -> Self {
+        self.policy.gate = Arc::new(InlineGate::new(calls));
         self
     }
 
-    /// A PATCH whose body was read whole beforehand, in one pool call: [`Open::run_whole`] on the blocking store
-    /// (open, write, commit) instead of one call each. `ending` says how the body ended. Without fsync, a body of at
-    /// most [`INLINE_WRITE_MAX`] bytes whose upload nobody holds runs inline or as a short call of the offload (see
-    /// [`inline_writes`](Self::inline_writes)); a held upload waits for its holder on the pool.
-    pub async fn patch_whole<B>(&self, open: Open, body: B, ending: Option<Interruption>) -> Response
-    where
-        B: AsRef<[u8]> + Send + 'static,
-    {
-        let (open, body) = match self.small_write(body.as_ref().len() as u64) {
-            None => (open, body),
-            Some(place) => {
-                let store = self.store.clone();
-                // Only if the lock is free now: waiting for a holder to let go takes up to the release timeout.
-                let unless_held = move || match store.open_now(open.id()) {
-                    Ok(None) => Err((open, body)),
-                    opened => {
-                        let opened = opened.map_err(|e| e.with_id(open.id()).to_failure()).transpose();
-                        Ok(open.run_whole(body.as_ref(), ending, &mut Opened { opened }))
-                    }
-                };
-                let attempt = match place {
-                    Place::Inline(pass) => run_inline(pass, unless_held),
-                    Place::Short => self.offload.offload_short(unless_held).await,
-                };
-                match attempt {
-                    Ok(response) => return response,
-                    Err(held) => held,
-                }
-            }
-        };
-        let mut store = self.store.clone();
-        self.offload.offload(move || open.run_whole(body.as_ref(), ending, &mut store)).await
-    }
-
-    /// [`FileStore::stat`]: on the calling thread when the kernel's caches can answer without the disk
-    /// ([`FileStore::stat_cached`]: an unfinished upload whose record is cached, the usual HEAD), else on the pool
-    /// (or inline, see [`inline_reads`](Self::inline_reads)).
-    pub async fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
-        if let Some(state) = self.store.stat_cached(id) {
-            return Ok(state);
-        }
-        if self.inline_reads {
-            return self.store.stat(id);
-        }
-        let store = self.store.clone();
-        self.offload.offload(move || store.stat(id)).await
-    }
-
-    /// [`FileStore::open`] on the pool (which may wait up to the release timeout for a holder to let go).
-    pub async fn open(&self, id: UploadId) -> Result<(AsyncUploadWriter<O>, UploadState), StoreFailure> {
-        let store = self.store.clone();
-        let (writer, state) = self.offload.offload(move || store.open(id)).await?;
-        Ok((self.wrap(writer), state))
-    }
-
-    /// [`FileStore::wait_for_file`] on the pool. Occupies one pool thread while waiting. Cancel-safe: if this future
-    /// is dropped, the pool-side wait stops within half a second, and an upload it claimed meanwhile is released
-    /// untouched for another worker.
+    /// [`FileStore::wait_for_file`] on the pool, as the blocking claim. Occupies one pool thread while waiting.
+    /// Cancel-safe: if this future is dropped, the pool-side wait stops within half a second, and an upload it
+    /// claimed meanwhile is released untouched for another worker. [`Store::claim`] is the same with async saves.
     pub async fn wait_for_file(&self, timeout: Duration) -> Result<CompletedUpload, StorageError> {
         let store = self.store.clone();
         let cancel = Arc::new(AtomicBool::new(false));
@@ -256,10 +225,180 @@ impl<O: Offload> AsyncFileStore<O> {
         })
     }
 
-    /// [`FileStore::janitor`] on the pool.
+    /// [`FileStore::janitor`] on the pool: what [`Store::sweep`] does, file by file.
     pub async fn janitor(&self, config: &JanitorConfig, now: SystemTime) -> JanitorReport {
         let (store, config) = (self.store.clone(), config.clone());
         self.offload.offload(move || store.janitor(&config, now)).await
+    }
+}
+
+impl<O: Offload> Store for AsyncFileStore<O> {
+    type Upload = AsyncUploadWriter<O>;
+    type Claim = FileClaim<O>;
+
+    /// [`FileStore::create`]; short (see [`Policy::place`]) when fsync is off and the preallocation small.
+    async fn create(&self, new: NewUpload) -> Result<(AsyncUploadWriter<O>, UploadId), StoreFailure> {
+        // A deferred length preallocates nothing.
+        let place = self.policy.place(Work::Create { length: new.length.unwrap_or(0) });
+        let store = self.store.clone();
+        let (writer, id) = run(&self.offload, place, move || store.create(&new)).await?;
+        Ok((self.wrap(writer), id))
+    }
+
+    /// [`FileStore::stat`]: on the calling thread when the kernel's caches can answer without the disk (an
+    /// unfinished upload whose record is cached, the usual HEAD), else on the pool (or inline, see
+    /// [`inline_reads`](AsyncFileStore::inline_reads)).
+    async fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
+        if let Some(state) = self.store.stat_cached(id) {
+            return Ok(state);
+        }
+        if self.policy.inline_reads {
+            return self.store.stat(id);
+        }
+        let store = self.store.clone();
+        self.offload.offload(move || store.stat(id)).await
+    }
+
+    /// [`FileStore::open`]: tried without waiting where the policy places short calls, and on the pool (where it
+    /// may wait up to the release timeout for a holder to let go) when the upload is held.
+    async fn open(&self, id: UploadId) -> Result<(AsyncUploadWriter<O>, UploadState), StoreFailure> {
+        let store = self.store.clone();
+        let now = run(&self.offload, self.policy.place(Work::Open), move || store.open_now(id)).await;
+        let opened = match now.map_err(|e| e.with_id(id).to_failure())? {
+            Some(opened) => opened,
+            None => {
+                let store = self.store.clone();
+                self.offload.offload(move || store.open(id)).await?
+            }
+        };
+        let (writer, state) = opened;
+        Ok((self.wrap(writer), state))
+    }
+
+    async fn write(&self, upload: &mut Self::Upload, offset: u64, parts: Vec<Bytes>) -> Result<(), StoreFailure> {
+        upload.write_vectored_at(offset, parts).await
+    }
+
+    async fn commit(
+        &self,
+        upload: &mut Self::Upload,
+        offset: u64,
+        complete: bool,
+    ) -> Result<UploadState, StoreFailure> {
+        upload.commit(offset, complete).await
+    }
+
+    async fn discard(&self, upload: &mut Self::Upload) -> Result<(), StoreFailure> {
+        upload.writer.as_mut().ok_or_else(|| lost(upload.id))?.discard();
+        Ok(())
+    }
+
+    fn release_requested(&self, upload: &Self::Upload) -> bool {
+        upload.release_requested()
+    }
+
+    /// [`FileStore::delete`] on the pool.
+    async fn delete(&self, id: UploadId) -> Result<(), StoreFailure> {
+        let store = self.store.clone();
+        self.offload.offload(move || store.delete(id)).await
+    }
+
+    /// [`wait_for_file`](AsyncFileStore::wait_for_file), with a timeout answered `None`.
+    async fn claim(&self, timeout: Duration) -> Result<Option<FileClaim<O>>, StoreFailure> {
+        match self.wait_for_file(timeout).await {
+            Ok(claim) => Ok(Some(FileClaim {
+                id: claim.id(),
+                record: claim.record().clone(),
+                claim: Some(claim),
+                offload: self.offload.clone(),
+            })),
+            Err(e) if e.is_timeout() => Ok(None),
+            Err(e) => Err(e.to_failure()),
+        }
+    }
+
+    /// [`janitor`](AsyncFileStore::janitor), upload by upload.
+    async fn sweep(&self, config: &JanitorConfig, now: SystemTime) -> Swept {
+        let report = self.janitor(config, now).await;
+        let mut swept = Swept::default();
+        for deleted in &report.deleted {
+            let reason = match deleted.reason {
+                JanitorReason::Stale => SweepReason::Stale,
+                JanitorReason::Expired => SweepReason::Unclaimed,
+                _ => SweepReason::Leftover,
+            };
+            if !swept.removed.iter().any(|(id, _)| *id == deleted.id) {
+                swept.removed.push((deleted.id, reason));
+            }
+        }
+        swept.skipped_held = report.skipped_locked.len();
+        swept.errors = report.errors.iter().map(StorageError::to_failure).collect();
+        swept
+    }
+}
+
+/// A finished upload claimed from an [`AsyncFileStore`]: the [`CompletedUpload`] with its calls on the pool.
+#[derive(Debug)]
+pub struct FileClaim<O> {
+    id: UploadId,
+    record: UploadRecord,
+    /// `None` while a call has it on the pool (for good if that call was cancelled).
+    claim: Option<CompletedUpload>,
+    offload: O,
+}
+
+impl<O: Offload> FileClaim<O> {
+    /// The blocking claim (to read its data file directly, say).
+    pub fn blocking(&self) -> Option<&CompletedUpload> {
+        self.claim.as_ref()
+    }
+
+    async fn on_pool(
+        &mut self,
+        call: impl FnOnce(&mut CompletedUpload) -> Result<(), StorageError> + Send + 'static,
+    ) -> Result<(), StoreFailure> {
+        let id = self.id;
+        let lost = || StoreFailure::new(FailureKind::Internal, format!("upload {id}: claim lost to a cancelled call"));
+        let mut claim = self.claim.take().ok_or_else(lost)?;
+        let (claim, result) = self
+            .offload
+            .offload(move || {
+                let result = call(&mut claim);
+                (claim, result)
+            })
+            .await;
+        self.claim = Some(claim);
+        result.map_err(|e| e.to_failure())
+    }
+}
+
+impl<O: Offload> Claim for FileClaim<O> {
+    fn id(&self) -> UploadId {
+        self.id
+    }
+
+    fn record(&self) -> &UploadRecord {
+        &self.record
+    }
+
+    async fn save(&mut self, dest: PathBuf) -> Result<(), StoreFailure> {
+        self.on_pool(move |claim| claim.save(dest)).await
+    }
+
+    async fn save_record(&mut self, dest: PathBuf) -> Result<(), StoreFailure> {
+        self.on_pool(move |claim| claim.save_record(dest)).await
+    }
+
+    async fn finish(mut self) -> Result<(), StoreFailure> {
+        let Some(claim) = self.claim.take() else { return Ok(()) };
+        self.offload.offload(move || claim.finish()).await.map_err(|e| e.to_failure())
+    }
+}
+
+impl<O> Drop for FileClaim<O> {
+    fn drop(&mut self) {
+        // Ending a claim removes two files; dropped on an async thread, that is the price of not finishing it.
+        drop(self.claim.take());
     }
 }
 
@@ -295,88 +434,48 @@ impl<O: Offload> AsyncUploadWriter<O> {
         self.writer
     }
 
-    /// [`UploadWriter::write_at`] on the pool, with owned data (a `Vec<u8>`, `bytes::Bytes`...).
+    /// [`UploadWriter::write_at`] where the offload policy places it, with owned data (a `Vec<u8>`, `bytes::Bytes`...).
     pub async fn write_at<B>(&mut self, offset: u64, data: B) -> Result<(), StoreFailure>
     where
         B: AsRef<[u8]> + Send + 'static,
     {
-        self.on_pool(move |writer| writer.write_at(offset, data.as_ref())).await
+        let bytes = data.as_ref().len() as u64;
+        self.run(Work::Write { bytes }, move |writer| writer.write_at(offset, data.as_ref())).await
     }
 
-    /// [`UploadWriter::write_vectored_at`] on the pool, with owned parts (the frames of a request body, say).
+    /// [`UploadWriter::write_vectored_at`] where the offload policy places it, with owned parts (the frames of a request body, say).
     pub async fn write_vectored_at<B>(&mut self, offset: u64, parts: Vec<B>) -> Result<(), StoreFailure>
     where
         B: AsRef<[u8]> + Send + 'static,
     {
-        self.on_pool(move |writer| {
+        let bytes = parts.iter().map(|part| part.as_ref().len() as u64).sum();
+        self.run(Work::Write { bytes }, move |writer| {
             let slices: Vec<IoSlice<'_>> = parts.iter().map(|part| IoSlice::new(part.as_ref())).collect();
             writer.write_vectored_at(offset, &slices)
         })
         .await
     }
 
-    /// [`UploadWriter::commit`] on the pool.
+    /// [`UploadWriter::commit`] where the offload policy places it.
     pub async fn commit(&mut self, offset: u64, complete: bool) -> Result<UploadState, StoreFailure> {
-        self.on_pool(move |writer| writer.commit(offset, complete)).await
+        self.run(Work::Commit, move |writer| writer.commit(offset, complete)).await
     }
 
-    /// Runs `step` on the blocking writer on the pool. A call cancelled while on the pool loses the writer (and
-    /// with it the lock); later calls then fail.
-    async fn on_pool<T, F>(&mut self, step: F) -> Result<T, StoreFailure>
+    /// Runs `step` on the blocking writer where the policy places `work`. A call cancelled while on the pool loses
+    /// the writer (and with it the lock); later calls then fail.
+    async fn run<T, F>(&mut self, work: Work, step: F) -> Result<T, StoreFailure>
     where
         T: Send + 'static,
         F: FnOnce(&mut UploadWriter) -> Result<T, StoreFailure> + Send + 'static,
     {
         let mut writer = self.writer.take().ok_or_else(|| lost(self.id))?;
-        let (writer, result) = self
-            .offload
-            .offload(move || {
-                let result = step(&mut writer);
-                (writer, result)
-            })
-            .await;
+        let place = self.policy.place(work);
+        let (writer, result) = run(&self.offload, place, move || {
+            let result = step(&mut writer);
+            (writer, result)
+        })
+        .await;
         self.writer = Some(writer);
         result
-    }
-}
-
-/// The blocking store runs a whole PATCH for [`Open::run_whole`].
-impl WholeStorage for FileStore {
-    type Upload = UploadWriter;
-
-    fn open(&mut self, id: UploadId) -> Result<(UploadWriter, UploadState), StoreFailure> {
-        FileStore::open(self, id)
-    }
-
-    fn write(&mut self, upload: &mut UploadWriter, offset: u64, data: &[u8]) -> Result<(), StoreFailure> {
-        upload.write_at(offset, data)
-    }
-
-    fn commit(&mut self, upload: &mut UploadWriter, offset: u64, complete: bool) -> Result<UploadState, StoreFailure> {
-        upload.commit(offset, complete)
-    }
-}
-
-/// The blocking store for an inline [`Open::run_whole`], with the upload opened beforehand.
-struct Opened {
-    opened: Option<Result<(UploadWriter, UploadState), StoreFailure>>,
-}
-
-impl WholeStorage for Opened {
-    type Upload = UploadWriter;
-
-    fn open(&mut self, id: UploadId) -> Result<(UploadWriter, UploadState), StoreFailure> {
-        // `run_whole` opens exactly once; a second open must not wait for a lock on this (async) thread.
-        self.opened
-            .take()
-            .unwrap_or_else(|| Err(StoreFailure::new(FailureKind::Internal, format!("upload {id}: opened twice"))))
-    }
-
-    fn write(&mut self, upload: &mut UploadWriter, offset: u64, data: &[u8]) -> Result<(), StoreFailure> {
-        upload.write_at(offset, data)
-    }
-
-    fn commit(&mut self, upload: &mut UploadWriter, offset: u64, complete: bool) -> Result<UploadState, StoreFailure> {
-        upload.commit(offset, complete)
     }
 }

@@ -13,8 +13,8 @@ use rustix::io::{Errno, ReadWriteFlags};
 use tus_proto::{UploadId, UploadState};
 
 use crate::layout::{Dir, Entry};
-use crate::record::UploadRecord;
 use crate::store::FileStore;
+use tus_store::UploadRecord;
 
 /// The largest record read this way; larger ones go through the pool (and its own bound).
 const MAX_CACHED_RECORD: usize = 64 * 1024;

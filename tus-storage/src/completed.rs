@@ -28,8 +28,8 @@ use crate::error::{Cause, StorageError};
 use crate::fsutil::{is_same_file, read_record, remove_if_exists};
 use crate::layout::{Entry, OpenMode};
 use crate::lock::{try_lock, Locked};
-use crate::record::UploadRecord;
 use crate::store::{is_not_found, FileStore};
+use tus_store::UploadRecord;
 
 /// One finished upload, claimed by this worker alone until it is dropped or [`finish`](Self::finish)ed.
 ///

@@ -1,11 +1,7 @@
-//! [`StoreConfig`] and [`JanitorConfig`]: directories, durability, batching and lock-release settings.
+//! [`StoreConfig`]: directories, durability and lock-release settings.
 
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// The recommended size of one body batch handed to [`UploadWriter::write_at`](crate::UploadWriter::write_at):
-/// 4 MiB.
-pub const DEFAULT_BATCH_SIZE: usize = 4 * 1024 * 1024;
 
 /// Settings of a [`FileStore`](crate::FileStore). Build with [`StoreConfig::new`] and adjust the public fields.
 #[derive(Clone, Debug)]
@@ -19,9 +15,6 @@ pub struct StoreConfig {
     pub directory_mode: u32,
     /// Make every commit crash-durable (`fdatasync` data, `fsync` record and directory): default `true`.
     pub fsync: bool,
-    /// How many body bytes the async adapters gather before one offloaded `write_at` call: default
-    /// [`DEFAULT_BATCH_SIZE`]. Storage itself accepts any size; the adapters read this value.
-    pub batch_size: usize,
     /// How long a new request for an upload waits for a current holder to commit and let go after asking it to
     /// (see [`UploadWriter::release_requested`](crate::UploadWriter::release_requested)): default 3 s. Past it the
     /// request fails with `FailureKind::Locked`.
@@ -41,7 +34,6 @@ impl StoreConfig {
             completed_dir: completed_dir.into(),
             directory_mode: 0o755,
             fsync: true,
-            batch_size: DEFAULT_BATCH_SIZE,
             release_timeout: Duration::from_secs(3),
             claim_poll_interval: Duration::from_secs(2),
             inotify: true,
@@ -65,25 +57,6 @@ impl StoreConfig {
             32
         } else {
             std::thread::available_parallelism().map_or(2, |n| n.get()).saturating_mul(2)
-        }
-    }
-}
-
-/// Ages after which the [janitor](crate::FileStore::janitor) deletes files.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct JanitorConfig {
-    /// An unfinished upload with no commit for this long is deleted: default 86400 s (one day).
-    pub stale_upload_age: Duration,
-    /// A finished, unclaimed upload older than this is deleted: default 604800 s (one week).
-    pub completed_file_age: Duration,
-}
-
-impl Default for JanitorConfig {
-    fn default() -> Self {
-        JanitorConfig {
-            stale_upload_age: Duration::from_secs(86_400),
-            completed_file_age: Duration::from_secs(604_800),
         }
     }
 }

@@ -139,6 +139,17 @@ impl std::error::Error for StorageError {
     }
 }
 
+/// A record that could not be read, as the error of reading it.
+impl From<tus_store::RecordError> for StorageError {
+    fn from(err: tus_store::RecordError) -> Self {
+        match err {
+            tus_store::RecordError::Io(io) => StorageError::new("read record", Cause::Io(io)),
+            tus_store::RecordError::Corrupt(why) => StorageError::new("read record", Cause::CorruptRecord(why)),
+            other => StorageError::new("read record", Cause::CorruptRecord(other.to_string())),
+        }
+    }
+}
+
 impl From<StorageError> for StoreFailure {
     fn from(err: StorageError) -> Self {
         err.to_failure()

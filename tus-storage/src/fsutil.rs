@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::error::StorageError;
 use crate::layout::{At, OpenMode};
-use crate::record::UploadRecord;
+use tus_store::UploadRecord;
 
 /// Renames a new record `tmp` (written and, with fsync, synced) over `dest`; removes `tmp` on failure. The
 /// directory is not synced here: callers do it once after all their renames.
@@ -87,7 +87,7 @@ pub(crate) fn write_all_vectored_at(file: &File, parts: &[IoSlice<'_>], mut offs
 /// Reads and parses the record at `at`.
 pub(crate) fn read_record(at: &At<'_>) -> Result<UploadRecord, StorageError> {
     let file = at.open(OpenMode::Read).map_err(|e| StorageError::io("read record", &at.path(), e))?;
-    UploadRecord::from_open_file(file).map_err(|e| e.with_path(&at.path()))
+    UploadRecord::from_reader(file).map_err(|e| StorageError::from(e).with_path(&at.path()))
 }
 
 /// Removes a file; a missing file is not an error. Returns whether it existed.

@@ -6,7 +6,7 @@
 //! inline risks is a disk that stalls (a cold directory block on a busy disk, the kernel throttling writers while
 //! much data waits for writeback): the async thread would stall with it, and every connection it serves. The gate
 //! bounds that: at most one inline write per store at any moment, so at most one async thread can be caught; and
-//! after one that took longer than [`INLINE_SLOW_WRITE`], none for [`INLINE_PAUSE_FACTOR`] times as long, so that
+//! after one that took longer than 1 ms, none for 100 times as long, so that
 //! slow inline writes hold up an async thread for at most about 1 % of the time, and a slow disk is met on the
 //! offload's threads until it is fast again. A lone hiccup (a page fault on a busy host, a preempted thread) pauses
 //! inline writes for a moment, a disk that stalls for a second for minutes. A server whose threads each serve their
@@ -27,8 +27,8 @@ pub enum InlineWrites {
     Never,
     /// Inline while the disk answers quickly, one write at a time per store (or as many as
     /// [`AsyncFileStore::inline_writes_at_once`](crate::AsyncFileStore::inline_writes_at_once) says); a short call
-    /// of the offload while that many inline writes are running, and for [`INLINE_PAUSE_FACTOR`] times as long as an
-    /// inline write took when that was longer than [`INLINE_SLOW_WRITE`].
+    /// of the offload while that many inline writes are running, and for 100 times as long as an inline write took
+    /// when that was longer than 1 ms.
     #[default]
     WhileFast,
     /// Always inline, as many at once as there are async threads: no offload costs at all, but a stalling disk
@@ -67,10 +67,10 @@ impl std::str::FromStr for InlineWrites {
 
 /// An inline write that took longer than this was slowed down by the disk (or by the kernel throttling writers),
 /// not by its own work: some fifty times what a small write into the page cache takes.
-pub const INLINE_SLOW_WRITE: Duration = Duration::from_millis(1);
+pub(crate) const INLINE_SLOW_WRITE: Duration = Duration::from_millis(1);
 
 /// After a slow inline write, small writes go to the offload for this many times as long as it took.
-pub const INLINE_PAUSE_FACTOR: u32 = 100;
+pub(crate) const INLINE_PAUSE_FACTOR: u32 = 100;
 
 /// Lets up to `limit` inline writes through at a time, none during a pause after a slow one. Shared by the clones
 /// of one store.

@@ -31,12 +31,12 @@ use std::time::{Duration, SystemTime};
 use nix::errno::Errno;
 use tus_proto::UploadId;
 
-use crate::config::JanitorConfig;
 use crate::error::{Cause, StorageError};
 use crate::fsutil::{is_same_file, read_record, remove_if_exists};
 use crate::layout::{At, Dir, Entry, OpenMode};
 use crate::lock::{try_lock, Locked};
 use crate::store::{is_not_found, FileStore};
+use tus_store::JanitorConfig;
 
 /// Temporary files older than this are leftovers of a crash (they normally live for milliseconds).
 const LEFTOVER_AGE: Duration = Duration::from_secs(3600);

@@ -21,8 +21,8 @@ use crate::fsutil::{create_record, free_space, is_same_file, read_record};
 use crate::helpers::SyncHelpers;
 use crate::layout::{At, Dir, Entry, OpenMode};
 use crate::lock::{lock_now, lock_with_release, try_lock, Locked, ReleaseWatch};
-use crate::record::UploadRecord;
 use crate::writer::UploadWriter;
+use tus_store::UploadRecord;
 
 /// The blocking storage core: uploads as files in a staging directory, finished ones in a completed directory.
 ///
@@ -334,6 +334,47 @@ impl FileStore {
         let record = self.finished_record(id)?;
         let state = record.to_state(id, true);
         Ok(Ok((UploadWriter::finished(self.clone(), id, record), state)))
+    }
+
+    /// Removes an upload (termination). An unfinished one is taken as [`open`](Self::open) takes it — asking a
+    /// holder to let go, waiting at most the release timeout — and removed under its exclusive lock, record first
+    /// (from then on it is unknown), then data; with fsync on the removal is durable when this returns. A finished
+    /// one is removed from the completed directory unless a worker has claimed it (`NotFound` then, as for an
+    /// unknown upload).
+    pub fn delete(&self, id: UploadId) -> Result<(), StoreFailure> {
+        self.delete_upload(id).map_err(|e| e.with_id(id).to_failure())
+    }
+
+    fn delete_upload(&self, id: UploadId) -> Result<(), StorageError> {
+        let (writer, state) = self.open_upload(id)?;
+        let dir = if state.finished { &self.inner.completed } else { &self.inner.uploads };
+        // Holding the upload: for an unfinished one the writer's lock; for a finished one the claim lock, taken
+        // here the way a worker takes it, so that a claimed upload is never pulled from under its worker.
+        let _claim_lock = if state.finished {
+            let data = dir.at(Entry::Data(id));
+            let file =
+                data.open(OpenMode::Read).map_err(|e| StorageError::io("open finished upload", &data.path(), e))?;
+            let locked = try_lock(file, true).map_err(|(_, errno)| {
+                let claimed = if errno == Errno::EWOULDBLOCK { Errno::ENOENT } else { errno };
+                StorageError::errno("lock finished upload", &data.path(), claimed)
+            })?;
+            if !is_same_file(&locked, &data) {
+                return Err(StorageError::errno("lock finished upload", &data.path(), Errno::ENOENT));
+            }
+            Some(locked)
+        } else {
+            None
+        };
+        for entry in [Entry::Record(id), Entry::Data(id)] {
+            let at = dir.at(entry);
+            at.remove().map_err(|e| StorageError::io("delete upload", &at.path(), e))?;
+        }
+        self.inner.uploads.at(Entry::Release(id)).remove_if_present();
+        if self.inner.config.fsync {
+            dir.sync()?;
+        }
+        drop(writer);
+        Ok(())
     }
 
     /// A watch for lock-release requests on `id`, as [`UploadWriter::release_watch`] gives.

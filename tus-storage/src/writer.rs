@@ -10,8 +10,8 @@ use crate::fsutil::{create_record, replace_record, start_writeback, write_all_ve
 use crate::helpers::Pending;
 use crate::layout::Entry;
 use crate::lock::{Locked, ReleaseWatch};
-use crate::record::UploadRecord;
 use crate::store::FileStore;
+use tus_store::UploadRecord;
 
 /// Exclusive access to one upload, from [`FileStore::create`] or [`FileStore::open`] until dropped.
 ///
@@ -84,6 +84,15 @@ impl UploadWriter {
     /// is busy (for example moved into a pool call).
     pub fn release_watch(&self) -> ReleaseWatch {
         self.watch.clone()
+    }
+
+    /// Forgets what was written since the last commit: the next write starts at the committed offset again (the
+    /// bytes past it are simply overwritten). The committed state does not change.
+    pub fn discard(&mut self) {
+        if let State::Active { record, written, writeback_from, .. } = &mut self.state {
+            *written = record.offset;
+            *writeback_from = (*writeback_from).min(record.offset);
+        }
     }
 
     /// Writes `data` at `offset` (a positioned write; nothing is buffered here).

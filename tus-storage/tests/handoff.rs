@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use common::*;
 use tus_proto::{FailureKind, Metadata};
 use tus_storage::{AsyncFileStore, BlockingPool, FileStore, Inline, JanitorConfig, JanitorReason, Offload};
+use tus_store::Store as _;
 
 fn finish(store: &FileStore, len: u64, seed: u64) -> tus_proto::UploadId {
     let (mut writer, id) = create(store, Some(len), seed);

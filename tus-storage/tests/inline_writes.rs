@@ -1,6 +1,7 @@
-//! `AsyncFileStore::inline_writes`: which calls stay on the calling thread, which still go to the pool, and that
-//! both store the same; which calls are the offload's short ones in `InlineWrites::Never`; and that the default,
-//! `InlineWrites::WhileFast`, runs small writes inline one after another.
+//! The offload policy of `AsyncFileStore` (`inline_writes`): which calls stay on the calling thread, which still go
+//! to the pool, and that both store the same; which calls are the offload's short ones in `InlineWrites::Never`;
+//! and that the default, `InlineWrites::WhileFast`, runs short calls inline one after another. A PATCH is the
+//! contract's open, write and commit, as the driver runs them.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
@@ -11,11 +12,14 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use common::*;
 use futures_lite::future::block_on;
-use http::{Method, Request};
-use tus_proto::{Metadata, NewUpload, Open, RequestHead, Response, Server, Step, UploadId};
-use tus_storage::{AsyncFileStore, BlockingPool, FileStore, InlineWrites, Offload, INLINE_WRITE_MAX};
+use tus_proto::{FailureKind, Metadata, NewUpload, StoreFailure, UploadId, UploadState};
+use tus_storage::{AsyncFileStore, BlockingPool, FileStore, InlineWrites, Offload};
+use tus_store::{Store, SMALL_WRITE};
+
+const SMALL: u64 = SMALL_WRITE as u64;
 
 /// The blocking pool, counting the calls handed to it: plain ones and short ones apart.
 #[derive(Clone, Default)]
@@ -72,28 +76,14 @@ fn new_upload(length: Option<u64>) -> NewUpload {
     NewUpload::new(length, Metadata::default(), SystemTime::now())
 }
 
-/// The core's `Open` step of a PATCH of `len` bytes at `offset` to `id`.
-fn patch_open(id: UploadId, offset: u64, len: usize) -> Open {
-    let server = Server::builder().base_path("/files").build().unwrap();
-    let (head, ()) = Request::builder()
-        .method(Method::PATCH)
-        .uri(format!("/files/{id}"))
-        .header("host", "x")
-        .header("tus-resumable", "1.0.0")
-        .header("content-type", "application/offset+octet-stream")
-        .header("upload-offset", offset.to_string())
-        .header("content-length", len.to_string())
-        .body(())
-        .unwrap()
-        .into_parts();
-    match server.begin::<()>(RequestHead::from_parts(&head), SystemTime::now()) {
-        Step::Open(open) => open,
-        _ => panic!("a PATCH starts by opening"),
-    }
-}
-
-fn offset_of(response: &Response) -> Option<&str> {
-    response.headers().get("upload-offset").and_then(|v| v.to_str().ok())
+/// A PATCH as the driver runs it: open, write, commit (completing the upload when it reaches its length).
+fn patch(store: &AsyncFileStore<Counted>, id: UploadId, offset: u64, data: &[u8]) -> Result<UploadState, StoreFailure> {
+    block_on(async {
+        let (mut upload, state) = store.open(id).await?;
+        let end = offset + data.len() as u64;
+        store.write(&mut upload, offset, vec![Bytes::copy_from_slice(data)]).await?;
+        store.commit(&mut upload, end, state.length == Some(end)).await
+    })
 }
 
 /// With fsync on, a small creation is a plain pool call in `mode` (`None`: as `AsyncFileStore::new` makes it).
@@ -103,16 +93,16 @@ fn a_synced_creation_is_a_plain_call(mode: Option<InlineWrites>) {
         Some(mode) => store(&dirs, true, mode),
         None => default_store(&dirs, true),
     };
-    block_on(synced.create(&new_upload(Some(3)))).unwrap();
+    block_on(synced.create(new_upload(Some(3)))).unwrap();
     assert_eq!((pool.short_calls(), pool.calls()), (0, 1), "with fsync every write is a plain call");
 }
 
 /// Creates an upload of 3 bytes and PATCHes them whole: the PATCH completes it.
 fn create_and_patch_abc(store: &AsyncFileStore<Counted>) -> UploadId {
-    let (writer, id) = block_on(store.create(&new_upload(Some(3)))).unwrap();
+    let (writer, id) = block_on(store.create(new_upload(Some(3)))).unwrap();
     drop(writer);
-    let response = block_on(store.patch_whole(patch_open(id, 0, 3), b"abc".to_vec(), None));
-    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("3")));
+    let state = patch(store, id, 0, b"abc").unwrap();
+    assert_eq!((state.offset, state.finished), (3, true));
     id
 }
 
@@ -121,10 +111,9 @@ fn small_creations_and_patches_stay_off_the_pool_and_store_the_same() {
     let dirs = Dirs::new();
     let (store, pool) = store(&dirs, false, InlineWrites::Always);
     let body: Vec<u8> = (0..4096u64).map(|pos| pattern_byte(9, pos)).collect();
-    let (writer, id) = block_on(store.create(&new_upload(Some(4096)))).unwrap();
+    let (writer, id) = block_on(store.create(new_upload(Some(4096)))).unwrap();
     drop(writer);
-    let response = block_on(store.patch_whole(patch_open(id, 0, body.len()), body.clone(), None));
-    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("4096")));
+    assert_eq!(patch(&store, id, 0, &body).unwrap().offset, 4096);
     assert_eq!(pool.calls(), 0, "the creation and the PATCH ran on the calling thread");
     let state = block_on(store.stat(id)).unwrap();
     assert_eq!((state.offset, state.finished), (4096, true));
@@ -137,19 +126,19 @@ fn small_creations_and_patches_stay_off_the_pool_and_store_the_same() {
 fn large_creations_still_go_to_the_pool_and_deferred_lengths_do_not() {
     let dirs = Dirs::new();
     let (store, pool) = store(&dirs, false, InlineWrites::Always);
-    block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX)))).unwrap();
-    block_on(store.create(&new_upload(None))).unwrap();
+    block_on(store.create(new_upload(Some(SMALL)))).unwrap();
+    block_on(store.create(new_upload(None))).unwrap();
     assert_eq!(pool.calls(), 0);
-    block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX + 1)))).unwrap();
+    block_on(store.create(new_upload(Some(SMALL + 1)))).unwrap();
     assert_eq!(pool.calls(), 1, "a larger preallocation runs on the pool");
 }
 
 #[test]
-fn with_fsync_on_every_write_goes_to_the_pool() {
+fn with_fsync_on_what_syncs_goes_to_the_pool() {
     let dirs = Dirs::new();
     let (store, pool) = store(&dirs, true, InlineWrites::Always);
     create_and_patch_abc(&store);
-    assert_eq!(pool.calls(), 2, "inline_writes has no effect with fsync on");
+    assert_eq!(pool.calls(), 2, "with fsync on, the creation and the commit sync on the pool");
 }
 
 /// PATCHes the second half of an upload that another writer holds: the holder commits what it has and lets go once
@@ -168,9 +157,9 @@ fn patch_a_held_upload(store: &AsyncFileStore<Counted>) {
         }
         false
     });
-    let response = block_on(store.patch_whole(patch_open(id, 4, 4), b"5678".to_vec(), None));
+    let state = patch(store, id, 4, b"5678").unwrap();
     assert!(holding.join().unwrap(), "the holder was asked to let go");
-    assert_eq!((response.status().as_u16(), offset_of(&response)), (204, Some("8")));
+    assert_eq!((state.offset, state.finished), (8, true));
 }
 
 #[test]
@@ -186,8 +175,7 @@ fn a_patch_to_an_unknown_upload_answers_not_found_inline() {
     let dirs = Dirs::new();
     let (store, pool) = store(&dirs, false, InlineWrites::Always);
     let unknown = UploadId::from_uuid(uuid::Uuid::from_u128(11));
-    let response = block_on(store.patch_whole(patch_open(unknown, 0, 3), b"abc".to_vec(), None));
-    assert_eq!(response.status(), 404);
+    assert_eq!(patch(&store, unknown, 0, b"abc").unwrap_err().kind(), FailureKind::NotFound);
     assert_eq!(pool.calls(), 0);
 }
 
@@ -199,7 +187,7 @@ fn by_default_small_writes_run_inline_one_after_another_and_the_rest_on_the_pool
         create_and_patch_abc(&store);
     }
     assert_eq!((pool.short_calls(), pool.calls()), (0, 0), "each write let the next one through the gate");
-    block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX + 1)))).unwrap();
+    block_on(store.create(new_upload(Some(SMALL + 1)))).unwrap();
     assert_eq!((pool.short_calls(), pool.calls()), (0, 1), "a larger preallocation is a plain call");
     patch_a_held_upload(&store);
     assert_eq!(pool.calls(), 2, "the wait for a holder ran on the pool");
@@ -212,12 +200,12 @@ fn never_inline_small_writes_are_short_calls_and_the_rest_plain_ones() {
     let dirs = Dirs::new();
     let (store, pool) = store(&dirs, false, InlineWrites::Never);
     let id = create_and_patch_abc(&store);
-    assert_eq!((pool.short_calls(), pool.calls()), (2, 0), "a small creation and PATCH are short calls");
+    assert_eq!((pool.short_calls(), pool.calls()), (4, 0), "a small creation, open, write and commit are short calls");
     let finished = block_on(store.stat(id)).unwrap(); // a finished upload's record is read on the pool
     assert_eq!((finished.offset, finished.finished), (3, true));
 
-    block_on(store.create(&new_upload(Some(INLINE_WRITE_MAX + 1)))).unwrap();
-    assert_eq!((pool.short_calls(), pool.calls()), (2, 2), "a larger preallocation is a plain call");
+    block_on(store.create(new_upload(Some(SMALL + 1)))).unwrap();
+    assert_eq!((pool.short_calls(), pool.calls()), (4, 2), "a larger preallocation is a plain call");
 
     a_synced_creation_is_a_plain_call(Some(InlineWrites::Never));
 }
@@ -227,5 +215,9 @@ fn never_inline_a_held_upload_is_tried_short_then_waited_for_on_the_pool() {
     let dirs = Dirs::new();
     let (store, pool) = store(&dirs, false, InlineWrites::Never);
     patch_a_held_upload(&store);
-    assert_eq!((pool.short_calls(), pool.calls()), (1, 1), "one short try, then the wait on the pool");
+    assert_eq!(
+        (pool.short_calls(), pool.calls()),
+        (3, 1),
+        "a short try to open, the wait on the pool, a short write and commit"
+    );
 }

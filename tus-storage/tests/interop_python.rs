@@ -1,6 +1,8 @@
 //! Interchangeability with the original Python tussi 3.1.0, run for real from a virtualenv.
 //!
-//! The venv is made once under Cargo's target tmp dir (`python3 -m venv`, `pip install tussi==3.1.0`) and reused.
+//! The venv is the one the peer tests use: `conformance/scripts/peers.sh install tussi` makes it once per checkout
+//! in `target/tus-peers/tussi-venv`, at the versions pinned in `conformance/scripts/deps/requirements-tussi.txt`
+//! (and holds a lock while it does, so test binaries running at once install once).
 //! When that fails (no network, no python3) the tests print why and pass without checking — except under
 //! `CI=true`, where they fail.
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
@@ -19,40 +21,35 @@ use tus_storage::UploadRecord;
 const VERSION: &str = "3.1.0";
 
 fn setup_venv() -> Result<PathBuf, String> {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tussi-{VERSION}-venv"));
-    let python = venv.join("bin").join("python");
-    let ready = || {
-        Command::new(&python)
-            .args(["-c", &format!("import importlib.metadata as m, tussi.app, tussi.storage, tussi.models; assert m.version('tussi') == '{VERSION}'")])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ready() {
-        return Ok(python);
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).output();
-    match made {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => return Err(format!("python3 -m venv failed: {}", String::from_utf8_lossy(&out.stderr))),
-        Err(e) => return Err(format!("python3 not available: {e}")),
-    }
-    let pip = Command::new(venv.join("bin").join("pip"))
-        .args(["install", "--disable-pip-version-check", "-q", "--retries", "2", "--timeout", "30"])
-        .arg(format!("tussi=={VERSION}"))
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/scripts/peers.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["install", "tussi"])
+        .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("pip not runnable: {e}"))?;
-    if !pip.status.success() {
+        .map_err(|e| format!("bash not runnable: {e}"))?;
+    if !out.status.success() {
         return Err(format!(
-            "pip install tussi=={VERSION} failed (no network?): {}",
-            String::from_utf8_lossy(&pip.stderr)
+            "{} install tussi failed (no network? no python3 with venv?): {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
         ));
     }
-    if ready() {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let python = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("PYTHON="))
+        .map(PathBuf::from)
+        .ok_or_else(|| format!("peers.sh printed no PYTHON=: {stdout}"))?;
+    let ready = Command::new(&python)
+        .args(["-c", &format!("import importlib.metadata as m, tussi.app, tussi.storage, tussi.models; assert m.version('tussi') == '{VERSION}'")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ready {
         Ok(python)
     } else {
-        Err("tussi installed but not importable".into())
+        Err(format!("tussi {VERSION} installed but not importable from {}", python.display()))
     }
 }
 

@@ -326,6 +326,7 @@ fn missing_parent_directories_are_created() {
 #[test]
 fn inline_reads_answer_what_the_pool_answers() {
     use tus_storage::{AsyncFileStore, BlockingPool};
+    use tus_store::Store as _;
     let dirs = Dirs::new();
     let pooled = AsyncFileStore::new(dirs.store(), BlockingPool);
     let inline = AsyncFileStore::new(dirs.store(), BlockingPool).inline_reads(true);

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use smol_hyper::rt::{FuturesIo, SmolTimer};
 pub use tus_hyper;
 use tus_hyper::{Listener, Runtime, ServeOptions, Store, TusApp};
+#[cfg(feature = "fs")]
 pub use tus_smol::{file_store, BlockingPool};
 
 /// Spawns with `async_std::task::spawn` and detaches.

@@ -9,7 +9,7 @@ use http::{HeaderMap, StatusCode};
 use tus_proto::{ConfigError, Event, Metadata, Server};
 
 use crate::budget::BatchBudget;
-use crate::Store;
+use tus_store::Store;
 
 /// A boxed error, as hooks return them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -26,7 +26,8 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default largest storage write: body frames are gathered up to this size per write, while the batch memory
 /// budget lasts.
 pub const DEFAULT_BATCH_SIZE: usize = 1024 * 1024;
-/// Default memory for batches, shared by all requests: past it, each request gathers 64 KiB per write.
+/// Default memory for batches, shared by all requests: past it, each request gathers
+/// [`SMALL_WRITE`](tus_store::SMALL_WRITE) bytes per write.
 pub const DEFAULT_BATCH_MEMORY: usize = 4 * 1024 * 1024;
 
 /// An `on_create` refusal: nothing is created, and the client gets this status and reason.
@@ -181,11 +182,11 @@ impl<S: Store> TusAppBuilder<S> {
     }
 
     /// Memory for batches, shared by all requests: a request gathers up to `batch_size` while this lasts, and
-    /// 64 KiB per write past it, so memory stays bounded however many uploads run at once. While a batch is
-    /// written, the next one (up to `batch_size`) is read ahead from what is still free, never past it. Default:
-    /// 4 MiB.
-    /// (A PATCH declaring at most 64 KiB is read whole outside this budget: per request, no more than a batch
-    /// past the budget, or the connection's own read buffer.)
+    /// [`SMALL_WRITE`](tus_store::SMALL_WRITE) bytes per write past it, so memory stays bounded however many
+    /// uploads run at once. While a batch is written, the next one (up to `batch_size`) is read ahead from what is
+    /// still free, never past it. Default: 4 MiB. (A PATCH declaring at most `SMALL_WRITE` bytes is read whole
+    /// outside this budget: per request, no more than a batch past the budget, or the connection's own read
+    /// buffer.)
     pub fn batch_memory(mut self, bytes: usize) -> Self {
         self.batch_memory = bytes;
         self

@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// The smallest batch a request gathers, whatever the budget says.
-pub(crate) const MIN_BATCH: usize = 64 * 1024;
+// No batch is smaller than a small write, whatever the budget says.
+use tus_store::SMALL_WRITE;
 
 /// Makes the C library's `malloc` keep freed batch memory for the next batches, instead of handing it back to the
 /// kernel and faulting it in again page by page.
@@ -33,10 +33,10 @@ impl BatchBudget {
         Arc::new(BatchBudget { free: AtomicUsize::new(total) })
     }
 
-    /// Reserves up to `want` bytes, at least `min(want, MIN_BATCH)`; the minimum is granted even when the budget is
+    /// Reserves up to `want` bytes, at least `min(want, SMALL_WRITE)`; the minimum is granted even when the budget is
     /// spent (it is the floor every request needs to make progress).
     pub(crate) fn reserve(self: &Arc<Self>, want: usize) -> Reservation {
-        self.reserve_with_floor(want, want.min(MIN_BATCH))
+        self.reserve_with_floor(want, want.min(SMALL_WRITE))
     }
 
     /// Reserves up to `want` bytes of what is free, without the floor: `None` when nothing is free.
@@ -92,7 +92,7 @@ mod tests {
         let c = budget.reserve(2 << 20);
         assert_eq!((a.size(), b.size(), c.size()), (1 << 20, 1 << 20, 1 << 20), "the last one gets what is left");
         let d = budget.reserve(1 << 20);
-        assert_eq!(d.size(), MIN_BATCH, "a spent budget still grants the floor");
+        assert_eq!(d.size(), SMALL_WRITE, "a spent budget still grants the floor");
         assert_eq!(budget.reserve(100).size(), 100, "small requests get what they ask");
         drop((a, d));
         assert_eq!(budget.reserve(4 << 20).size(), 1 << 20, "a dropped reservation is free again, the floor is not");
@@ -107,7 +107,7 @@ mod tests {
         let ahead = budget.try_reserve(2 << 20).expect("1 MiB is free");
         assert_eq!(ahead.size(), 1 << 20, "no more than what is free");
         assert!(budget.try_reserve(1).is_none(), "no floor when the budget is spent");
-        assert_eq!(budget.reserve(1 << 20).size(), MIN_BATCH, "batches still get their floor");
+        assert_eq!(budget.reserve(1 << 20).size(), SMALL_WRITE, "batches still get their floor");
         drop((batch, ahead));
         assert_eq!(budget.try_reserve(100).map(|r| r.size()), Some(100), "small requests get what they ask");
         assert_eq!(budget.free.load(Ordering::Relaxed), 3 << 20, "everything came back");

@@ -15,13 +15,14 @@ use tus_proto::{CreateHook, HookOutcome, Interruption, Receive, RequestHead, Res
 use crate::ahead::{Ahead, ReadAhead};
 use crate::batch::Batch;
 use crate::budget::Reservation;
-use crate::{Runtime, Store, TusApp};
+use crate::{Runtime, TusApp};
+use tus_store::{Store, SMALL_WRITE};
 
 /// Answers one request: runs every step, delivers the events, and returns the HTTP response.
 ///
-/// Run it to completion even when the client goes away ([`TusService`](crate::TusService) does: a request it drops
-/// finishes in a task of its own): a body that breaks off is committed as far as it was stored.
-pub async fn handle<S, B>(
+/// Must run to completion even when the client goes away ([`TusService`](crate::TusService) sees to it: a request
+/// it drops finishes in a task of its own), so that a body that breaks off is committed as far as it was stored.
+pub(crate) async fn handle<S, B>(
     app: &TusApp<S>,
     runtime: &Runtime,
     request: Request<B>,
@@ -64,8 +65,8 @@ where
     let store = &app.store;
     let span = tracing::Span::current();
     let mut step = app.server.begin(head, SystemTime::now());
-    // A small body read whole before opening, when the store handed the request back to go step by step.
-    let mut whole: Option<(Bytes, Option<Interruption>)> = None;
+    // A small body, read whole before its upload is opened (see `SMALL_WRITE`).
+    let mut read_before_open: Option<(Bytes, Option<Interruption>)> = None;
     loop {
         step = match step {
             Step::Respond(response) => return response,
@@ -87,28 +88,16 @@ where
             }
             Step::Open(open) => {
                 span.record("upload_id", field::display(open.id()));
-                let open = match open.declared_length().filter(|&length| length <= WHOLE_BODY_MAX) {
-                    Some(length) => {
-                        let (data, ending) = read_whole(app, runtime, body, length).await;
-                        let requested = open.offset();
-                        match store.patch_whole(open, data, ending).await {
-                            Ok(response) => {
-                                record_whole(&span, &response, requested);
-                                return response;
-                            }
-                            Err((open, data)) => {
-                                whole = Some((data, ending));
-                                open
-                            }
-                        }
-                    }
-                    None => open,
-                };
+                // A small body is read before the upload is opened: a slow client then never holds the upload
+                // while it sends, and the open, write and commit that follow are short storage calls in a row.
+                if let Some(length) = open.declared_length().filter(|&length| length <= SMALL_WRITE as u64) {
+                    read_before_open = Some(read_whole(app, runtime, body, length).await);
+                }
                 let result = store.open(open.id()).await;
                 open.continue_with(result)
             }
-            Step::Receive(rx) => match whole.take() {
-                Some((data, ending)) => receive_whole(app, rx, data, ending).await,
+            Step::Receive(rx) => match read_before_open.take() {
+                Some((data, ending)) => receive_read(app, rx, data, ending).await,
                 None => receive(app, runtime, rx, body).await,
             },
             Step::Commit(mut commit) => {
@@ -119,11 +108,6 @@ where
         };
     }
 }
-
-/// Bodies declared up to this size are read whole before the upload is opened: the upload is then held only to
-/// write and commit (never while a slow client sends), and a blocking store does open, write and commit in one
-/// pool call instead of three. At most this much per request, like the smallest batch.
-pub(crate) const WHOLE_BODY_MAX: u64 = 64 * 1024;
 
 /// Reads a body of at most `declared` bytes, and how it ended. The body read timeout applies between frames.
 async fn read_whole<B>(
@@ -157,8 +141,8 @@ where
     (data.freeze(), ending)
 }
 
-/// Stores a body read whole, step by step (for stores that hand a whole PATCH back).
-async fn receive_whole<S: Store>(
+/// Stores a body that was read before its upload was opened, in one write.
+async fn receive_read<S: Store>(
     app: &TusApp<S>,
     mut rx: Receive<S::Upload>,
     data: Bytes,
@@ -186,24 +170,14 @@ fn conclude<U>(rx: Receive<U>, start: u64, ending: Option<Interruption>) -> Step
     }
 }
 
-/// Records the offset a whole PATCH answered with, and the bytes it added.
-fn record_whole(span: &tracing::Span, response: &Response, requested: u64) {
-    let offset = response.headers().get(tus_proto::headers::UPLOAD_OFFSET);
-    if let Some(offset) = offset.and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
-        span.record("offset", offset);
-        if response.status().is_success() {
-            span.record("bytes", offset.saturating_sub(requested));
-        }
-    }
-}
-
 /// How often a silent body loop checks whether a newer request wants the upload.
 const TAKEOVER_POLL: Duration = Duration::from_millis(100);
 /// How long a body must have sent nothing before a newer request for the same upload may take it over.
 const STALE_AFTER: Duration = Duration::from_millis(500);
 
 /// Streams the body into storage: frames are gathered into batches (kept as received, see [`Batch`]), each written
-/// in one storage call. A batch is as large as the shared budget grants (up to `batch_size`, at least 64 KiB).
+/// in one storage call. A batch is as large as the shared budget grants (up to `batch_size`, at least
+/// [`SMALL_WRITE`]).
 /// While a batch is written, the body is read ahead with what the budget has free.
 async fn receive<S, B>(app: &TusApp<S>, runtime: &Runtime, mut rx: Receive<S::Upload>, body: &mut B) -> Step<S::Upload>
 where

@@ -10,7 +10,9 @@ use std::time::Duration;
 use futures_lite::future::or;
 use hyper::server::conn::http1;
 
-use crate::{Runtime, Store, TusApp, TusService};
+use tus_store::Store;
+
+use crate::{Runtime, TusApp, TusService};
 
 /// A source of connections: each runtime crate wraps its TCP listener in one.
 pub trait Listener: Send + 'static {

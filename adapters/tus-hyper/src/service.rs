@@ -12,7 +12,9 @@ use http::{Request, StatusCode};
 use http_body::Body;
 use http_body_util::Full;
 
-use crate::{driver, BoxFuture, Runtime, Store, TusApp};
+use tus_store::{Store, SMALL_WRITE};
+
+use crate::{driver, BoxFuture, Runtime, TusApp};
 
 /// The peer address of a request, for routers that do not hand it to the service directly: insert it into the
 /// request's extensions (for example from axum's `ConnectInfo`) and the service uses it for trusted proxies.
@@ -63,7 +65,7 @@ impl<S: Store> TusService<S> {
         B::Error: std::fmt::Display,
     {
         let peer = self.peer.or_else(|| request.extensions().get::<PeerAddr>().map(|p| p.0.ip()));
-        let small = request.body().size_hint().exact().is_some_and(|length| length <= driver::WHOLE_BODY_MAX);
+        let small = request.body().size_hint().exact().is_some_and(|length| length <= SMALL_WRITE as u64);
         let (app, runtime) = (self.app.clone(), self.runtime.clone());
         let work: BoxFuture<_> = Box::pin(async move { driver::handle(&app, &runtime, request, peer).await });
         if small {

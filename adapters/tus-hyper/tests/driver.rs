@@ -8,7 +8,34 @@ use http_body_util::{BodyExt as _, Empty, Full, StreamBody};
 use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tus_hyper::tus_proto::{Event, FailureKind, Metadata, NewUpload, StoreFailure, UploadId, UploadState};
-use tus_hyper::{handle, MemoryBackend, Rejection, Runtime, TusApp};
+use tus_hyper::tus_store::{MemoryClaim, Swept};
+use tus_hyper::{JanitorConfig, MemoryStore, Rejection, Runtime, Store, TusApp, TusService};
+
+/// One request through the service, as hyper would send it.
+async fn handle<S: Store, B>(
+    app: &Arc<TusApp<S>>,
+    rt: &Runtime,
+    request: Request<B>,
+    _peer: Option<std::net::IpAddr>,
+) -> http::Response<Full<Bytes>>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::fmt::Display,
+{
+    let service = TusService::new(app.clone(), rt.clone());
+    match hyper::service::Service::call(&service, request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// A finished upload's state and bytes.
+async fn finished(store: &MemoryStore, id: UploadId) -> (UploadState, Vec<u8>) {
+    let state = store.stat(id).await.expect("state");
+    assert!(state.finished, "{state:?}");
+    (state, store.committed_bytes(id).expect("bytes"))
+}
 
 fn runtime() -> Runtime {
     Runtime::new(TokioExecutor::new(), TokioTimer::new())
@@ -55,7 +82,7 @@ async fn failing_and_panicking_event_handlers_change_nothing() {
     for panics in [false, true] {
         let log: Log = Arc::default();
         let seen = log.clone();
-        let store = MemoryBackend::new();
+        let store = MemoryStore::new();
         let app = TusApp::builder(store.clone())
             .base_path("/files")
             .on_event(move |event| {
@@ -68,6 +95,7 @@ async fn failing_and_panicking_event_handlers_change_nothing() {
                 }
             })
             .build()
+            .map(Arc::new)
             .expect("app");
         let rt = runtime();
         let created = handle(&app, &rt, post(4), None).await;
@@ -75,14 +103,14 @@ async fn failing_and_panicking_event_handlers_change_nothing() {
         let id = id_of(&created);
         let done = handle(&app, &rt, patch(id, 0, Full::new(Bytes::from_static(b"abcd"))), None).await;
         assert_eq!(done.status(), StatusCode::NO_CONTENT, "panics={panics}");
-        assert!(store.with(|s| s.stat(id)).expect("state").finished, "finalised despite the handler");
+        assert!(store.stat(id).await.expect("state").finished, "finalised despite the handler");
         assert_eq!(*log.lock().expect("log"), ["created", "progress 4", "completed"], "every event delivered in order");
     }
 }
 
 #[tokio::test]
 async fn on_create_sets_server_metadata_rejects_or_fails_with_nothing_created() {
-    let store = MemoryBackend::new();
+    let store = MemoryStore::new();
     let app = TusApp::builder(store.clone())
         .base_path("/files")
         .on_create(|headers, metadata: Metadata| async move {
@@ -95,6 +123,7 @@ async fn on_create_sets_server_metadata_rejects_or_fails_with_nothing_created() 
             }
         })
         .build()
+        .map(Arc::new)
         .expect("app");
     let rt = runtime();
     let with_auth = |token: &str| {
@@ -108,13 +137,13 @@ async fn on_create_sets_server_metadata_rejects_or_fails_with_nothing_created() 
     assert_eq!(handle(&app, &rt, with_auth("boom"), None).await.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let created = handle(&app, &rt, with_auth("ok"), None).await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let state = store.with(|s| s.stat(id_of(&created))).expect("state");
+    let state = store.stat(id_of(&created)).await.expect("state");
     assert_eq!(state.server_metadata.get("owner"), Some("alice"));
     assert_eq!(state.server_metadata.get("file"), Some("a.txt"));
     assert_eq!(state.metadata.get("filename"), Some("a.txt"), "client metadata kept apart");
     // Exactly one upload exists: the refused and failed requests created nothing.
     let second = "00000000-0000-4000-8000-000000000002".parse().expect("id");
-    assert_eq!(store.with(|s| s.stat(second)).map_err(|f| f.kind()), Err(FailureKind::NotFound));
+    assert_eq!(store.stat(second).await.map_err(|f| f.kind()), Err(FailureKind::NotFound));
 }
 
 /// A body whose frames are `pieces`, in order; an `Err` piece breaks the body off there.
@@ -128,8 +157,8 @@ fn frames(pieces: Pieces) -> StreamBody<FrameStream> {
 
 #[tokio::test]
 async fn small_and_large_frames_are_stored_in_order() {
-    let store = MemoryBackend::new();
-    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(1000).build().expect("app");
+    let store = MemoryStore::new();
+    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(1000).build().map(Arc::new).expect("app");
     let rt = runtime();
     let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
     let id = id_of(&handle(&app, &rt, post(data.len() as u64), None).await);
@@ -139,15 +168,15 @@ async fn small_and_large_frames_are_stored_in_order() {
     pieces.extend(data[8000..].chunks(13).map(|c| Ok(Bytes::copy_from_slice(c))));
     let response = handle(&app, &rt, patch(id, 0, frames(pieces)), None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let (state, stored) = store.with(|s| s.claim(id)).expect("finished");
+    let (state, stored) = finished(&store, id).await;
     assert_eq!(state.offset, 10_000);
     assert!(stored == data, "bytes stored in order");
 }
 
 #[tokio::test]
 async fn a_body_that_breaks_off_is_committed_as_far_as_it_came() {
-    let store = MemoryBackend::new();
-    let app = TusApp::builder(store.clone()).base_path("/files").build().expect("app");
+    let store = MemoryStore::new();
+    let app = TusApp::builder(store.clone()).base_path("/files").build().map(Arc::new).expect("app");
     let rt = runtime();
     let id = id_of(&handle(&app, &rt, post(100), None).await);
     let pieces = vec![
@@ -158,22 +187,23 @@ async fn a_body_that_breaks_off_is_committed_as_far_as_it_came() {
     let response = handle(&app, &rt, patch(id, 0, frames(pieces)), None).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.headers()["upload-offset"], "16");
-    assert_eq!(store.with(|s| s.committed_bytes(id).map(<[u8]>::to_vec)), Some(b"0123456789abcdef".to_vec()));
+    assert_eq!(store.committed_bytes(id), Some(b"0123456789abcdef".to_vec()));
 }
 
 /// The memory backend with writes that take a while (they yield first): the driver reads the body ahead meanwhile.
 /// Each write records how many frames the body had given when it finished.
 #[derive(Clone, Default)]
 struct SlowWrites {
-    inner: MemoryBackend,
+    inner: MemoryStore,
     given: Arc<std::sync::atomic::AtomicUsize>,
     frames_at_write: Arc<Mutex<Vec<(u64, usize)>>>,
     /// Where each write's parts start in memory.
     parts_at_write: Arc<Mutex<Vec<Vec<usize>>>>,
 }
 
-impl tus_hyper::Store for SlowWrites {
-    type Upload = <MemoryBackend as tus_hyper::Store>::Upload;
+impl Store for SlowWrites {
+    type Upload = <MemoryStore as Store>::Upload;
+    type Claim = MemoryClaim;
 
     async fn create(&self, new: NewUpload) -> Result<(Self::Upload, UploadId), StoreFailure> {
         self.inner.create(new).await
@@ -206,8 +236,24 @@ impl tus_hyper::Store for SlowWrites {
         self.inner.commit(upload, offset, complete).await
     }
 
+    async fn discard(&self, upload: &mut Self::Upload) -> Result<(), StoreFailure> {
+        self.inner.discard(upload).await
+    }
+
     fn release_requested(&self, upload: &Self::Upload) -> bool {
         self.inner.release_requested(upload)
+    }
+
+    async fn delete(&self, id: UploadId) -> Result<(), StoreFailure> {
+        self.inner.delete(id).await
+    }
+
+    async fn claim(&self, timeout: std::time::Duration) -> Result<Option<MemoryClaim>, StoreFailure> {
+        self.inner.claim(timeout).await
+    }
+
+    async fn sweep(&self, config: &JanitorConfig, now: std::time::SystemTime) -> Swept {
+        self.inner.sweep(config, now).await
     }
 }
 
@@ -227,14 +273,14 @@ fn counted(
 #[tokio::test]
 async fn the_body_is_read_ahead_while_a_batch_is_written() {
     let store = SlowWrites::default();
-    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(1000).build().expect("app");
+    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(1000).build().map(Arc::new).expect("app");
     let rt = runtime();
     let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
     let id = id_of(&handle(&app, &rt, post(data.len() as u64), None).await);
     let pieces: Pieces = data.chunks(100).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
     let response = handle(&app, &rt, patch(id, 0, counted(pieces, &store.given)), None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let (_, stored) = store.inner.with(|s| s.claim(id)).expect("finished");
+    let (_, stored) = finished(&store.inner, id).await;
     assert!(stored == data, "bytes stored in order");
     // Without reading ahead, a write of the bytes up to `end` finishes when the body has given end / 100 frames.
     let log = store.frames_at_write.lock().expect("log").clone();
@@ -248,14 +294,15 @@ async fn the_body_is_read_ahead_while_a_batch_is_written() {
 #[tokio::test]
 async fn large_frames_reach_the_store_as_received() {
     let store = SlowWrites::default();
-    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(5 * 20_480).build().expect("app");
+    let app =
+        TusApp::builder(store.clone()).base_path("/files").batch_size(5 * 20_480).build().map(Arc::new).expect("app");
     let rt = runtime();
     let frames: Vec<Bytes> = (0..10u8).map(|i| Bytes::from(vec![i; 20_480])).collect();
     let id = id_of(&handle(&app, &rt, post(10 * 20_480), None).await);
     let pieces: Pieces = frames.iter().cloned().map(Ok).collect();
     let response = handle(&app, &rt, patch(id, 0, counted(pieces, &store.given)), None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let (_, stored) = store.inner.with(|s| s.claim(id)).expect("finished");
+    let (_, stored) = finished(&store.inner, id).await;
     assert!(stored.chunks(20_480).enumerate().all(|(i, frame)| frame == [i as u8; 20_480]), "stored in order");
     let received: Vec<usize> = frames.iter().map(|frame| frame.as_ptr() as usize).collect();
     let written = store.parts_at_write.lock().expect("log").clone();
@@ -266,7 +313,7 @@ async fn large_frames_reach_the_store_as_received() {
 async fn a_body_that_ends_or_overflows_while_read_ahead_is_committed_as_far_as_it_came() {
     // Broken off: 2,000 bytes, then an error, read ahead during the second batch's write.
     let store = SlowWrites::default();
-    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(1000).build().expect("app");
+    let app = TusApp::builder(store.clone()).base_path("/files").batch_size(1000).build().map(Arc::new).expect("app");
     let rt = runtime();
     let id = id_of(&handle(&app, &rt, post(5000), None).await);
     let mut pieces: Pieces = (0..20u8).map(|i| Ok(Bytes::from(vec![i; 100]))).collect();
@@ -275,13 +322,13 @@ async fn a_body_that_ends_or_overflows_while_read_ahead_is_committed_as_far_as_i
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.headers()["upload-offset"], "2000");
     let expected: Vec<u8> = (0..20u8).flat_map(|i| vec![i; 100]).collect();
-    assert_eq!(store.inner.with(|s| s.committed_bytes(id).map(<[u8]>::to_vec)), Some(expected));
+    assert_eq!(store.inner.committed_bytes(id), Some(expected));
 
     // Too long: 1,550 bytes declared, 3,000 sent; the bytes past the length arrive while reading ahead.
     let id = id_of(&handle(&app, &rt, post(1550), None).await);
     let pieces: Pieces = (0..30u8).map(|i| Ok(Bytes::from(vec![i; 100]))).collect();
     let response = handle(&app, &rt, patch(id, 0, counted(pieces, &store.given)), None).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let state = store.inner.with(|s| s.stat(id)).expect("state");
+    let state = store.inner.stat(id).await.expect("state");
     assert_eq!(state.offset, 1550, "stored up to the length, nothing past it");
 }

@@ -13,7 +13,7 @@ use hyper::body::Frame;
 use hyper::service::Service as _;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tus_hyper::tus_proto::{Event, UploadId};
-use tus_hyper::{MemoryBackend, Runtime, TusApp, TusService};
+use tus_hyper::{MemoryStore, Runtime, Store as _, TusApp, TusService};
 
 type Piece = Result<Frame<Bytes>, std::io::Error>;
 
@@ -45,7 +45,7 @@ async fn a_dropped_request_still_commits_what_arrived() {
 }
 
 async fn dropped_request_commits(declared: bool) {
-    let store = MemoryBackend::new();
+    let store = MemoryStore::new();
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let app = TusApp::builder(store.clone())
@@ -97,7 +97,9 @@ async fn dropped_request_commits(declared: bool) {
     feed.send(Err(std::io::Error::other("connection reset"))).expect("feed");
 
     // The commit, then the event, come from the request's own task: wait for both.
-    let finished = || (store.with(|s| s.stat(id)).expect("state").offset, events.lock().expect("events").clone());
+    let finished = || {
+        (futures_lite::future::block_on(store.stat(id)).expect("state").offset, events.lock().expect("events").clone())
+    };
     for _ in 0..200 {
         if finished() == (3, vec![3]) {
             break;

@@ -29,7 +29,9 @@ use std::sync::Arc;
 
 use smol_hyper::rt::{FuturesIo, SmolTimer};
 pub use tus_hyper;
+#[cfg(feature = "fs")]
 pub use tus_hyper::tus_storage::BlockingPool;
+#[cfg(feature = "fs")]
 use tus_hyper::tus_storage::{AsyncFileStore, FileStore, StorageError, StoreConfig};
 use tus_hyper::{Listener, Runtime, ServeOptions, Store, TusApp};
 
@@ -53,6 +55,7 @@ pub fn runtime() -> Runtime {
 }
 
 /// Opens (creating if needed) the filesystem store described by `config`, run on the `blocking` pool.
+#[cfg(feature = "fs")]
 pub fn file_store(config: StoreConfig) -> Result<AsyncFileStore<BlockingPool>, StorageError> {
     Ok(AsyncFileStore::new(FileStore::new(config)?, BlockingPool))
 }

@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 pub use tus_hyper;
+#[cfg(feature = "fs")]
 use tus_hyper::tus_storage::{AsyncFileStore, FileStore, Offload, StorageError, StoreConfig};
 use tus_hyper::{Listener, Runtime, ServeOptions, Store, TusApp};
 
@@ -41,11 +42,13 @@ pub fn runtime() -> Runtime {
     Runtime::new(TokioExecutor::new(), TokioTimer::new())
 }
 
+#[cfg(feature = "fs")]
 /// Runs file work on tokio's blocking pool (`spawn_blocking`), and short calls in place on a multi-thread runtime
 /// (`block_in_place`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokioPool;
 
+#[cfg(feature = "fs")]
 impl Offload for TokioPool {
     fn offload<F, T>(&self, f: F) -> impl Future<Output = T> + Send
     where
@@ -84,12 +87,14 @@ impl Offload for TokioPool {
 }
 
 /// Where [`TokioPool::offload_short`] runs its call: decided when it is made, awaited later.
+#[cfg(feature = "fs")]
 enum Short<F, P> {
     InPlace(F),
     Pooled(P),
 }
 
 /// Opens (creating if needed) the filesystem store described by `config`, run on [`TokioPool`].
+#[cfg(feature = "fs")]
 pub fn file_store(config: StoreConfig) -> Result<AsyncFileStore<TokioPool>, StorageError> {
     Ok(AsyncFileStore::new(FileStore::new(config)?, TokioPool))
 }

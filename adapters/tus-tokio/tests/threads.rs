@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tus_tokio::tus_hyper::{MemoryBackend, ServeOptions, TusApp};
+use tus_tokio::tus_hyper::{MemoryStore, ServeOptions, TusApp};
 use tus_tokio::{serve_on_threads, Threads};
 
 const CREATE: &[u8] =
@@ -29,7 +29,7 @@ async fn exchange(stream: &mut TcpStream, request: &[u8]) -> String {
 }
 
 /// Serves `app` from two threads on a free port: its address, the shutdown trigger and the serving task.
-async fn start(app: TusApp<MemoryBackend>) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+async fn start(app: TusApp<MemoryStore>) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -45,7 +45,7 @@ async fn connections_are_dealt_out_in_turn_and_served_on_their_thread() {
     // Each creation event is delivered on the thread that serves the request.
     let served_on = Arc::new(Mutex::new(Vec::new()));
     let log = served_on.clone();
-    let app = TusApp::builder(MemoryBackend::new())
+    let app = TusApp::builder(MemoryStore::new())
         .base_path("/files")
         .on_event(move |_event| {
             log.lock().unwrap().push(std::thread::current().name().unwrap_or("?").to_owned());
@@ -81,7 +81,7 @@ async fn connections_are_dealt_out_in_turn_and_served_on_their_thread() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_a_request_in_flight_finish() {
-    let app = TusApp::builder(MemoryBackend::new()).base_path("/files").build().unwrap();
+    let app = TusApp::builder(MemoryStore::new()).base_path("/files").build().unwrap();
     let (addr, stop, server) = start(app).await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let created = exchange(&mut stream, CREATE).await;

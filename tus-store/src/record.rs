@@ -10,14 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Read as _;
+use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tus_proto::{Metadata, UploadId, UploadState};
 
-use crate::error::{Cause, StorageError};
 use crate::iso8601;
 
 /// The persisted state of one upload: what the `.meta` file beside its data holds.
@@ -86,8 +85,36 @@ fn from_secs(secs: f64) -> Option<SystemTime> {
     Some(if secs >= 0.0 { UNIX_EPOCH + d } else { UNIX_EPOCH - d })
 }
 
-fn corrupt(why: impl Into<String>) -> StorageError {
-    StorageError::new("parse record", Cause::CorruptRecord(why.into()))
+fn corrupt(why: impl Into<String>) -> RecordError {
+    RecordError::Corrupt(why.into())
+}
+
+/// Why a record could not be read.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// The text is not a record: not JSON of the expected shape, or too large. The text says what is wrong.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordError::Io(err) => write!(f, "cannot read record: {err}"),
+            RecordError::Corrupt(why) => write!(f, "corrupt record: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecordError::Io(err) => Some(err),
+            RecordError::Corrupt(_) => None,
+        }
+    }
 }
 
 impl UploadRecord {
@@ -123,7 +150,7 @@ impl UploadRecord {
     }
 
     /// Parses a record from JSON text (unknown fields ignored).
-    pub fn from_json(text: &str) -> Result<UploadRecord, StorageError> {
+    pub fn from_json(text: &str) -> Result<UploadRecord, RecordError> {
         let raw: Raw = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
         let time = |name: &str, secs: f64| from_secs(secs).ok_or_else(|| corrupt(format!("bad {name}: {secs}")));
         // `finished_at` and `duration` are kept in whole microseconds, the precision they are written with (and
@@ -168,22 +195,17 @@ impl UploadRecord {
         })
     }
 
-    /// Reads a record file, for example one saved by [`CompletedUpload::save_record`](crate::CompletedUpload).
-    /// A file larger than [`MAX_RECORD_SIZE`](Self::MAX_RECORD_SIZE) is refused as corrupt.
-    pub fn from_file(path: impl AsRef<Path>) -> Result<UploadRecord, StorageError> {
-        let path = path.as_ref();
-        let file = File::open(path).map_err(|e| StorageError::io("read record", path, e))?;
-        UploadRecord::from_open_file(file).map_err(|e| e.with_path(path))
+    /// Reads a record file, for example one saved by a claim's `save_record`. A file larger than
+    /// [`MAX_RECORD_SIZE`](Self::MAX_RECORD_SIZE) is refused as corrupt.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<UploadRecord, RecordError> {
+        UploadRecord::from_reader(File::open(path.as_ref()).map_err(RecordError::Io)?)
     }
 
-    /// [`from_file`](Self::from_file) on an open file; errors carry no path (the caller adds it).
-    pub(crate) fn from_open_file(file: File) -> Result<UploadRecord, StorageError> {
-        let corrupt = |why: String| StorageError::new("read record", Cause::CorruptRecord(why));
+    /// Reads a record from `reader` (an open file, say), at most [`MAX_RECORD_SIZE`](Self::MAX_RECORD_SIZE) bytes.
+    pub fn from_reader(reader: impl Read) -> Result<UploadRecord, RecordError> {
         // Read without the size query `fs::read` makes first: a record is read on every PATCH.
         let mut bytes = Vec::with_capacity(1024);
-        file.take(Self::MAX_RECORD_SIZE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| StorageError::new("read record", Cause::Io(e)))?;
+        reader.take(Self::MAX_RECORD_SIZE + 1).read_to_end(&mut bytes).map_err(RecordError::Io)?;
         if bytes.len() as u64 > Self::MAX_RECORD_SIZE {
             return Err(corrupt(format!("larger than {} bytes", Self::MAX_RECORD_SIZE)));
         }
@@ -241,10 +263,10 @@ mod tests {
         for bytes in damaged {
             std::fs::write(&path, &bytes).unwrap();
             let error = UploadRecord::from_file(&path).unwrap_err();
-            assert!(matches!(error.cause(), Cause::CorruptRecord(_)), "{} bytes: {error}", bytes.len());
+            assert!(matches!(error, RecordError::Corrupt(_)), "{} bytes: {error}", bytes.len());
         }
         let error = UploadRecord::from_file(dir.path().join("missing.meta")).unwrap_err();
-        assert!(matches!(error.cause(), Cause::Io(e) if e.kind() == std::io::ErrorKind::NotFound));
+        assert!(matches!(error, RecordError::Io(e) if e.kind() == std::io::ErrorKind::NotFound));
     }
 
     #[test]
@@ -288,7 +310,7 @@ mod tests {
             assert!(UploadRecord::from_json(bad).is_err(), "{bad:?}");
         }
         let bad_time = r#"{"length":1,"metadata":{},"last_write":1,"created_at":2,"finished_at":"yesterday"}"#;
-        assert!(matches!(UploadRecord::from_json(bad_time).unwrap_err().cause(), Cause::CorruptRecord(_)));
+        assert!(matches!(UploadRecord::from_json(bad_time).unwrap_err(), RecordError::Corrupt(_)));
     }
 
     /// Found by the `record` fuzz target (seeds `seed-regression-*` in fuzz/corpus/record): what was read could
