@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Install, start and stop peer TUS servers for conformance runs. Loopback only; each peer is stopped by its PID.
 #
-#   peers.sh install PEER            install into $PEERS_DIR (a venv, a private node_modules)
+#   peers.sh install PEER            install into $PEERS_DIR (a venv, a private node_modules); prints where
+#   peers.sh install CLIENT          the same for the e2e tests' TUS clients (install only): tus-js-client, tuspy
 #   peers.sh start PEER [MAX_SIZE]   start on 127.0.0.1 and a free port; prints URL=..., PID=..., DATA=...
 #   peers.sh stop PEER               stop the process started by `start` (by its recorded PID); keeps DATA
 #   peers.sh url PEER                print the URL of the running peer
 #
 # PEER: tussi (original Python tussi 3.1.0 under uvicorn) | tus-node (@tus/server 2 + @tus/file-store 2)
 #       | rustus (rustus 0.5.10, `cargo install`ed into $PEERS_DIR/rustus, ~5 min of compile the first time)
-#       | tussi-tokio (this workspace's tus-tokio `serve` example, release build: the reference row)
+#       | tussi-tokio (this workspace's tus-tokio `tokio-serve` example, release build: the reference row)
+# Versions are pinned in deps/ next to this script: requirements-tussi.txt and requirements-tuspy.txt (pip, every
+# package `==`), package.json with package-lock.json (npm: @tus/server, @tus/file-store and tus-js-client, installed
+# together with `npm ci` into $PEERS_DIR/node). Each is installed once per PEERS_DIR and again only when its pin
+# file changes; installs hold a lock ($PEERS_DIR/<what>.lock, flock), so tests that run at once install once.
+# `install tussi` and `install tuspy` print PYTHON=<the venv's python>; `install tus-node` and `install
+# tus-js-client` print NODE_PREFIX=<the directory with node_modules>.
 # PEERS_DIR defaults to <workspace>/target/tus-peers. State files: $PEERS_DIR/<instance>.{pid,url,data,log}, where
 # the instance name is $PEER_INSTANCE if set (to run several copies of one peer), else the peer name.
 # For tussi, DATA holds staging/ and completed/; for tus-node and rustus, files/ (rustus keeps <id> and
@@ -47,13 +54,64 @@ PY
     return 1
 }
 
-install_tussi() {
-    local venv="$PEERS_DIR/tussi-venv"
-    if [ ! -x "$venv/bin/uvicorn" ] || ! "$venv/bin/python" -c 'import tussi' 2>/dev/null; then
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install -q 'tussi[cli]==3.1.0'
+deps="$here/deps"
+
+# locked NAME COMMAND...: runs COMMAND holding $PEERS_DIR/NAME.lock, so that concurrent callers (test binaries
+# running at once) install once: the others wait, then find the install done. (No `&&` around installs: errexit
+# must stay in force inside them.)
+locked() {
+    local name="$1"
+    shift
+    if command -v flock >/dev/null; then
+        (
+            flock 9
+            "$@"
+        ) 9>"$PEERS_DIR/$name.lock"
+    else
+        "$@"
     fi
-    cat > "$PEERS_DIR/tussi_app.py" <<'PY'
+}
+
+# write_atomically FILE: stdin to FILE through a rename, so a peer starting meanwhile never reads half a file.
+write_atomically() {
+    local tmp
+    tmp="$(mktemp "$1.XXXXXX")"
+    cat >"$tmp"
+    chmod 644 "$tmp"
+    mv -f "$tmp" "$1"
+}
+
+# venv_install NAME MODULE: $PEERS_DIR/NAME-venv with deps/requirements-NAME.txt. The venv's .pinned holds the
+# sha256 of the requirements it was made from: a venv made from other pins (or broken) is made again.
+venv_install() {
+    local venv="$PEERS_DIR/$1-venv" req="$deps/requirements-$1.txt" stamp
+    stamp="$(sha256sum <"$req" | cut -d' ' -f1)"
+    if [ "$(cat "$venv/.pinned" 2>/dev/null)" = "$stamp" ] && "$venv/bin/python" -c "import $2" 2>/dev/null; then
+        return 0
+    fi
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --retries 2 --timeout 30 -r "$req"
+    echo "$stamp" >"$venv/.pinned"
+}
+
+# node_install: $PEERS_DIR/node/node_modules from deps/package.json and deps/package-lock.json with `npm ci`.
+node_install() {
+    local dir="$PEERS_DIR/node" stamp
+    stamp="$(cat "$deps/package.json" "$deps/package-lock.json" | sha256sum | cut -d' ' -f1)"
+    if [ "$(cat "$dir/.pinned" 2>/dev/null)" = "$stamp" ] && [ -d "$dir/node_modules" ]; then
+        return 0
+    fi
+    mkdir -p "$dir"
+    rm -f "$dir/.pinned"
+    cp "$deps/package.json" "$deps/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null)
+    echo "$stamp" >"$dir/.pinned"
+}
+
+install_tussi() {
+    locked tussi-venv venv_install tussi tussi
+    write_atomically "$PEERS_DIR/tussi_app.py" <<'PY'
 # Tiny ASGI app: the original tussi TUSApp for /files and /files/..., 404 elsewhere.
 import os
 from pathlib import Path
@@ -82,14 +140,13 @@ async def app(scope, receive, send):
 PY
 }
 
+install_tuspy() {
+    locked tuspy-venv venv_install tuspy tusclient
+}
+
 install_tus_node() {
-    local dir="$PEERS_DIR/tus-node"
-    mkdir -p "$dir"
-    if [ ! -d "$dir/node_modules/@tus/server" ]; then
-        (cd "$dir" && { [ -f package.json ] || echo '{"name":"tus-node-peer","private":true}' > package.json; } \
-            && npm install --silent --no-audit --no-fund '@tus/server@2' '@tus/file-store@2' >/dev/null)
-    fi
-    cat > "$dir/server.js" <<'JS'
+    locked node node_install
+    write_atomically "$PEERS_DIR/node/server.js" <<'JS'
 // @tus/server on 127.0.0.1: node server.js PORT DATA_DIR [MAX_SIZE]
 const { Server } = require('@tus/server');
 const { FileStore } = require('@tus/file-store');
@@ -98,6 +155,10 @@ const opts = { path: '/files', datastore: new FileStore({ directory: dir }) };
 if (max) opts.maxSize = Number(max);
 new Server(opts).listen({ host: '127.0.0.1', port: Number(port) });
 JS
+}
+
+install_tus_js_client() {
+    locked node node_install
 }
 
 RUSTUS_VERSION=0.5.10
@@ -118,7 +179,7 @@ target_dir() {
 }
 
 install_tussi_tokio() {
-    (cd "$(workspace_dir)" && cargo build --release --quiet -p tus-tokio --example serve)
+    (cd "$(workspace_dir)" && cargo build --release --quiet -p tus-tokio --example tokio-serve)
 }
 
 start_peer() {
@@ -138,7 +199,7 @@ start_peer() {
         tus-node)
             install_tus_node
             mkdir -p "$data/files"
-            (cd "$PEERS_DIR/tus-node" && exec node server.js "$port" "$data/files" $max) \
+            (cd "$PEERS_DIR/node" && exec node server.js "$port" "$data/files" $max) \
                 >"$PEERS_DIR/$inst.log" 2>&1 &
             ;;
         rustus)
@@ -152,7 +213,7 @@ start_peer() {
         tussi-tokio)
             install_tussi_tokio
             mkdir -p "$data/uploads" "$data/completed"
-            "$(target_dir)/release/examples/serve" --host 127.0.0.1 --port "$port" \
+            "$(target_dir)/release/examples/tokio-serve" --host 127.0.0.1 --port "$port" \
                 --upload-dir "$data/uploads" --completed-dir "$data/completed" ${max:+--max-size "$max"} \
                 >"$PEERS_DIR/$inst.log" 2>&1 &
             ;;
@@ -190,8 +251,10 @@ cmd="${1:-}"; peer="${2:-}"
 case "$cmd" in
     install)
         case "$peer" in
-            tussi) install_tussi ;;
-            tus-node) install_tus_node ;;
+            tussi) install_tussi; echo "PYTHON=$PEERS_DIR/tussi-venv/bin/python" ;;
+            tuspy) install_tuspy; echo "PYTHON=$PEERS_DIR/tuspy-venv/bin/python" ;;
+            tus-node) install_tus_node; echo "NODE_PREFIX=$PEERS_DIR/node" ;;
+            tus-js-client) install_tus_js_client; echo "NODE_PREFIX=$PEERS_DIR/node" ;;
             rustus) install_rustus ;;
             tussi-tokio) install_tussi_tokio ;;
             *) die "unknown peer $peer" ;;

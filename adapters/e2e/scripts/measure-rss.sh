@@ -5,11 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 concurrency=${1:-100}
 size=${2:-10485760}
-cargo build -q --release -p tus-tokio --example serve
+cargo build -q --release -p tus-tokio --example tokio-serve
 cargo build -q --release -p tussi-e2e --example load
 work=$(mktemp -d)
-# The three runtimes' examples share the name `serve`: keep this build's binary before anything else overwrites it.
-cp target/release/examples/serve "$work/serve-tokio"
+cp target/release/examples/tokio-serve "$work/serve-tokio"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$work/serve-tokio" --host 127.0.0.1 --port "$port" --upload-dir "$work/uploads" --completed-dir "$work/done" \
     --max-size 1073741824 ${BATCH_SIZE:+--batch-size $BATCH_SIZE} ${BATCH_MEMORY:+--batch-memory $BATCH_MEMORY} 2>"$work/server.log" &

@@ -21,11 +21,16 @@ pub enum Rt {
     TokioThreads,
     /// `tus-smol`
     Smol,
-    /// `tus-async-std`
+    /// `tus-async-std` (with the `async-std` feature only)
+    #[cfg(feature = "async-std")]
     AsyncStd,
 }
 
+/// Every runtime, for tests that run once per runtime (async-std only with the `async-std` feature).
+#[cfg(not(feature = "async-std"))]
+pub const ALL: [Rt; 3] = [Rt::Tokio, Rt::TokioThreads, Rt::Smol];
 /// Every runtime, for tests that run once per runtime.
+#[cfg(feature = "async-std")]
 pub const ALL: [Rt; 4] = [Rt::Tokio, Rt::TokioThreads, Rt::Smol, Rt::AsyncStd];
 
 /// Options of a test server.
@@ -129,6 +134,7 @@ impl TestServer {
                     });
                 })
             }
+            #[cfg(feature = "async-std")]
             Rt::AsyncStd => {
                 let app = Arc::new(
                     configure(

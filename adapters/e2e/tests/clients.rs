@@ -1,5 +1,7 @@
-//! Real TUS clients (tus-js-client 4, tuspy 1.1) upload to every runtime; the finished files are checked by
-//! sha256. The clients are installed on first use into `target/e2e-clients/` (npm and PyPI).
+//! Real TUS clients (tus-js-client 4.3, tuspy 1.1) upload to every runtime; the finished files are checked by
+//! sha256. The clients are installed on first use, at the versions pinned in conformance/scripts/deps/ (npm ci and
+//! pip), by `conformance/scripts/peers.sh install tus-js-client|tuspy` into `target/tus-peers/`, where the peer
+//! tests' installs live too.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -7,13 +9,6 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 use tussi_e2e::{Options, TestServer, ALL};
-
-fn deps_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    target.join("e2e-clients")
-}
 
 fn run(command: &mut Command) -> String {
     let output = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
@@ -26,35 +21,25 @@ fn run(command: &mut Command) -> String {
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
 
-/// `node_modules` with tus-js-client, installed once.
-fn node_prefix() -> &'static Path {
-    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
-    PREFIX.get_or_init(|| {
-        let prefix = deps_dir().join("node");
-        if !prefix.join("node_modules/tus-js-client/package.json").exists() {
-            std::fs::create_dir_all(&prefix).expect("node prefix");
-            run(Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--prefix"])
-                .arg(&prefix)
-                .arg("tus-js-client@4"));
-        }
-        prefix
-    })
+/// `peers.sh install CLIENT` (once per checkout: the script keeps what it installed and locks while it installs)
+/// and the value of the `NAME=` line it prints.
+fn install(client: &str, name: &str) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/scripts/peers.sh");
+    let out = run(Command::new("bash").arg(script).args(["install", client]));
+    let value = out.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("no {name} in {out}"));
+    PathBuf::from(value)
 }
 
-/// A venv with tuspy, installed once.
+/// The directory whose `node_modules` holds tus-js-client.
+fn node_prefix() -> &'static Path {
+    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
+    PREFIX.get_or_init(|| install("tus-js-client", "NODE_PREFIX="))
+}
+
+/// The python of a venv with tuspy.
 fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let venv = deps_dir().join("venv");
-        let python = venv.join("bin/python");
-        if !venv.join("installed-tuspy").exists() {
-            run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-            run(Command::new(&python).args(["-m", "pip", "install", "-q", "tuspy==1.1.0"]));
-            std::fs::write(venv.join("installed-tuspy"), "").expect("marker");
-        }
-        python
-    })
+    PYTHON.get_or_init(|| install("tuspy", "PYTHON="))
 }
 
 fn clients_dir() -> PathBuf {

@@ -1,6 +1,7 @@
 //! Serves http://HOST:PORT/files/ on async-std.
 //!
-//! `cargo run -p tus-async-std --example serve -- --host 127.0.0.1 --port 8080 --upload-dir D --completed-dir C`
+//! `cargo run -p tus-async-std --example async-std-serve -- --port 8080 --upload-dir D --completed-dir C` (host
+//! 127.0.0.1 unless `--host`)
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Serves http://HOST:PORT/files/ on smol.
 //!
-//! `cargo run -p tus-smol --example serve -- --host 127.0.0.1 --port 8080 --upload-dir D --completed-dir C`
+//! `cargo run -p tus-smol --example smol-serve -- --host 127.0.0.1 --port 8080 --upload-dir D --completed-dir C`
 
 use std::path::PathBuf;
 use std::sync::Arc;
