@@ -1,5 +1,5 @@
 //! A conformance suite for TUS resumable-upload servers: scenarios checked against the tus 1.0.0 protocol text,
-//! run over the wire against any URL (or, through the [`Transport`](transport::Transport) trait, in memory).
+//! run over the wire against any URL (or, through the [`Transport`] trait, in memory).
 //!
 //! **What it never does:** it never calls a server wrong where the specification leaves it free (a SHOULD that is
 //! not followed is a warning, behaviour left open is reported as information), it never talks TLS or follows
@@ -7,7 +7,7 @@
 //! returns). It uses no HTTP library: its own raw client ([`client`]) can send malformed requests, chunked and
 //! slow bodies, and bodies cut off mid-way.
 //!
-//! Scenarios are data ([`scenario::Scenario`]): an id, the clause checked, a [`Level`](scenario::Level), the
+//! Scenarios are data ([`scenario::Scenario`]): an id, the clause checked, a [`Level`], the
 //! extensions needed, and steps with expectations. Extensions are detected through OPTIONS `Tus-Extension`; a
 //! scenario needing an extension the server does not offer is "not applicable".
 //!

@@ -2,7 +2,7 @@
 //!
 //! A [`Scenario`] is either a list of [`Step`]s (a request, the expectations on its response, and values captured
 //! for later steps, such as the `Location` of a created upload) or, for network faults that need several
-//! connections and timing, a [`Procedure::Custom`] function over a [`Ctx`](crate::context::Ctx). Values of earlier
+//! connections and timing, a [`Procedure::Custom`] function over a [`Ctx`]. Values of earlier
 //! steps are used through `{name}` templates in header values (`{offset}`) and through [`Target::Var`].
 
 use std::time::Duration;

@@ -1,9 +1,10 @@
 //! Commit: the last storage step of PATCH (and of creating an empty upload), and the answer that follows it.
+//!
+//! The lowest of the method modules: `post` and `patch` end in a commit, and this module needs neither.
 
+use http::header::HeaderValue;
 use http::StatusCode;
 
-use crate::patch::{too_large, Interruption, Limit};
-use crate::post::created_response;
 use crate::response::headers;
 use crate::{Event, Response, Step, StoreFailure, UploadState};
 
@@ -127,4 +128,43 @@ fn answer(after: AfterCommit, committed: Result<UploadState, StoreFailure>, even
         }
     };
     response.number(headers::UPLOAD_OFFSET, state.offset).events_from(events)
+}
+
+/// How a body ended before it was complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Interruption {
+    /// The client closed the connection or the body stream failed.
+    ClientGone,
+    /// The body stalled past the server's read timeout.
+    TimedOut,
+    /// A newer request for the same upload asked this one to let go.
+    TakenOver,
+}
+
+/// Which limit bounds the body of one PATCH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// The bytes left before `Upload-Length`.
+    Length,
+    /// `max_chunk_size`.
+    ChunkSize(u64),
+}
+
+pub(crate) fn too_large(limit: Limit) -> Response {
+    let reason = match limit {
+        Limit::Length => "request body exceeds Upload-Length".to_owned(),
+        Limit::ChunkSize(max) => format!("request body exceeds the chunk size limit of {max} bytes"),
+    };
+    Response::refuse(StatusCode::PAYLOAD_TOO_LARGE, reason)
+}
+
+/// The answer to a creation: 201 with `Location`.
+pub(crate) fn created_response(location: &str) -> Response {
+    let response = Response::new(StatusCode::CREATED);
+    match HeaderValue::try_from(location) {
+        Ok(value) => response.header(http::header::LOCATION, value),
+        // Built from a validated Host and path, so always a valid header value.
+        Err(_) => Response::refuse(StatusCode::INTERNAL_SERVER_ERROR, "could not build Location"),
+    }
 }

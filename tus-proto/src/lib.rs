@@ -62,6 +62,7 @@
 //!             let result = store.commit(commit.upload(), offset, complete);
 //!             commit.continue_with(result)
 //!         }
+//!         other => break other.unhandled(), // a step added after this driver was written
 //!     };
 //! };
 //! assert_eq!(response.status(), 201);
@@ -70,7 +71,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! [`model::MemoryStore::handle`] is this loop, ready-made, for tests.
+//! With the feature `testing`, `model::MemoryStore::handle` is this loop, ready-made, over a model store: for this
+//! crate's property tests, the fuzz targets and the in-memory conformance runner. A server's storage implements
+//! the contract of the `tus-store` crate instead.
 //!
 //! # What the core decides
 //! - Every status code and header of TUS 1.0.0 core + creation: 412 with `Tus-Version`, 415, 409 with the current
@@ -92,8 +95,13 @@ mod commit;
 mod head;
 mod id;
 mod metadata;
+#[cfg(feature = "testing")]
 pub mod model;
+#[cfg(feature = "testing")]
 pub mod parse;
+#[cfg(not(feature = "testing"))]
+#[allow(unreachable_pub)]
+mod parse;
 mod patch;
 mod post;
 mod proxy;
@@ -102,11 +110,11 @@ mod server;
 mod step;
 mod store;
 
-pub use commit::Commit;
+pub use commit::{Commit, Interruption};
 pub use head::Stat;
 pub use id::{InvalidUploadId, UploadId};
 pub use metadata::{is_kept_key, Metadata, MetadataError};
-pub use patch::{Interruption, Open, Receive};
+pub use patch::{Open, Receive};
 pub use post::{Create, CreateHook, HookOutcome};
 pub use proxy::{InvalidIpBlock, IpBlock};
 pub use response::{headers, Event, Response, TUS_VERSION};

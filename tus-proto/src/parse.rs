@@ -1,10 +1,12 @@
 //! Strict parsers for TUS header values. Each is total: any input gives a value or a refusal, never a panic.
 
+#[cfg(feature = "testing")]
 use core::net::IpAddr;
 
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
+#[cfg(feature = "testing")]
 use crate::IpBlock;
 
 /// Parses a non-negative integer header value: ASCII digits only (no sign, no spaces, no `_`), at most 19 digits
@@ -42,6 +44,7 @@ pub fn is_offset_octet_stream(value: &[u8]) -> bool {
     media_type.trim_ascii().eq_ignore_ascii_case(b"application/offset+octet-stream")
 }
 
+#[cfg(feature = "testing")]
 /// The scheme that `X-Forwarded-Proto` or `Forwarded: proto=` set for `Location`: `Some("https")` or
 /// `Some("http")` when `peer` is inside one of the `trusted` blocks and forwarded one of those two schemes
 /// (case-insensitive), otherwise `None`. `X-Forwarded-Proto` (its first list element) wins over `Forwarded` (the

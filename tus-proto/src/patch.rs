@@ -3,7 +3,7 @@
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
 
-use crate::commit::{commit_or_respond, AfterCommit, Ending};
+use crate::commit::{commit_or_respond, too_large, AfterCommit, Ending, Interruption, Limit};
 use crate::parse::{self, Single};
 use crate::response::headers;
 use crate::{Response, Server, Step, StoreFailure, UploadId, UploadState};
@@ -36,23 +36,6 @@ fn validate(server: &Server, request_headers: &HeaderMap) -> Result<(u64, Option
         .map_err(bad)?
         .ok_or_else(|| bad("Upload-Offset is required".into()))?;
     Ok((offset, declared))
-}
-
-/// Which limit bounds the body of one PATCH.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Limit {
-    /// The bytes left before `Upload-Length`.
-    Length,
-    /// `max_chunk_size`.
-    ChunkSize(u64),
-}
-
-pub(crate) fn too_large(limit: Limit) -> Response {
-    let reason = match limit {
-        Limit::Length => "request body exceeds Upload-Length".to_owned(),
-        Limit::ChunkSize(max) => format!("request body exceeds the chunk size limit of {max} bytes"),
-    };
-    Response::refuse(StatusCode::PAYLOAD_TOO_LARGE, reason)
 }
 
 /// Asks storage to open an upload for writing, exclusively. Answer with [`Open::continue_with`].
@@ -120,18 +103,6 @@ impl Open {
             overflowed: false,
         })
     }
-}
-
-/// How a body ended before it was complete.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Interruption {
-    /// The client closed the connection or the body stream failed.
-    ClientGone,
-    /// The body stalled past the server's read timeout.
-    TimedOut,
-    /// A newer request for the same upload asked this one to let go.
-    TakenOver,
 }
 
 /// Streams a request body into an open upload.

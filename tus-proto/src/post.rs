@@ -2,10 +2,9 @@
 
 use std::time::SystemTime;
 
-use http::header::HeaderValue;
 use http::{HeaderMap, StatusCode};
 
-use crate::commit::{commit_or_respond, AfterCommit};
+use crate::commit::{commit_or_respond, created_response, AfterCommit};
 use crate::parse::{self, Single};
 use crate::response::headers;
 use crate::{Event, Metadata, NewUpload, Response, Server, Step, StoreFailure, UploadId, UploadState};
@@ -154,14 +153,5 @@ impl Create {
             return commit_or_respond(upload, state, 0, AfterCommit::Created { location, created });
         }
         Step::Respond(created_response(&location).event(created))
-    }
-}
-
-pub(crate) fn created_response(location: &str) -> Response {
-    let response = Response::new(StatusCode::CREATED);
-    match HeaderValue::try_from(location) {
-        Ok(value) => response.header(http::header::LOCATION, value),
-        // Built from a validated Host and path, so always a valid header value.
-        Err(_) => Response::refuse(StatusCode::INTERNAL_SERVER_ERROR, "could not build Location"),
     }
 }

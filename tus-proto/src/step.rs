@@ -1,12 +1,30 @@
 //! The steps of one request. Each non-final step is a value the driver must consume, feeding back the result of
 //! the work it asks for; the next step comes back. Ordering mistakes are type errors, not runtime surprises.
 
+use http::StatusCode;
+
 use crate::{Commit, Create, CreateHook, Open, Receive, Response, Stat};
 
 /// What the driver must do next for one request. `U` is the driver's handle to an open upload (for example a
 /// locked file): the core carries it between steps but never touches it.
+///
+/// # The steps of each method
+/// [`Server::begin`](crate::Server::begin) returns the first step; every arrow is the driver feeding a result
+/// back with `continue_with` (or, for [`Receive`], ending the body). Any step can end in [`Step::Respond`].
+///
+/// | method | steps | where it can end |
+/// |---|---|---|
+/// | OPTIONS | `Respond` | 204 with the server's capabilities |
+/// | any other, first | `Respond` | 412 without `Tus-Resumable: 1.0.0`, 400 for a bad override, 404/405 for a path or method the endpoint does not serve |
+/// | POST | `Hook` → `Create` → `Respond` | 400/413 at `begin` (length, metadata); the hook's rejection; a `Create` failure (507, 500); 201 |
+/// | POST, length 0 | `Hook` → `Create` → `Commit` → `Respond` | as above; the commit finishes the upload before the 201 |
+/// | HEAD | `Stat` → `Respond` | 404/410/500 from storage; 204 with `Upload-Offset` |
+/// | PATCH | `Open` → `Receive` → `Commit` → `Respond` | 415/400/413 at `begin`; a storage failure of `Open` (404, 423, 500); 409 on a wrong offset and 413 past the length after `Open`; after `Receive`, no `Commit` when nothing was stored and nothing finishes; 204 with the new offset, or the refusal of how the body ended (413, 400, 408, 409) with the offset committed |
+///
+/// Steps never go back: a request visits each step at most once, in the order of its row.
 #[must_use = "a step must be driven to a Response"]
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Step<U> {
     /// Send this response and deliver its events. The request is done.
     Respond(Response),
@@ -22,4 +40,12 @@ pub enum Step<U> {
     Receive(Receive<U>),
     /// Commit the stored bytes (and finalise when complete), then [`Commit::continue_with`] the result.
     Commit(Commit<U>),
+}
+
+impl<U> Step<U> {
+    /// The answer of a driver that meets a step it does not know (one added to this crate after the driver was
+    /// written): 501, with nothing stored. Drivers call it from the catch-all arm that `#[non_exhaustive]` asks for.
+    pub fn unhandled(self) -> Response {
+        Response::refuse(StatusCode::NOT_IMPLEMENTED, "this server cannot handle the request")
+    }
 }

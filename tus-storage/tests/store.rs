@@ -284,6 +284,7 @@ fn proto_driver_loop_over_the_file_store() {
                     let result = c.upload().commit(offset, complete);
                     c.continue_with(result)
                 }
+                other => break other.unhandled(),
             };
         }
     };

@@ -105,6 +105,7 @@ where
                 let result = store.commit(commit.upload(), offset, complete).await;
                 commit.continue_with(result)
             }
+            other => return other.unhandled(),
         };
     }
 }

@@ -606,6 +606,7 @@ impl Harness {
                     let result = self.store.commit(commit.upload(), offset, complete);
                     commit.continue_with(result)
                 }
+                other => return Ok(other.unhandled()),
             };
         }
     }
