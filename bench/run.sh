@@ -3,7 +3,11 @@
 # same workloads against each server, each server alone (start it, run its workloads, stop it, next), and writes a
 # Markdown report (BENCHMARKS.md at the repository root by default).
 #
-#   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5] [--servers ours,tussi,tus-node,rustus] [--out FILE]
+#   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5] [--servers ours,base,tussi,tus-node,rustus] [--out FILE]
+#
+# `base` is our server from another build, for a before-and-after run of a change interleaved with `ours`:
+# OURS_BASE_BIN names its binary (the tus-tokio `tokio-serve` example, or `serve` before it was renamed, built
+# from the base commit), and the report gives ours ÷ base like any peer.
 #
 # W1  one upload of W1_MIB (1024) MiB in 10 MiB PATCHes, fsync on and off where the server can do both, W1_RUNS (5)
 #     times, each on a freshly started server, the fastest reported (all listed); plus `dd bs=10M oflag=dsync` of
@@ -84,15 +88,10 @@ records="$run_dir/records.tsv"
 param() { printf 'run\t-\tparam\t%s\t%s\n' "$1" "$2" >> "$records"; }
 selected() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
-# --- build: our server and the load generator, copied to private paths at once (three adapters build an
-# example named `serve` to the same path) ---
+# --- build: our server and the load generator, copied to private paths at once ---
 target="${CARGO_TARGET_DIR:-$root/target}"
-for attempt in 1 2 3; do
-    cargo build --release --quiet -p tus-tokio --example serve
-    cp "$target/release/examples/serve" "$run_dir/bin/serve-tokio"
-    grep -q tus_tokio "$run_dir/bin/serve-tokio" && break
-    [ "$attempt" = 3 ] && { echo "run.sh: could not get the tus-tokio serve binary" >&2; exit 1; }
-done
+cargo build --release --quiet -p tus-tokio --example tokio-serve
+cp "$target/release/examples/tokio-serve" "$run_dir/bin/serve-tokio"
 cargo build --release --quiet -p tus-bench
 cp "$target/release/tus-bench" "$run_dir/bin/tus-bench"
 if selected W2; then
@@ -106,12 +105,16 @@ list=()
 for s in ${servers//,/ }; do
     case "$s" in
         ours) list+=(ours) ;;
+        base)
+            [ -x "${OURS_BASE_BIN:-}" ] || { echo "run.sh: --servers base needs OURS_BASE_BIN=<serve binary>" >&2; exit 2; }
+            cp "$OURS_BASE_BIN" "$run_dir/bin/serve-base"
+            list+=(base) ;;
         tussi | tus-node | rustus)
             echo "== installing $s (peers.sh install $s)"
             if "$PEERS" install "$s"; then list+=("$s"); else
                 printf '%s\t-\tskipped\treason\t%s\n' "$s" "peers.sh install $s failed" >> "$records"
             fi ;;
-        *) echo "run.sh: unknown server $s (ours, tussi, tus-node, rustus)" >&2; exit 2 ;;
+        *) echo "run.sh: unknown server $s (ours, base, tussi, tus-node, rustus)" >&2; exit 2 ;;
     esac
 done
 
@@ -121,7 +124,7 @@ tussi_can_nofsync=0
 grep -q TUSSI_FSYNC "$PEERS" && tussi_can_nofsync=1
 modes_of() {
     case "$1" in
-        ours) echo "fsync nofsync" ;;
+        ours | base) echo "fsync nofsync" ;;
         tussi) if [ "$tussi_can_nofsync" = 1 ]; then echo "fsync nofsync"; else echo "fsync"; fi ;;
         *) echo "nofsync" ;;
     esac
@@ -184,16 +187,18 @@ start_server() {  # NAME MODE
     sync
     if [ "$DROP_CACHES" = 1 ]; then echo 3 > /proc/sys/vm/drop_caches; fi
     case "$name" in
-        ours)
-            SRV_DATA="$(mktemp -d "$run_dir/ours-data.XXXXXX")"
+        ours | base)
+            SRV_DATA="$(mktemp -d "$run_dir/$name-data.XXXXXX")"
+            local binary="$run_dir/bin/serve-tokio"
+            [ "$name" = base ] && binary="$run_dir/bin/serve-base"
             local flags=()
             [ "$mode" = nofsync ] && flags+=(--no-fsync)
             # OURS_FLAGS: extra flags for our server, e.g. OURS_FLAGS=--inline-reads.
             read -r -a extra <<<"${OURS_FLAGS:-}"
             flags+=("${extra[@]}")
-            "$run_dir/bin/serve-tokio" --host 127.0.0.1 --port 0 --upload-dir "$SRV_DATA/uploads" \
+            "$binary" --host 127.0.0.1 --port 0 --upload-dir "$SRV_DATA/uploads" \
                 --completed-dir "$SRV_DATA/completed" --max-size "$MAX_SIZE" "${flags[@]}" 2>"$SRV_DATA/server.log" &
-            SRV_PID=$! SRV_NAME=ours
+            SRV_PID=$! SRV_NAME="$name"
             for _ in $(seq 1 100); do
                 grep -q 'serving http://' "$SRV_DATA/server.log" && break
                 kill -0 "$SRV_PID" 2>/dev/null || break
@@ -217,7 +222,7 @@ start_server() {  # NAME MODE
 
 stop_server() {
     [ -n "$SRV_NAME" ] || return 0
-    if [ "$SRV_NAME" = ours ]; then
+    if [ "$SRV_NAME" = ours ] || [ "$SRV_NAME" = base ]; then
         kill "$SRV_PID" 2>/dev/null || true
         for _ in $(seq 1 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$SRV_PID" 2>/dev/null || true

@@ -6,13 +6,15 @@ use std::fmt::Write;
 use crate::record::Records;
 use crate::targets;
 
-/// Servers in table order; `ours` is the one ratios are computed for.
-pub const SERVER_ORDER: [&str; 4] = ["ours", "tussi", "tus-node", "rustus"];
+/// Servers in table order; `ours` is the one ratios are computed for. `base` is our server from another build
+/// (`OURS_BASE_BIN`), for before-and-after runs of a change.
+pub const SERVER_ORDER: [&str; 5] = ["ours", "base", "tussi", "tus-node", "rustus"];
 
 /// The name of a server in tables.
 pub fn server_label(server: &str) -> String {
     match server {
         "ours" => "**tussi (ours)**".to_owned(),
+        "base" => "tussi, base build".to_owned(),
         "tussi" => "original tussi 3.1.0".to_owned(),
         "tus-node" => "@tus/server 2".to_owned(),
         "rustus" => "rustus 0.5.10".to_owned(),

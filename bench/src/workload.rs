@@ -201,7 +201,7 @@ fn upload_one(conn: &mut Conn, endpoint: &Endpoint, plan: &UploadPlan, target: &
 }
 
 /// Creates an upload of 4 KiB holding its first 1 KiB (so it stays unfinished on every server) and returns its
-/// request path, for [`heads`].
+/// request path, for [`heads`](crate::evented::heads).
 pub fn prepare_head_target(endpoint: &Endpoint) -> Result<String, String> {
     let mut conn = Conn::new(&endpoint.authority);
     let created = conn.post(&endpoint.path, 4096).map_err(|e| format!("POST: {e}"))?;

@@ -1,5 +1,5 @@
 //! [`AsyncFileStore`]: the blocking core behind the storage contract ([`tus_store::Store`]), one call of the
-//! [`Offload`] per operation — or none, for the short ones the offload policy ([`Policy::place`]) keeps on the
+//! [`Offload`] per operation — or none, for the short ones the offload policy (`Policy::place`) keeps on the
 //! calling thread.
 //!
 //! The writer's methods move the blocking [`UploadWriter`] into the pool call and take it back afterwards. If such
@@ -35,7 +35,7 @@ pub struct AsyncFileStore<O> {
 }
 
 /// The offload policy: which calls run on the calling (async) thread, which as short calls of the offload, which
-/// on its pool. Decided in [`Policy::place`] alone.
+/// on its pool. Decided in `Policy::place` alone.
 #[derive(Clone, Debug)]
 struct Policy {
     fsync: bool,
@@ -176,7 +176,7 @@ impl<O: Offload> AsyncFileStore<O> {
         self
     }
 
-    /// Where short calls run (see [`Policy::place`]: opening an upload nobody holds, writing at most
+    /// Where short calls run (see `Policy::place`: opening an upload nobody holds, writing at most
     /// [`SMALL_WRITE`] bytes, and with fsync off creating an upload that small and committing):
     /// [`InlineWrites::WhileFast`] by default.
     ///
@@ -236,7 +236,7 @@ impl<O: Offload> Store for AsyncFileStore<O> {
     type Upload = AsyncUploadWriter<O>;
     type Claim = FileClaim<O>;
 
-    /// [`FileStore::create`]; short (see [`Policy::place`]) when fsync is off and the preallocation small.
+    /// [`FileStore::create`]; short (see `Policy::place`) when fsync is off and the preallocation small.
     async fn create(&self, new: NewUpload) -> Result<(AsyncUploadWriter<O>, UploadId), StoreFailure> {
         // A deferred length preallocates nothing.
         let place = self.policy.place(Work::Create { length: new.length.unwrap_or(0) });
@@ -249,7 +249,7 @@ impl<O: Offload> Store for AsyncFileStore<O> {
     /// unfinished upload whose record is cached, the usual HEAD), else on the pool (or inline, see
     /// [`inline_reads`](AsyncFileStore::inline_reads)).
     async fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
-        if let Some(state) = self.store.stat_cached(id) {
+        if let Some(state) = self.store.cached_stat(id) {
             return Ok(state);
         }
         if self.policy.inline_reads {

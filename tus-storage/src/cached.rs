@@ -99,9 +99,16 @@ impl CachedReads {
 }
 
 impl FileStore {
+    /// [`FileStore::stat`] answered from the kernel's caches, for the tests of this crate (feature `testing`).
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn stat_cached(&self, id: UploadId) -> Option<UploadState> {
+        self.cached_stat(id)
+    }
+
     /// [`FileStore::stat`] answered from the kernel's caches, or `None` when that would need the disk (or the
     /// answer is anything but an unfinished upload's committed record): then call `stat`. Never blocks on I/O.
-    pub fn stat_cached(&self, id: UploadId) -> Option<UploadState> {
+    pub(crate) fn cached_stat(&self, id: UploadId) -> Option<UploadState> {
         let cached = &self.inner.cached_reads;
         if !cached.0.load(Ordering::Relaxed) {
             return None;

@@ -46,9 +46,7 @@ impl StoreConfig {
     /// With fsync on, threads spend most of their time waiting for the disk to flush, and more of them keep more
     /// flushes in flight. Without it, file work runs on the page cache and is CPU work: threads beyond a couple per
     /// CPU only queue on the directory lock (creations and completions in one directory take it exclusively) and
-    /// cost a sleep and a wake-up each time. Measured on 2 CPUs with alternating runs: without fsync, 4 threads
-    /// serve W2 (8 clients) 3-20 % faster than 8 in eight runs out of eight, W4 9-50 % faster in two of two, and
-    /// 8 threads 15-30 % faster than 32; with fsync, 32 serve 20-30 % more than 8.
+    /// cost a sleep and a wake-up each time.
     ///
     /// A request waiting for an upload's lock ([`release_timeout`](Self::release_timeout) at most) holds one of
     /// these threads while it waits; size the pool up where many clients fight over the same uploads.

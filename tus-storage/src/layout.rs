@@ -1,17 +1,7 @@
 //! File names in the two directories.
 //!
-//! ```text
-//! <upload dir>/<id>             data, pre-allocated to the declared length
-//! <upload dir>/<id>.meta        record (committed offset)
-//! <upload dir>/<id>.meta.tmp    record being replaced (renamed over <id>.meta; a new record is written in place)
-//! <upload dir>/<id>.release     lock-release request from a waiting request (any process)
-//! <completed dir>/<id>          finished data (renamed from the upload dir)
-//! <completed dir>/<id>.meta     finished record, written before the data is renamed
-//! <completed dir>/<id>.tmp.meta finished record being written by earlier builds (now written in place)
-//! ```
-//! The temporary name differs between the directories on purpose: the original's `wait_for_file` treats every
-//! completed file not ending in `.meta` as data to claim (and deletes it when it has no record), and its storage
-//! treats every staging file ending in `.meta` as a record (and deletes it when it has no data).
+//! The layout itself, entry by entry, is the table in the crate docs (`lib.rs`, "Layout"): [`Entry`] names each
+//! kind of file in it.
 
 use std::fs::File;
 use std::io;

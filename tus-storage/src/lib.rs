@@ -49,7 +49,7 @@
 //! <upload dir>/<id>.release     lock-release request from a waiting request (any process)
 //! <completed dir>/<id>          finished data (renamed from the upload dir: atomic, same filesystem)
 //! <completed dir>/<id>.meta     finished record, with finished_at and duration
-//! <completed dir>/<id>.tmp.meta finished record being written by earlier builds (the janitor removes leftovers)
+//! <completed dir>/<id>.tmp.meta no longer written (finished records are written in place); the janitor removes one it finds
 //! ```
 //! The temporary names differ between the directories on purpose: the original's `wait_for_file` treats every
 //! completed file not ending in `.meta` as data to claim (and deletes it when it has no record), and its storage

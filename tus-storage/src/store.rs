@@ -200,8 +200,8 @@ impl FileStore {
             // The record and both directory entries are durable before the creation is answered; the two syncs do
             // not depend on each other (the directory's runs on a helper). The data file is not synced: it holds
             // nothing yet, and the first commit's `fdatasync` makes it durable. Should a crash lose it before, the
-            // record (offset 0) says all there is to know, and `recover` creates it again. One sync fewer per
-            // upload (W2 in BENCHMARKS.md). The caller removes both files should either sync fail.
+            // record (offset 0) says all there is to know, and `recover` creates it again: one sync fewer per
+            // upload. The caller removes both files should either sync fail.
             let store = self.clone();
             let dir_synced = self.inner.helpers.start(move || store.inner.uploads.sync());
             let record_synced =

@@ -128,7 +128,7 @@ impl UploadWriter {
             .map_err(|e| StorageError::io("write data", &uploads.data(self.id), e))?;
         *written = (*written).max(end);
         // With fsync, the commit waits for these bytes to reach the disk: starting their writeback now lets the disk
-        // work while the rest of the body arrives (W1 in BENCHMARKS.md: 430-830 -> 900-1290 MiB/s).
+        // work while the rest of the body arrives, and the commit's `fdatasync` waits only for the tail.
         if self.store.inner.config.fsync && end.saturating_sub(*writeback_from) >= WRITEBACK_STEP {
             let from = (*writeback_from).min(offset);
             start_writeback(file, from, end - from);

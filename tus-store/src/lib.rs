@@ -70,7 +70,7 @@
 //!   [`JanitorConfig::stale_upload_age`] and finished ones unclaimed for [`JanitorConfig::completed_file_age`],
 //!   skipping held ones. It is what expires uploads.
 //!
-//! Failures come back as [`StoreFailure`](tus_proto::StoreFailure)s, whose kind decides the HTTP status (in one
+//! Failures come back as [`StoreFailure`]s, whose kind decides the HTTP status (in one
 //! place: [`FailureKind::status`](tus_proto::FailureKind::status)) and whose message names the operation, the
 //! upload and (for files) the path, for logs.
 

@@ -1,7 +1,7 @@
 //! A batch: the body bytes of one storage write, kept as the frames that carried them.
 //!
-//! Copying every frame into one buffer costs one more pass over each byte (12 % of the server's CPU in a 1 GiB
-//! upload, BENCHMARKS.md); a batch keeps the frames as received and hands them to the store as the parts of one
+//! Copying every frame into one buffer costs one more pass over each byte, a large share of the server's CPU in a
+//! large upload; a batch keeps the frames as received and hands them to the store as the parts of one
 //! vectored write. Small frames are still copied together, so a client that sends a few bytes at a time cannot
 //! make a batch of countless parts, each pinning a receive buffer.
 

@@ -12,8 +12,8 @@ use tus_store::SMALL_WRITE;
 ///
 /// Batches hold body frames as received, so the connection's read buffers are allocated afresh while a batch is
 /// written and freed together after it. glibc gives the free memory at the top of a heap back to the kernel once
-/// it passes the trim threshold (128 KiB at first), so every batch was faulted in again: 45,000-75,000 page faults
-/// and a quarter more server CPU per GiB (W1 in BENCHMARKS.md). glibc raises the threshold to twice the size of the
+/// it passes the trim threshold (128 KiB at first), so every batch was faulted in again, page by page, which
+/// cost more CPU than the batch itself. glibc raises the threshold to twice the size of the
 /// largest block it mapped for an allocation and unmapped again (up to 32 MiB; mallopt(3), `M_MMAP_THRESHOLD`), so
 /// one block of the batch memory's size, allocated and freed, keeps twice the budget in the heap. Other allocators
 /// just allocate and free one block, untouched.

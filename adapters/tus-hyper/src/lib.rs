@@ -21,6 +21,39 @@
 //! let app = Arc::new(app); // hand it to TusService::new, or to a runtime crate's serve
 //! # Ok::<(), tus_proto::ConfigError>(())
 //! ```
+//!
+//! # One PATCH, from the socket to `fdatasync`
+//! Every request takes the same path: the core (`tus-proto`) only hands out steps, this crate's driver runs each
+//! one against the [`Store`] and feeds the result back, and storage never calls into the core. Followed for a PATCH
+//! on the filesystem store (`tus-storage`), function by function:
+//!
+//! 1. [`serve`] accepts the connection and gives it to hyper's HTTP/1.1 connection with a [`TusService`] for that
+//!    peer. hyper reads the request head and calls the service.
+//! 2. `TusService::respond` picks where the request runs: a body declared at most
+//!    [`SMALL_WRITE`](tus_store::SMALL_WRITE) in the service's own future, a larger or streamed one in a task of its
+//!    own (both keep running to the commit if the client or hyper drops the request).
+//! 3. `driver::handle` → `drive`: [`Server::begin`](tus_proto::Server::begin) checks the head (version, method,
+//!    path, `Content-Type`, `Upload-Offset`, the declared length against `max_chunk_size`) and returns
+//!    `Step::Open`, or a `Step::Respond` with the refusal.
+//! 4. `Step::Open`: a small body is read whole first (`read_whole`), so that a slow client never holds the upload.
+//!    Then [`Store::open`]: `AsyncFileStore::open` asks `Policy::place` where to run, tries `FileStore::open_now`
+//!    (`flock(LOCK_EX|LOCK_NB)` on the data file, the record read) and, if another request holds the upload,
+//!    `FileStore::open` on the pool, which asks the holder to let go and waits a bounded time. The result goes back
+//!    through [`Open::continue_with`](tus_proto::Open::continue_with): 409 on a wrong offset, 413 past the length,
+//!    else `Step::Receive`.
+//! 5. `Step::Receive`: `receive` reads body frames (`next_data`: the read timeout, and the takeover check while
+//!    the body is silent), lets [`Receive::accept`](tus_proto::Receive::accept) bound each one, gathers them in a
+//!    `Batch` and hands each full batch to [`Store::write`] while the next one is read ahead
+//!    (`ReadAhead::while_writing`): `AsyncUploadWriter::write_vectored_at` runs `UploadWriter::write_vectored_at`
+//!    (one `pwritev(2)`) where `Policy::place` says, and [`Receive::stored`](tus_proto::Receive::stored) counts the
+//!    bytes. When the body ends, breaks off or overflows, `Receive::finish` / `interrupted` returns `Step::Commit`
+//!    of exactly the stored bytes.
+//! 6. `Step::Commit`: [`Store::commit`] → `AsyncUploadWriter::commit` → `UploadWriter::commit` on the pool (with
+//!    fsync on): `fdatasync` of the data beside the new record's `write` + `fsync` to `<id>.meta.tmp`, then
+//!    `rename` over `<id>.meta` and `fsync` of the directory; the last byte finishes the upload in the same lock
+//!    section (`UploadWriter::finalise`). [`Commit::continue_with`](tus_proto::Commit::continue_with) returns
+//!    `Step::Respond`: 204 with the new `Upload-Offset`, and the events.
+//! 7. `drive` returns the response; `deliver` hands its events to `on_event`; hyper writes it to the socket.
 
 #![forbid(unsafe_code)]
 

@@ -72,7 +72,7 @@ impl<S: Store> TusService<S> {
             return Box::pin(FinishOnDrop { work: Some(work), runtime: self.runtime.clone() });
         }
         // A large or streamed body: its own task stores it while the connection's task reads the socket, on
-        // another thread (W1 in BENCHMARKS.md). The task runs to its end whether or not the response is awaited.
+        // another thread. The task runs to its end whether or not the response is awaited.
         let (sender, receiver) = async_channel::bounded(1);
         self.runtime.spawn(async move {
             let _ = sender.send(work.await).await;

@@ -7,8 +7,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use tus_smol::tus_hyper::{ServeOptions, TusApp};
-//! use tus_smol::tus_hyper::tus_storage::StoreConfig;
+//! use tus_smol::{ServeOptions, StoreConfig, TusApp};
 //!
 //! smol::block_on(async {
 //!     let store = tus_smol::file_store(StoreConfig::new("uploads", "uploads/.completed"))?;
@@ -32,8 +31,16 @@ pub use tus_hyper;
 #[cfg(feature = "fs")]
 pub use tus_hyper::tus_storage::BlockingPool;
 #[cfg(feature = "fs")]
-use tus_hyper::tus_storage::{AsyncFileStore, FileStore, StorageError, StoreConfig};
-use tus_hyper::{Listener, Runtime, ServeOptions, Store, TusApp};
+use tus_hyper::tus_storage::{AsyncFileStore, FileStore, StorageError};
+use tus_hyper::{Listener, Runtime};
+
+// The pieces every embedding needs, one path away.
+#[cfg(feature = "fs")]
+pub use tus_hyper::tus_storage::{self, StoreConfig};
+pub use tus_hyper::{
+    tus_proto, tus_store, Claim, JanitorConfig, MemoryStore, PeerAddr, Rejection, ServeOptions, Store, TusApp,
+    TusService,
+};
 
 /// Spawns with `smol::spawn` (the global executor) and detaches.
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,19 +1,20 @@
-//! tussi mounted in axum under /files/, behind a bearer-token check.
+//! tussi mounted in axum under /files/, behind a bearer-token check, with a worker that collects finished uploads
+//! and an hourly janitor: what an application embedding tussi needs (the README's "Embedding" section).
 //!
 //! `TOKEN=secret cargo run -p tus-tokio --example axum -- 127.0.0.1:8080`, then upload with
-//! `Authorization: Bearer secret`; requests without it get 401 before they reach TUS. Files go to `$TUSSI_DIR`
-//! (default: a directory under the system's temporary directory).
+//! `Authorization: Bearer secret`; requests without it get 401 before they reach TUS. Uploads are kept under
+//! `$TUSSI_DIR` (default: a directory under the system's temporary directory), finished files land in its `done/`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::{ConnectInfo, Request};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use tus_tokio::tus_hyper::tus_storage::StoreConfig;
-use tus_tokio::tus_hyper::{PeerAddr, TusApp, TusService};
+use tus_tokio::{Claim as _, JanitorConfig, PeerAddr, Store as _, StoreConfig, TusApp, TusService};
 
 async fn require_token(request: Request, next: Next) -> Result<Response, StatusCode> {
     let expected = std::env::var("TOKEN").unwrap_or_else(|_| "secret".into());
@@ -46,7 +47,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = tus_tokio::file_store(StoreConfig::new(dir.join("uploads"), dir.join("completed")))?;
     // axum strips /files before the service sees the path: mounted_at puts it back into Location.
     let app = Arc::new(TusApp::builder(store).mounted_at("/files").build()?);
-    let tus = TusService::new(app, tus_tokio::runtime());
+    let tus = TusService::new(app.clone(), tus_tokio::runtime());
+
+    // Collect finished uploads: each is claimed by one worker, saved, and removed from the store.
+    let (worker, done) = (app.clone(), dir.join("done"));
+    std::fs::create_dir_all(&done)?;
+    tokio::spawn(async move {
+        loop {
+            match worker.store().claim(Duration::from_secs(60)).await {
+                Ok(Some(mut upload)) => {
+                    // The record's `filename` is client input: tussi-cli's `sanitize_filename` shows how to use
+                    // it safely. The id is always a safe name.
+                    let saved = upload.save(done.join(upload.id().to_string())).await;
+                    if let Err(error) = saved.and(upload.finish().await) {
+                        eprintln!("collecting an upload failed: {error}");
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    eprintln!("claim failed: {error}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+    // Sweep abandoned uploads every hour.
+    let janitor = app.clone();
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            hourly.tick().await;
+            let swept = janitor.store().sweep(&JanitorConfig::default(), SystemTime::now()).await;
+            eprintln!("janitor removed {} uploads", swept.removed.len());
+        }
+    });
 
     let router = Router::new()
         .nest_service("/files", tus)

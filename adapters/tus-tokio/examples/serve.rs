@@ -1,6 +1,6 @@
 //! Serves http://HOST:PORT/files/ on tokio.
 //!
-//! `cargo run -p tus-tokio --example serve -- --host 127.0.0.1 --port 8080 --upload-dir D --completed-dir C`
+//! `cargo run -p tus-tokio --example tokio-serve -- --host 127.0.0.1 --port 8080 --upload-dir D --completed-dir C`
 //!
 //! With `--dest-dir`, it also runs the original tussi's lifespan pattern: a worker that claims finished uploads
 //! and saves them there, and an hourly janitor.
@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Parser;
-use tus_tokio::tus_hyper::tus_storage::{InlineWrites, JanitorConfig, StoreConfig};
-use tus_tokio::tus_hyper::{ServeOptions, TusApp};
+use tus_tokio::tus_storage::InlineWrites;
+use tus_tokio::{Claim as _, JanitorConfig, ServeOptions, Store as _, StoreConfig, TusApp};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -87,17 +87,22 @@ async fn serve(args: Args, config: StoreConfig, io_threads: usize) -> Result<(),
         let worker_app = app.clone();
         tokio::spawn(async move {
             loop {
-                match worker_app.store().wait_for_file(Duration::from_secs(60)).await {
-                    Ok(mut done) => {
-                        let name = done.name().to_string();
-                        let saved = done
-                            .save(dest.join(&name))
-                            .and_then(|()| done.save_record(dest.join(format!("{name}.meta"))));
-                        if let Err(error) = saved.and_then(|()| done.finish()) {
+                match worker_app.store().claim(Duration::from_secs(60)).await {
+                    Ok(Some(mut done)) => {
+                        // The saves and the clean-up run on the offload's pool, never on this async thread.
+                        let name = done.id().to_string();
+                        let saved = match done.save(dest.join(&name)).await {
+                            Ok(()) => done.save_record(dest.join(format!("{name}.meta"))).await,
+                            Err(error) => Err(error),
+                        };
+                        if let Err(error) = saved {
                             eprintln!("saving {name} failed: {error}");
                         }
+                        if let Err(error) = done.finish().await {
+                            eprintln!("ending the claim of {name} failed: {error}");
+                        }
                     }
-                    Err(error) if error.is_timeout() => {}
+                    Ok(None) => {}
                     Err(error) => {
                         eprintln!("file worker: {error}");
                         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -110,8 +115,8 @@ async fn serve(args: Args, config: StoreConfig, io_threads: usize) -> Result<(),
             let mut hourly = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 hourly.tick().await;
-                let report = janitor_app.store().janitor(&JanitorConfig::default(), SystemTime::now()).await;
-                eprintln!("janitor: {report:?}");
+                let swept = janitor_app.store().sweep(&JanitorConfig::default(), SystemTime::now()).await;
+                eprintln!("janitor: {swept:?}");
             }
         });
     }

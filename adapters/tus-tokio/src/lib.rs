@@ -7,8 +7,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use tus_tokio::{file_store, serve, tus_hyper::{ServeOptions, TusApp}};
-//! use tus_tokio::tus_hyper::tus_storage::StoreConfig;
+//! use tus_tokio::{file_store, serve, ServeOptions, StoreConfig, TusApp};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,10 +31,17 @@ use std::sync::Arc;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 pub use tus_hyper;
 #[cfg(feature = "fs")]
-use tus_hyper::tus_storage::{AsyncFileStore, FileStore, Offload, StorageError, StoreConfig};
-use tus_hyper::{Listener, Runtime, ServeOptions, Store, TusApp};
+use tus_hyper::tus_storage::{AsyncFileStore, FileStore, Offload, StorageError};
+use tus_hyper::{Listener, Runtime};
 
 pub use threads::{serve_on_threads, Threads};
+// The pieces every embedding needs, one path away.
+#[cfg(feature = "fs")]
+pub use tus_hyper::tus_storage::{self, StoreConfig};
+pub use tus_hyper::{
+    tus_proto, tus_store, Claim, JanitorConfig, MemoryStore, PeerAddr, Rejection, ServeOptions, Store, TusApp,
+    TusService,
+};
 
 /// hyper's tokio executor and timer.
 pub fn runtime() -> Runtime {
@@ -67,7 +73,7 @@ impl Offload for TokioPool {
 
     /// On a multi-thread runtime, runs `f` right here with `block_in_place`: this thread's other tasks move to
     /// another thread meanwhile, so none waits for the call, and the caller waits for no hand-off to the pool and
-    /// back (W2 with one client in BENCHMARKS.md). On a current-thread runtime, which cannot move its tasks, it goes
+    /// back. On a current-thread runtime, which cannot move its tasks, it goes
     /// to the pool like [`offload`](Offload::offload).
     fn offload_short<F, T>(&self, f: F) -> impl Future<Output = T> + Send
     where

@@ -2,7 +2,7 @@
 //!
 //! On tokio's multi-thread runtime a request's tasks wake each other across its worker threads (the connection,
 //! the body, the file pool), and every such wake-up is a cross-thread hand-off: at 8 clients of small uploads that
-//! is a large share of the server's CPU (BENCHMARKS.md). A thread whose runtime serves its own connections, start
+//! is a large share of the server's CPU. A thread whose runtime serves its own connections, start
 //! to end, hands off nothing but the file work. What it gives up is stealing: a busy thread's connections wait for
 //! it, which is why the acceptor deals connections out in turn rather than letting the threads race for them.
 

@@ -46,8 +46,7 @@ fn main() -> ExitCode {
         }
     }
     // File work runs on tokio's blocking pool, sized for the disk (see `StoreConfig::io_threads`); the bound also
-    // caps the memory 100s of concurrent uploads would otherwise spread over as many threads (W4 in
-    // BENCHMARKS.md: 66 -> 52 MiB peak).
+    // caps the memory hundreds of concurrent uploads would otherwise spread over as many threads.
     let io_threads = store_config(&args).io_threads();
     let runtime =
         match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(io_threads).build() {
