@@ -233,7 +233,7 @@ fn header(out: &mut String, recs: &Records) {
     );
     out.push_str("| server | what | fsync |\n|---|---|---|\n");
     out.push_str(
-        "| tussi (ours) | this workspace: `tus-tokio` example `serve` (release) | on by default; `--no-fsync` |\n",
+        "| tussi (ours) | this workspace: `tus-tokio` example `tokio-serve` (release) | on by default; `--no-fsync` |\n",
     );
     out.push_str("| original tussi 3.1.0 | PyPI `tussi[cli]==3.1.0`, `TUSApp` under uvicorn (via `peers.sh`) | `FilesystemStorage(fsync=True)` by default |\n");
     out.push_str("| @tus/server 2 | npm `@tus/server@2` + `@tus/file-store@2` (via `peers.sh`) | never fsyncs |\n");

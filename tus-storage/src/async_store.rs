@@ -18,7 +18,7 @@ use tus_store::{Claim, JanitorConfig, Store, SweepReason, Swept, UploadRecord, S
 
 use crate::completed::CompletedUpload;
 use crate::config::StoreConfig;
-use crate::error::StorageError;
+use crate::error::FileStoreError;
 use crate::inline_gate::{InlineGate, InlineWrites, Pass};
 use crate::janitor::{JanitorReason, JanitorReport};
 use crate::lock::ReleaseWatch;
@@ -206,7 +206,7 @@ impl<O: Offload> AsyncFileStore<O> {
     /// [`FileStore::wait_for_file`] on the pool, as the blocking claim. Occupies one pool thread while waiting.
     /// Cancel-safe: if this future is dropped, the pool-side wait stops within half a second, and an upload it
     /// claimed meanwhile is released untouched for another worker. [`Store::claim`] is the same with async saves.
-    pub async fn wait_for_file(&self, timeout: Duration) -> Result<CompletedUpload, StorageError> {
+    pub async fn wait_for_file(&self, timeout: Duration) -> Result<CompletedUpload, FileStoreError> {
         let store = self.store.clone();
         let cancel = Arc::new(AtomicBool::new(false));
         let guard = CancelOnDrop(cancel.clone());
@@ -332,12 +332,15 @@ impl<O: Offload> Store for AsyncFileStore<O> {
             }
         }
         swept.skipped_held = report.skipped_locked.len();
-        swept.errors = report.errors.iter().map(StorageError::to_failure).collect();
+        swept.errors = report.errors.iter().map(FileStoreError::to_failure).collect();
         swept
     }
 }
 
 /// A finished upload claimed from an [`AsyncFileStore`]: the [`CompletedUpload`] with its calls on the pool.
+///
+/// End it with [`Claim::finish`], which removes its files on the pool. Dropping it unfinished removes them on the
+/// dropping thread (two `unlink`s), as a drop cannot wait for the pool.
 #[derive(Debug)]
 pub struct FileClaim<O> {
     id: UploadId,
@@ -355,7 +358,7 @@ impl<O: Offload> FileClaim<O> {
 
     async fn on_pool(
         &mut self,
-        call: impl FnOnce(&mut CompletedUpload) -> Result<(), StorageError> + Send + 'static,
+        call: impl FnOnce(&mut CompletedUpload) -> Result<(), FileStoreError> + Send + 'static,
     ) -> Result<(), StoreFailure> {
         let id = self.id;
         let lost = || StoreFailure::new(FailureKind::Internal, format!("upload {id}: claim lost to a cancelled call"));
@@ -392,13 +395,6 @@ impl<O: Offload> Claim for FileClaim<O> {
     async fn finish(mut self) -> Result<(), StoreFailure> {
         let Some(claim) = self.claim.take() else { return Ok(()) };
         self.offload.offload(move || claim.finish()).await.map_err(|e| e.to_failure())
-    }
-}
-
-impl<O> Drop for FileClaim<O> {
-    fn drop(&mut self) {
-        // Ending a claim removes two files; dropped on an async thread, that is the price of not finishing it.
-        drop(self.claim.take());
     }
 }
 

@@ -24,7 +24,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tus_proto::UploadId;
 
-use crate::error::{Cause, StorageError};
+use crate::error::{Cause, FileStoreError};
 use crate::fsutil::{is_same_file, read_record, remove_if_exists};
 use crate::layout::{Entry, OpenMode};
 use crate::lock::{try_lock, Locked};
@@ -50,19 +50,19 @@ pub struct CompletedUpload {
     record_saved: bool,
 }
 
-fn misuse(why: &str) -> StorageError {
-    StorageError::new("save completed upload", Cause::Misuse(why.into()))
+fn misuse(why: &str) -> FileStoreError {
+    FileStoreError::new("save completed upload", Cause::Misuse(why.into()))
 }
 
 /// Renames `from` to `to`, copying across filesystems.
-fn move_file(from: &Path, to: &Path) -> Result<(), StorageError> {
+fn move_file(from: &Path, to: &Path) -> Result<(), FileStoreError> {
     match std::fs::rename(from, to) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(Errno::EXDEV as i32) => {
-            std::fs::copy(from, to).map_err(|e| StorageError::io("copy completed file", to, e))?;
-            std::fs::remove_file(from).map_err(|e| StorageError::io("remove completed file", from, e))
+            std::fs::copy(from, to).map_err(|e| FileStoreError::io("copy completed file", to, e))?;
+            std::fs::remove_file(from).map_err(|e| FileStoreError::io("remove completed file", from, e))
         }
-        Err(e) => Err(StorageError::io("move completed file", to, e).with_path(from)),
+        Err(e) => Err(FileStoreError::io("move completed file", to, e).with_path(from)),
     }
 }
 
@@ -88,7 +88,7 @@ impl CompletedUpload {
     }
 
     /// Moves the data to `dest` (a rename; a copy across filesystems). A second call is an error.
-    pub fn save(&mut self, dest: impl AsRef<Path>) -> Result<(), StorageError> {
+    pub fn save(&mut self, dest: impl AsRef<Path>) -> Result<(), FileStoreError> {
         if self.data_saved {
             return Err(misuse("upload file already saved"));
         }
@@ -98,7 +98,7 @@ impl CompletedUpload {
     }
 
     /// Moves the record to `dest`. A second call is an error.
-    pub fn save_record(&mut self, dest: impl AsRef<Path>) -> Result<(), StorageError> {
+    pub fn save_record(&mut self, dest: impl AsRef<Path>) -> Result<(), FileStoreError> {
         if self.record_saved {
             return Err(misuse("record file already saved"));
         }
@@ -109,19 +109,19 @@ impl CompletedUpload {
 
     /// Ends the claim: deletes what is left of the upload in the completed directory, then unlocks. Dropping does
     /// the same, ignoring errors.
-    pub fn finish(mut self) -> Result<(), StorageError> {
+    pub fn finish(mut self) -> Result<(), FileStoreError> {
         self.end()
     }
 
     /// Deletes the files; the lock itself goes when `self` is dropped, after this.
-    fn end(&mut self) -> Result<(), StorageError> {
+    fn end(&mut self) -> Result<(), FileStoreError> {
         if std::mem::replace(&mut self.ended, true) || !self.armed {
             return Ok(());
         }
         let mut result = Ok(());
         for path in [&self.data_path, &self.record_path] {
             if let Err(e) = remove_if_exists(path) {
-                result = result.and(Err(StorageError::io("remove claimed file", path, e).with_id(self.id)));
+                result = result.and(Err(FileStoreError::io("remove claimed file", path, e).with_id(self.id)));
             }
         }
         result
@@ -166,8 +166,8 @@ impl Watcher {
 
 impl FileStore {
     /// Claims the oldest finished upload, waiting up to `timeout` for one; a timeout is an error for which
-    /// [`StorageError::is_timeout`] is true. See the [module docs](crate::completed) for how waiting works.
-    pub fn wait_for_file(&self, timeout: Duration) -> Result<CompletedUpload, StorageError> {
+    /// [`FileStoreError::is_timeout`] is true. See the [module docs](crate::completed) for how waiting works.
+    pub fn wait_for_file(&self, timeout: Duration) -> Result<CompletedUpload, FileStoreError> {
         self.wait_claim(timeout, None)
     }
 
@@ -176,7 +176,7 @@ impl FileStore {
         &self,
         timeout: Duration,
         cancel: Option<&AtomicBool>,
-    ) -> Result<CompletedUpload, StorageError> {
+    ) -> Result<CompletedUpload, FileStoreError> {
         let deadline = Instant::now() + timeout;
         let completed = self.inner.completed.path();
         let watcher = if self.inner.config.inotify { Watcher::new(completed).ok() } else { None };
@@ -194,7 +194,7 @@ impl FileStore {
             };
             let now = Instant::now();
             if now >= deadline || cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                return Err(StorageError::new("wait for file", Cause::Timeout).with_path(completed));
+                return Err(FileStoreError::new("wait for file", Cause::Timeout).with_path(completed));
             }
             let mut pause = (deadline - now).min(slow);
             if busy {
@@ -210,16 +210,17 @@ impl FileStore {
     }
 
     /// Claims the oldest claimable upload; scans again at once after repairing one (see `recover`).
-    fn scan(&self) -> Result<Scan, StorageError> {
+    fn scan(&self) -> Result<Scan, FileStoreError> {
         match self.scan_once()? {
             Scan::Nothing { busy: _, repaired: true } => self.scan_once(),
             scan => Ok(scan),
         }
     }
 
-    fn scan_once(&self) -> Result<Scan, StorageError> {
+    fn scan_once(&self) -> Result<Scan, FileStoreError> {
         let completed = &self.inner.completed;
-        let entries = std::fs::read_dir(completed.path()).map_err(|e| StorageError::io("scan", completed.path(), e))?;
+        let entries =
+            std::fs::read_dir(completed.path()).map_err(|e| FileStoreError::io("scan", completed.path(), e))?;
         let mut candidates: Vec<(SystemTime, UploadId)> = entries
             .filter_map(Result::ok)
             .filter_map(|entry| match Entry::parse(entry.file_name().to_str()?)? {

@@ -1,4 +1,4 @@
-//! [`StorageError`]: what went wrong, during which operation, on which path, for which upload.
+//! [`FileStoreError`]: what went wrong, during which operation, on which path, for which upload.
 
 use std::fmt;
 use std::io;
@@ -26,30 +26,30 @@ pub enum Cause {
 
 /// A storage error: the operation, the path and upload involved, and the cause.
 ///
-/// Converts into the protocol core's [`StoreFailure`] (see [`StorageError::kind`] for the mapping); the message
+/// Converts into the protocol core's [`StoreFailure`] (see [`FileStoreError::kind`] for the mapping); the message
 /// of that failure carries the operation, path and id for logs and never reaches clients.
 #[derive(Debug)]
-pub struct StorageError {
+pub struct FileStoreError {
     op: &'static str,
     path: Option<PathBuf>,
     id: Option<UploadId>,
     cause: Cause,
 }
 
-impl StorageError {
+impl FileStoreError {
     /// An error of operation `op` (a short verb phrase such as `"create upload"`).
     pub fn new(op: &'static str, cause: Cause) -> Self {
-        StorageError { op, path: None, id: None, cause }
+        FileStoreError { op, path: None, id: None, cause }
     }
 
     /// An I/O error of operation `op` on `path`.
     pub fn io(op: &'static str, path: &Path, err: io::Error) -> Self {
-        StorageError::new(op, Cause::Io(err)).with_path(path)
+        FileStoreError::new(op, Cause::Io(err)).with_path(path)
     }
 
     /// An errno from a `nix` call of operation `op` on `path`.
     pub fn errno(op: &'static str, path: &Path, errno: Errno) -> Self {
-        StorageError::io(op, path, io::Error::from(errno))
+        FileStoreError::io(op, path, io::Error::from(errno))
     }
 
     /// Adds the path involved.
@@ -111,7 +111,7 @@ impl StorageError {
     }
 }
 
-impl fmt::Display for StorageError {
+impl fmt::Display for FileStoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.op)?;
         if let Some(id) = self.id {
@@ -130,7 +130,7 @@ impl fmt::Display for StorageError {
     }
 }
 
-impl std::error::Error for StorageError {
+impl std::error::Error for FileStoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.cause {
             Cause::Io(err) => Some(err),
@@ -140,18 +140,18 @@ impl std::error::Error for StorageError {
 }
 
 /// A record that could not be read, as the error of reading it.
-impl From<tus_store::RecordError> for StorageError {
+impl From<tus_store::RecordError> for FileStoreError {
     fn from(err: tus_store::RecordError) -> Self {
         match err {
-            tus_store::RecordError::Io(io) => StorageError::new("read record", Cause::Io(io)),
-            tus_store::RecordError::Corrupt(why) => StorageError::new("read record", Cause::CorruptRecord(why)),
-            other => StorageError::new("read record", Cause::CorruptRecord(other.to_string())),
+            tus_store::RecordError::Io(io) => FileStoreError::new("read record", Cause::Io(io)),
+            tus_store::RecordError::Corrupt(why) => FileStoreError::new("read record", Cause::CorruptRecord(why)),
+            other => FileStoreError::new("read record", Cause::CorruptRecord(other.to_string())),
         }
     }
 }
 
-impl From<StorageError> for StoreFailure {
-    fn from(err: StorageError) -> Self {
+impl From<FileStoreError> for StoreFailure {
+    fn from(err: FileStoreError) -> Self {
         err.to_failure()
     }
 }
@@ -163,18 +163,18 @@ mod tests {
     #[test]
     fn errno_mapping() {
         let p = Path::new("/x");
-        let kind = |e: Errno| StorageError::errno("op", p, e).kind();
+        let kind = |e: Errno| FileStoreError::errno("op", p, e).kind();
         assert_eq!(kind(Errno::ENOENT), FailureKind::NotFound);
         assert_eq!(kind(Errno::ENOSPC), FailureKind::NoSpace);
         assert_eq!(kind(Errno::EDQUOT), FailureKind::NoSpace);
         assert_eq!(kind(Errno::EIO), FailureKind::Internal);
-        assert_eq!(StorageError::new("op", Cause::LockTimeout).kind(), FailureKind::Locked);
+        assert_eq!(FileStoreError::new("op", Cause::LockTimeout).kind(), FailureKind::Locked);
     }
 
     #[test]
     fn message_names_operation_path_and_id() {
         let id: UploadId = "00000000-0000-4000-8000-00000000002a".parse().unwrap();
-        let err = StorageError::errno("write data", Path::new("/up/x"), Errno::EIO).with_id(id);
+        let err = FileStoreError::errno("write data", Path::new("/up/x"), Errno::EIO).with_id(id);
         let failure: StoreFailure = err.into();
         assert_eq!(failure.kind(), FailureKind::Internal);
         assert!(failure.message().starts_with("write data [upload 00000000-0000-4000-8000-00000000002a] [/up/x]: "));

@@ -6,16 +6,16 @@ use std::num::NonZeroU64;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::error::StorageError;
+use crate::error::FileStoreError;
 use crate::layout::{At, OpenMode};
 use tus_store::UploadRecord;
 
 /// Renames a new record `tmp` (written and, with fsync, synced) over `dest`; removes `tmp` on failure. The
 /// directory is not synced here: callers do it once after all their renames.
-pub(crate) fn replace_record(tmp: &At<'_>, dest: &At<'_>) -> Result<(), StorageError> {
+pub(crate) fn replace_record(tmp: &At<'_>, dest: &At<'_>) -> Result<(), FileStoreError> {
     tmp.rename_to(dest).map_err(|e| {
         let _ = tmp.remove();
-        StorageError::io("rename record", &dest.path(), e)
+        FileStoreError::io("rename record", &dest.path(), e)
     })
 }
 
@@ -23,25 +23,25 @@ pub(crate) fn replace_record(tmp: &At<'_>, dest: &At<'_>) -> Result<(), StorageE
 /// removed again on failure. Only for a record nobody reads before the caller publishes it: a creation record (its
 /// id is not known to anyone yet) or a completed record (read only once the data is renamed in beside it). One
 /// file and no rename: half the directory operations of a temporary file and [`replace_record`].
-pub(crate) fn write_new_record(record: &UploadRecord, dest: &At<'_>, fsync: bool) -> Result<(), StorageError> {
+pub(crate) fn write_new_record(record: &UploadRecord, dest: &At<'_>, fsync: bool) -> Result<(), FileStoreError> {
     let file = create_record(record, dest)?;
     if fsync {
         if let Err(e) = file.sync_all() {
             let _ = dest.remove();
-            return Err(StorageError::io("fsync record", &dest.path(), e));
+            return Err(FileStoreError::io("fsync record", &dest.path(), e));
         }
     }
     Ok(())
 }
 
 /// [`write_new_record`] without the sync: the caller syncs the returned file (and removes `dest` should that fail).
-pub(crate) fn create_record(record: &UploadRecord, dest: &At<'_>) -> Result<File, StorageError> {
+pub(crate) fn create_record(record: &UploadRecord, dest: &At<'_>) -> Result<File, FileStoreError> {
     let result = dest
         .open(OpenMode::CreateTruncate)
-        .map_err(|e| StorageError::io("create record", &dest.path(), e))
+        .map_err(|e| FileStoreError::io("create record", &dest.path(), e))
         .and_then(|mut file| {
             file.write_all(record.to_json().as_bytes())
-                .map_err(|e| StorageError::io("write record", &dest.path(), e))?;
+                .map_err(|e| FileStoreError::io("write record", &dest.path(), e))?;
             Ok(file)
         });
     if result.is_err() {
@@ -85,9 +85,9 @@ pub(crate) fn write_all_vectored_at(file: &File, parts: &[IoSlice<'_>], mut offs
 }
 
 /// Reads and parses the record at `at`.
-pub(crate) fn read_record(at: &At<'_>) -> Result<UploadRecord, StorageError> {
-    let file = at.open(OpenMode::Read).map_err(|e| StorageError::io("read record", &at.path(), e))?;
-    UploadRecord::from_reader(file).map_err(|e| StorageError::from(e).with_path(&at.path()))
+pub(crate) fn read_record(at: &At<'_>) -> Result<UploadRecord, FileStoreError> {
+    let file = at.open(OpenMode::Read).map_err(|e| FileStoreError::io("read record", &at.path(), e))?;
+    UploadRecord::from_reader(file).map_err(|e| FileStoreError::from(e).with_path(&at.path()))
 }
 
 /// Removes a file; a missing file is not an error. Returns whether it existed.
@@ -100,8 +100,8 @@ pub(crate) fn remove_if_exists(path: &Path) -> io::Result<bool> {
 }
 
 /// Bytes available to unprivileged users on the filesystem holding `file` (named `path` in errors).
-pub(crate) fn free_space(file: &File, path: &Path) -> Result<u64, StorageError> {
-    let stat = nix::sys::statvfs::fstatvfs(file).map_err(|e| StorageError::errno("statvfs", path, e))?;
+pub(crate) fn free_space(file: &File, path: &Path) -> Result<u64, FileStoreError> {
+    let stat = nix::sys::statvfs::fstatvfs(file).map_err(|e| FileStoreError::errno("statvfs", path, e))?;
     Ok(stat.blocks_available().saturating_mul(stat.fragment_size()))
 }
 

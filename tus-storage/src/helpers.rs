@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::error::{Cause, StorageError};
+use crate::error::{Cause, FileStoreError};
 
 /// The most helper threads one store starts.
 pub(crate) const MAX_HELPERS: usize = 4;
@@ -32,19 +32,19 @@ pub(crate) struct SyncHelpers {
 }
 
 /// The error of a sync whose helper ended without an answer (it cannot, short of a panic).
-fn helper_lost() -> StorageError {
+fn helper_lost() -> FileStoreError {
     let why = std::io::Error::other("the helper thread ended without an answer");
-    StorageError::new("sync on a helper thread", Cause::Io(why))
+    FileStoreError::new("sync on a helper thread", Cause::Io(why))
 }
 
 /// A sync running elsewhere; [`wait`](Pending::wait) for its result.
 #[must_use = "a started sync must be waited for before what depends on it"]
 #[derive(Debug)]
-pub(crate) struct Pending(Receiver<Result<(), StorageError>>);
+pub(crate) struct Pending(Receiver<Result<(), FileStoreError>>);
 
 impl Pending {
     /// Waits for the sync to end.
-    pub(crate) fn wait(self) -> Result<(), StorageError> {
+    pub(crate) fn wait(self) -> Result<(), FileStoreError> {
         self.0.recv().unwrap_or_else(|_| Err(helper_lost()))
     }
 }
@@ -58,7 +58,7 @@ impl Default for SyncHelpers {
 
 impl SyncHelpers {
     /// Runs `sync` on a helper thread, or here (before returning) when no helper is free.
-    pub(crate) fn start(&self, sync: impl FnOnce() -> Result<(), StorageError> + Send + 'static) -> Pending {
+    pub(crate) fn start(&self, sync: impl FnOnce() -> Result<(), FileStoreError> + Send + 'static) -> Pending {
         let (reply, result) = mpsc::sync_channel(1);
         let job: Job = Box::new(move || {
             let _ = reply.send(sync()); // the caller may have given up waiting after an error of its own
@@ -80,9 +80,9 @@ impl SyncHelpers {
 
     /// Starts `fdatasync` of `file` on a helper, through a duplicate of its descriptor (a duplicate shares the
     /// open file and its `flock`; closing it releases neither). Errors name `op` and `path`.
-    pub(crate) fn sync_data(&self, file: &File, op: &'static str, path: PathBuf) -> Result<Pending, StorageError> {
-        let data = file.try_clone().map_err(|e| StorageError::io(op, &path, e))?;
-        Ok(self.start(move || data.sync_data().map_err(|e| StorageError::io(op, &path, e))))
+    pub(crate) fn sync_data(&self, file: &File, op: &'static str, path: PathBuf) -> Result<Pending, FileStoreError> {
+        let data = file.try_clone().map_err(|e| FileStoreError::io(op, &path, e))?;
+        Ok(self.start(move || data.sync_data().map_err(|e| FileStoreError::io(op, &path, e))))
     }
 
     /// Starts one more helper unless there are enough; whether one started.

@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 use nix::errno::Errno;
 use tus_proto::UploadId;
 
-use crate::error::{Cause, StorageError};
+use crate::error::{Cause, FileStoreError};
 use crate::fsutil::{is_same_file, read_record, remove_if_exists};
 use crate::layout::{At, Dir, Entry, OpenMode};
 use crate::lock::{try_lock, Locked};
@@ -87,7 +87,7 @@ pub struct JanitorReport {
     /// Data files left alone because someone held a lock on them.
     pub skipped_locked: Vec<PathBuf>,
     /// Errors met on the way (the run goes on after each).
-    pub errors: Vec<StorageError>,
+    pub errors: Vec<FileStoreError>,
     /// Uploads a crash left half-made, repaired instead of deleted: a creation's lost data file created again, or
     /// a cut-short finalisation finished (see [`FileStore::wait_for_file`]'s and `stat`'s repairs).
     pub repaired: Vec<UploadId>,
@@ -105,7 +105,7 @@ impl JanitorReport {
         match remove_if_exists(&path) {
             Ok(true) => self.deleted.push(Deleted { path, id, reason }),
             Ok(false) => {}
-            Err(e) => self.errors.push(StorageError::io("janitor delete", &path, e).with_id(id)),
+            Err(e) => self.errors.push(FileStoreError::io("janitor delete", &path, e).with_id(id)),
         }
     }
 }
@@ -124,7 +124,7 @@ fn scan(dir: &Dir, report: &mut JanitorReport) -> BTreeMap<UploadId, Files> {
     let entries = match std::fs::read_dir(dir.path()) {
         Ok(entries) => entries,
         Err(e) => {
-            report.errors.push(StorageError::io("janitor scan", dir.path(), e));
+            report.errors.push(FileStoreError::io("janitor scan", dir.path(), e));
             return ids;
         }
     };
@@ -157,7 +157,7 @@ fn lock_data(data: &At<'_>, write: bool, report: &mut JanitorReport, id: UploadI
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Lock::Gone,
         Err(e) => {
-            report.errors.push(StorageError::io("janitor open", path, e).with_id(id));
+            report.errors.push(FileStoreError::io("janitor open", path, e).with_id(id));
             return Lock::Busy;
         }
     };
@@ -169,7 +169,7 @@ fn lock_data(data: &At<'_>, write: bool, report: &mut JanitorReport, id: UploadI
             Lock::Busy
         }
         Err((_, e)) => {
-            report.errors.push(StorageError::errno("janitor lock", path, e).with_id(id));
+            report.errors.push(FileStoreError::errno("janitor lock", path, e).with_id(id));
             Lock::Busy
         }
     }

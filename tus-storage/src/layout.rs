@@ -12,7 +12,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use tus_proto::UploadId;
 
 use crate::dirsync::DirSync;
-use crate::error::StorageError;
+use crate::error::FileStoreError;
 
 /// What a directory entry is, by its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,10 +67,10 @@ pub(crate) struct Dir {
 
 impl Dir {
     /// Opens the handle on an existing directory.
-    pub(crate) fn open(path: PathBuf) -> Result<Dir, StorageError> {
+    pub(crate) fn open(path: PathBuf) -> Result<Dir, FileStoreError> {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let handle = rustix::fs::open(&path, flags, Mode::empty())
-            .map_err(|e| StorageError::io("open directory", &path, e.into()))?;
+            .map_err(|e| FileStoreError::io("open directory", &path, e.into()))?;
         Ok(Dir { path, handle, syncs: DirSync::default() })
     }
     pub(crate) fn path(&self) -> &Path {
@@ -81,8 +81,8 @@ impl Dir {
     }
     /// Makes every entry change made in this directory so far durable (one `fsync`, shared with concurrent
     /// callers: see [`DirSync`]).
-    pub(crate) fn sync(&self) -> Result<(), StorageError> {
-        self.syncs.sync(&self.path).map_err(|e| StorageError::io("fsync directory", &self.path, e))
+    pub(crate) fn sync(&self) -> Result<(), FileStoreError> {
+        self.syncs.sync(&self.path).map_err(|e| FileStoreError::io("fsync directory", &self.path, e))
     }
     /// The entry `entry` of this directory, for operations on it.
     pub(crate) fn at(&self, entry: Entry) -> At<'_> {

@@ -124,7 +124,7 @@ mod writer;
 pub use async_store::{AsyncFileStore, AsyncUploadWriter, FileClaim};
 pub use completed::CompletedUpload;
 pub use config::StoreConfig;
-pub use error::{Cause, StorageError};
+pub use error::{Cause, FileStoreError};
 pub use inline_gate::InlineWrites;
 pub use janitor::{Deleted, JanitorReason, JanitorReport};
 pub use lock::ReleaseWatch;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::error::{Cause, StorageError};
+use crate::error::{Cause, FileStoreError};
 use crate::layout::{At, OpenMode};
 
 /// A data file under `flock`; unlocks when dropped.
@@ -42,14 +42,14 @@ pub(crate) fn try_lock(file: File, exclusive: bool) -> Result<Locked, (File, Err
 
 /// Locks `file` (opened from `data`) exclusively if nobody holds it, without waiting and without asking a holder
 /// to let go: `Ok(Err(file))` when it is held. Removes a stale release marker once the lock is taken.
-pub(crate) fn lock_now(file: File, data: &At<'_>, release: &At<'_>) -> Result<Result<Locked, File>, StorageError> {
+pub(crate) fn lock_now(file: File, data: &At<'_>, release: &At<'_>) -> Result<Result<Locked, File>, FileStoreError> {
     match try_lock(file, true) {
         Ok(locked) => {
             clear_release(release);
             Ok(Ok(locked))
         }
         Err((file, Errno::EWOULDBLOCK)) => Ok(Err(file)),
-        Err((_, errno)) => Err(StorageError::errno("lock upload", &data.path(), errno)),
+        Err((_, errno)) => Err(FileStoreError::errno("lock upload", &data.path(), errno)),
     }
 }
 
@@ -60,7 +60,7 @@ pub(crate) fn lock_with_release(
     data: &At<'_>,
     release: &At<'_>,
     timeout: Duration,
-) -> Result<Locked, StorageError> {
+) -> Result<Locked, FileStoreError> {
     let mut file = match lock_now(file, data, release)? {
         Ok(locked) => return Ok(locked),
         Err(file) => file,
@@ -71,7 +71,7 @@ pub(crate) fn lock_with_release(
         request_release(release);
         let now = Instant::now();
         if now >= deadline {
-            return Err(StorageError::new("lock upload", Cause::LockTimeout).with_path(&data.path()));
+            return Err(FileStoreError::new("lock upload", Cause::LockTimeout).with_path(&data.path()));
         }
         thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(20));

@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use nix::errno::Errno;
 use tus_proto::UploadId;
 
-use crate::error::StorageError;
+use crate::error::FileStoreError;
 use crate::fsutil::{is_same_file, read_record, write_new_record};
 use crate::layout::{Entry, OpenMode};
 use crate::lock::try_lock;
@@ -31,7 +31,7 @@ use crate::store::{is_not_found, FileStore};
 impl FileStore {
     /// Repairs upload `id` if a crash left it half-made (see the module docs); `Ok(true)` when it did, or when
     /// someone else did meanwhile, so that looking the upload up again may now succeed.
-    pub(crate) fn recover(&self, id: UploadId, now: SystemTime) -> Result<bool, StorageError> {
+    pub(crate) fn recover(&self, id: UploadId, now: SystemTime) -> Result<bool, FileStoreError> {
         // The order of the two checks matters: the data moves from staging to completed in one `rename`, so data
         // missing from staging *and then* from completed was in neither (finalisation removes the staging record
         // before it unlocks, and a claim needs the lock, so a claimed upload has no staging record left).
@@ -47,7 +47,7 @@ impl FileStore {
     }
 
     /// Published data without a completed record, beside its staging record: writes the finished record.
-    fn finish_published(&self, id: UploadId, now: SystemTime) -> Result<bool, StorageError> {
+    fn finish_published(&self, id: UploadId, now: SystemTime) -> Result<bool, FileStoreError> {
         let (uploads, completed) = (&self.inner.uploads, &self.inner.completed);
         let (published, record_at) = (completed.at(Entry::Data(id)), completed.at(Entry::Record(id)));
         if record_at.exists() {
@@ -57,18 +57,18 @@ impl FileStore {
         let file = match published.open(OpenMode::Read) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(StorageError::io("open published data", &published.path(), e)),
+            Err(e) => return Err(FileStoreError::io("open published data", &published.path(), e)),
         };
         // Under the claim lock: no claimer can take the data while its record is being written.
         let locked = match try_lock(file, true) {
             Ok(locked) => locked,
             Err((_, Errno::EWOULDBLOCK)) => return Ok(false), // claimed (a claimer may have saved the record first)
-            Err((_, e)) => return Err(StorageError::errno("lock published data", &published.path(), e)),
+            Err((_, e)) => return Err(FileStoreError::errno("lock published data", &published.path(), e)),
         };
         if !is_same_file(&locked, &published) || record_at.exists() {
             return Ok(true); // repaired, or claimed and removed, meanwhile: look again
         }
-        let size = locked.metadata().map_err(|e| StorageError::io("inspect published data", &published.path(), e))?;
+        let size = locked.metadata().map_err(|e| FileStoreError::io("inspect published data", &published.path(), e))?;
         // Preallocation sizes the data file to the declared length; a deferred length is the bytes written.
         let length = record.length.unwrap_or(size.len());
         if size.len() != length {
@@ -88,7 +88,7 @@ impl FileStore {
     }
 
     /// A staging record at offset 0 without data, and no published data: creates the data file again.
-    fn recreate_data(&self, id: UploadId) -> Result<bool, StorageError> {
+    fn recreate_data(&self, id: UploadId) -> Result<bool, FileStoreError> {
         let uploads = &self.inner.uploads;
         let Some(record) = staging_record(self, id)? else { return Ok(false) };
         if record.offset != 0 {
@@ -98,7 +98,7 @@ impl FileStore {
         let file = match data.open(OpenMode::CreateNew) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(true), // someone else repaired it
-            Err(e) => return Err(StorageError::io("recreate upload data", &data.path(), e)),
+            Err(e) => return Err(FileStoreError::io("recreate upload data", &data.path(), e)),
         };
         // Locked already: whoever holds it opened the upload, so looking again finds it.
         let Ok(locked) = try_lock(file, true) else { return Ok(true) };
@@ -108,7 +108,7 @@ impl FileStore {
                 if !self.inner.config.fsync {
                     return Ok(());
                 }
-                locked.sync_all().map_err(|e| StorageError::io("fsync recreated data", &data.path(), e))?;
+                locked.sync_all().map_err(|e| FileStoreError::io("fsync recreated data", &data.path(), e))?;
                 uploads.sync()
             })
         } else {
@@ -123,7 +123,7 @@ impl FileStore {
 }
 
 /// The staging record of `id`, `None` when there is none.
-fn staging_record(store: &FileStore, id: UploadId) -> Result<Option<crate::UploadRecord>, StorageError> {
+fn staging_record(store: &FileStore, id: UploadId) -> Result<Option<crate::UploadRecord>, FileStoreError> {
     match read_record(&store.inner.uploads.at(Entry::Record(id))) {
         Ok(record) => Ok(Some(record)),
         Err(e) if is_not_found(&e) => Ok(None),

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::cached::CachedReads;
 use crate::config::StoreConfig;
-use crate::error::{Cause, StorageError};
+use crate::error::{Cause, FileStoreError};
 use crate::fsutil::{create_record, free_space, is_same_file, read_record};
 use crate::helpers::SyncHelpers;
 use crate::layout::{At, Dir, Entry, OpenMode};
@@ -79,25 +79,25 @@ impl Notifier {
     }
 }
 
-fn ensure_dir(path: &Path, mode: u32) -> Result<(), StorageError> {
+fn ensure_dir(path: &Path, mode: u32) -> Result<(), FileStoreError> {
     // Missing parents are created too (as `mkdir -p`); the mode is set on the directory itself, past the umask.
     if std::fs::symlink_metadata(path).is_err() {
         match DirBuilder::new().recursive(true).mode(mode).create(path) {
             Ok(()) => std::fs::set_permissions(path, Permissions::from_mode(mode))
-                .map_err(|e| StorageError::io("set directory mode", path, e))?,
-            Err(e) => return Err(StorageError::io("create directory", path, e)),
+                .map_err(|e| FileStoreError::io("set directory mode", path, e))?,
+            Err(e) => return Err(FileStoreError::io("create directory", path, e)),
         }
     }
-    let meta = std::fs::metadata(path).map_err(|e| StorageError::io("inspect directory", path, e))?;
+    let meta = std::fs::metadata(path).map_err(|e| FileStoreError::io("inspect directory", path, e))?;
     if !meta.is_dir() {
-        return Err(StorageError::errno("inspect directory", path, Errno::ENOTDIR));
+        return Err(FileStoreError::errno("inspect directory", path, Errno::ENOTDIR));
     }
     nix::unistd::access(path, AccessFlags::R_OK | AccessFlags::W_OK | AccessFlags::X_OK)
-        .map_err(|e| StorageError::errno("check directory access", path, e))
+        .map_err(|e| FileStoreError::errno("check directory access", path, e))
 }
 
-fn no_space(path: &Path, id: UploadId) -> StorageError {
-    StorageError::errno("reserve space", path, Errno::ENOSPC).with_id(id)
+fn no_space(path: &Path, id: UploadId) -> FileStoreError {
+    FileStoreError::errno("reserve space", path, Errno::ENOSPC).with_id(id)
 }
 
 impl FileStore {
@@ -107,12 +107,12 @@ impl FileStore {
     /// The store then names its files relative to handles it holds on the two directories (one path component for
     /// the kernel to walk, not the whole path), while its scans (janitor, `wait_for_file`) use the paths: do not
     /// rename or replace the directories while a store has them open.
-    pub fn new(config: StoreConfig) -> Result<FileStore, StorageError> {
+    pub fn new(config: StoreConfig) -> Result<FileStore, FileStoreError> {
         ensure_dir(&config.upload_dir, config.directory_mode)?;
         ensure_dir(&config.completed_dir, config.directory_mode)?;
-        let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).map_err(|e| StorageError::io("inspect", p, e));
+        let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).map_err(|e| FileStoreError::io("inspect", p, e));
         if dev(&config.upload_dir)? != dev(&config.completed_dir)? {
-            return Err(StorageError::errno("check same filesystem", &config.completed_dir, Errno::EXDEV));
+            return Err(FileStoreError::errno("check same filesystem", &config.completed_dir, Errno::EXDEV));
         }
         Ok(FileStore {
             inner: Arc::new(Inner {
@@ -166,7 +166,7 @@ impl FileStore {
         self.create_upload(record).map_err(StoreFailure::from)
     }
 
-    fn create_upload(&self, record: UploadRecord) -> Result<(UploadWriter, UploadId), StorageError> {
+    fn create_upload(&self, record: UploadRecord) -> Result<(UploadWriter, UploadId), FileStoreError> {
         let uploads = &self.inner.uploads;
         let mut attempts = 0;
         let (id, file) = loop {
@@ -176,7 +176,7 @@ impl FileStore {
                 Ok(file) => break (id, file),
                 // A random v4 id colliding is next to impossible; a few tries, then report it.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 3 => attempts += 1,
-                Err(e) => return Err(StorageError::io("create upload", &data.path(), e).with_id(id)),
+                Err(e) => return Err(FileStoreError::io("create upload", &data.path(), e).with_id(id)),
             }
         };
         let result = self.initialise(id, file, record);
@@ -188,10 +188,10 @@ impl FileStore {
         result.map(|writer| (writer, id))
     }
 
-    fn initialise(&self, id: UploadId, file: File, record: UploadRecord) -> Result<UploadWriter, StorageError> {
+    fn initialise(&self, id: UploadId, file: File, record: UploadRecord) -> Result<UploadWriter, FileStoreError> {
         let uploads = &self.inner.uploads;
         let locked =
-            try_lock(file, true).map_err(|(_, e)| StorageError::errno("lock new upload", &uploads.data(id), e))?;
+            try_lock(file, true).map_err(|(_, e)| FileStoreError::errno("lock new upload", &uploads.data(id), e))?;
         self.preallocate(&locked, id, record.length)?;
         // The record is written in place: nobody can look this upload up before its id is answered.
         let record_at = uploads.at(Entry::Record(id));
@@ -205,7 +205,7 @@ impl FileStore {
             let store = self.clone();
             let dir_synced = self.inner.helpers.start(move || store.inner.uploads.sync());
             let record_synced =
-                record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_at.path(), e));
+                record_file.sync_all().map_err(|e| FileStoreError::io("fsync record", &record_at.path(), e));
             record_synced.and(dir_synced.wait()).map_err(|e| e.with_id(id))?;
         }
         Ok(UploadWriter::active(self.clone(), id, locked, record))
@@ -213,7 +213,7 @@ impl FileStore {
 
     /// Reserves `length` bytes for the data file of `id` with `posix_fallocate`: `NoSpace` when the filesystem
     /// has too little free space; skipped (and counted) on filesystems that cannot preallocate.
-    pub(crate) fn preallocate(&self, file: &File, id: UploadId, length: Option<u64>) -> Result<(), StorageError> {
+    pub(crate) fn preallocate(&self, file: &File, id: UploadId, length: Option<u64>) -> Result<(), FileStoreError> {
         let Some(length) = length.filter(|&l| l > 0) else { return Ok(()) };
         let path = self.inner.uploads.data(id);
         if free_space(file, &path)? < length {
@@ -226,7 +226,7 @@ impl FileStore {
                 self.inner.preallocation_skipped.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            Err(e) => Err(StorageError::errno("preallocate", &path, e).with_id(id)),
+            Err(e) => Err(FileStoreError::errno("preallocate", &path, e).with_id(id)),
         }
     }
 
@@ -239,14 +239,14 @@ impl FileStore {
         self.stat_upload(id).map_err(|e| e.with_id(id).to_failure())
     }
 
-    fn stat_upload(&self, id: UploadId) -> Result<UploadState, StorageError> {
+    fn stat_upload(&self, id: UploadId) -> Result<UploadState, FileStoreError> {
         match self.stat_once(id) {
             Err(e) if is_not_found(&e) && self.recover(id, SystemTime::now())? => self.stat_once(id),
             result => result,
         }
     }
 
-    fn stat_once(&self, id: UploadId) -> Result<UploadState, StorageError> {
+    fn stat_once(&self, id: UploadId) -> Result<UploadState, FileStoreError> {
         // No lock: records are only ever replaced whole by `rename`, so the record read is a committed one, and a
         // writer is never held up by a reader. The completed data is looked for first: finalisation publishes it
         // before it removes the staging record, so this order never reads a staging record that is already stale.
@@ -263,10 +263,10 @@ impl FileStore {
     }
 
     /// The record of a finished, unclaimed upload.
-    fn finished_record(&self, id: UploadId) -> Result<UploadRecord, StorageError> {
+    fn finished_record(&self, id: UploadId) -> Result<UploadRecord, FileStoreError> {
         let completed = &self.inner.completed;
         let data = completed.at(Entry::Data(id));
-        data.stat().map_err(|e| StorageError::io("look up upload", &data.path(), e))?;
+        data.stat().map_err(|e| FileStoreError::io("look up upload", &data.path(), e))?;
         read_record(&completed.at(Entry::Record(id)))
     }
 
@@ -279,7 +279,7 @@ impl FileStore {
         self.open_upload(id).map_err(|e| e.with_id(id).to_failure())
     }
 
-    fn open_upload(&self, id: UploadId) -> Result<(UploadWriter, UploadState), StorageError> {
+    fn open_upload(&self, id: UploadId) -> Result<(UploadWriter, UploadState), FileStoreError> {
         let timeout = self.inner.config.release_timeout;
         let waited = |file, data: &At<'_>, release: &At<'_>| lock_with_release(file, data, release, timeout).map(Ok);
         match self.open_locked::<Infallible>(id, waited)? {
@@ -290,7 +290,7 @@ impl FileStore {
 
     /// [`open`](Self::open) if nobody holds the upload, without waiting or asking a holder to let go: `None` when
     /// it is held (call [`open`](Self::open), on a thread that may wait, to take it over). Never blocks on a lock.
-    pub(crate) fn open_now(&self, id: UploadId) -> Result<Option<(UploadWriter, UploadState)>, StorageError> {
+    pub(crate) fn open_now(&self, id: UploadId) -> Result<Option<(UploadWriter, UploadState)>, FileStoreError> {
         Ok(self.open_locked(id, lock_now)?.ok())
     }
 
@@ -300,8 +300,8 @@ impl FileStore {
     fn open_locked<G>(
         &self,
         id: UploadId,
-        lock: impl Fn(File, &At<'_>, &At<'_>) -> Result<Result<Locked, G>, StorageError>,
-    ) -> Result<Result<(UploadWriter, UploadState), G>, StorageError> {
+        lock: impl Fn(File, &At<'_>, &At<'_>) -> Result<Result<Locked, G>, FileStoreError>,
+    ) -> Result<Result<(UploadWriter, UploadState), G>, FileStoreError> {
         match self.open_locked_once(id, &lock) {
             Err(e) if is_not_found(&e) && self.recover(id, SystemTime::now())? => self.open_locked_once(id, &lock),
             result => result,
@@ -311,8 +311,8 @@ impl FileStore {
     fn open_locked_once<G>(
         &self,
         id: UploadId,
-        lock: &impl Fn(File, &At<'_>, &At<'_>) -> Result<Result<Locked, G>, StorageError>,
-    ) -> Result<Result<(UploadWriter, UploadState), G>, StorageError> {
+        lock: &impl Fn(File, &At<'_>, &At<'_>) -> Result<Result<Locked, G>, FileStoreError>,
+    ) -> Result<Result<(UploadWriter, UploadState), G>, FileStoreError> {
         let uploads = &self.inner.uploads;
         let data = uploads.at(Entry::Data(id));
         match data.open(OpenMode::ReadWrite) {
@@ -329,7 +329,7 @@ impl FileStore {
                 // Finalised or deleted while we waited for the lock.
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StorageError::io("open upload", &data.path(), e)),
+            Err(e) => return Err(FileStoreError::io("open upload", &data.path(), e)),
         }
         let record = self.finished_record(id)?;
         let state = record.to_state(id, true);
@@ -345,7 +345,7 @@ impl FileStore {
         self.delete_upload(id).map_err(|e| e.with_id(id).to_failure())
     }
 
-    fn delete_upload(&self, id: UploadId) -> Result<(), StorageError> {
+    fn delete_upload(&self, id: UploadId) -> Result<(), FileStoreError> {
         let (writer, state) = self.open_upload(id)?;
         let dir = if state.finished { &self.inner.completed } else { &self.inner.uploads };
         // Holding the upload: for an unfinished one the writer's lock; for a finished one the claim lock, taken
@@ -353,13 +353,13 @@ impl FileStore {
         let _claim_lock = if state.finished {
             let data = dir.at(Entry::Data(id));
             let file =
-                data.open(OpenMode::Read).map_err(|e| StorageError::io("open finished upload", &data.path(), e))?;
+                data.open(OpenMode::Read).map_err(|e| FileStoreError::io("open finished upload", &data.path(), e))?;
             let locked = try_lock(file, true).map_err(|(_, errno)| {
                 let claimed = if errno == Errno::EWOULDBLOCK { Errno::ENOENT } else { errno };
-                StorageError::errno("lock finished upload", &data.path(), claimed)
+                FileStoreError::errno("lock finished upload", &data.path(), claimed)
             })?;
             if !is_same_file(&locked, &data) {
-                return Err(StorageError::errno("lock finished upload", &data.path(), Errno::ENOENT));
+                return Err(FileStoreError::errno("lock finished upload", &data.path(), Errno::ENOENT));
             }
             Some(locked)
         } else {
@@ -367,7 +367,7 @@ impl FileStore {
         };
         for entry in [Entry::Record(id), Entry::Data(id)] {
             let at = dir.at(entry);
-            at.remove().map_err(|e| StorageError::io("delete upload", &at.path(), e))?;
+            at.remove().map_err(|e| FileStoreError::io("delete upload", &at.path(), e))?;
         }
         self.inner.uploads.at(Entry::Release(id)).remove_if_present();
         if self.inner.config.fsync {
@@ -383,6 +383,6 @@ impl FileStore {
     }
 }
 
-pub(crate) fn is_not_found(e: &StorageError) -> bool {
+pub(crate) fn is_not_found(e: &FileStoreError) -> bool {
     matches!(e.cause(), Cause::Io(io) if io.kind() == io::ErrorKind::NotFound)
 }

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use tus_proto::{StoreFailure, UploadId, UploadState};
 
-use crate::error::{Cause, StorageError};
+use crate::error::{Cause, FileStoreError};
 use crate::fsutil::{create_record, replace_record, start_writeback, write_all_vectored_at, write_new_record};
 use crate::helpers::Pending;
 use crate::layout::Entry;
@@ -41,8 +41,8 @@ enum State {
 /// With fsync on, the writeback of written bytes is started whenever this many have gathered.
 const WRITEBACK_STEP: u64 = 1024 * 1024;
 
-fn misuse(why: String) -> StorageError {
-    StorageError::new("use upload writer", Cause::Misuse(why))
+fn misuse(why: String) -> FileStoreError {
+    FileStoreError::new("use upload writer", Cause::Misuse(why))
 }
 
 impl UploadWriter {
@@ -110,7 +110,7 @@ impl UploadWriter {
         self.write(offset, parts).map_err(|e| e.with_id(self.id).to_failure())
     }
 
-    fn write(&mut self, offset: u64, parts: &[IoSlice<'_>]) -> Result<(), StorageError> {
+    fn write(&mut self, offset: u64, parts: &[IoSlice<'_>]) -> Result<(), FileStoreError> {
         let State::Active { file, record, written, writeback_from } = &mut self.state else {
             return Err(misuse("write to a finished upload".into()));
         };
@@ -125,7 +125,7 @@ impl UploadWriter {
         }
         let uploads = &self.store.inner.uploads;
         write_all_vectored_at(file, parts, offset)
-            .map_err(|e| StorageError::io("write data", &uploads.data(self.id), e))?;
+            .map_err(|e| FileStoreError::io("write data", &uploads.data(self.id), e))?;
         *written = (*written).max(end);
         // With fsync, the commit waits for these bytes to reach the disk: starting their writeback now lets the disk
         // work while the rest of the body arrives, and the commit's `fdatasync` waits only for the tail.
@@ -149,7 +149,7 @@ impl UploadWriter {
         self.commit_at(offset, complete, SystemTime::now()).map_err(|e| e.with_id(self.id).to_failure())
     }
 
-    fn commit_at(&mut self, offset: u64, complete: bool, now: SystemTime) -> Result<UploadState, StorageError> {
+    fn commit_at(&mut self, offset: u64, complete: bool, now: SystemTime) -> Result<UploadState, FileStoreError> {
         let inner = &self.store.inner;
         let (uploads, fsync) = (&inner.uploads, inner.config.fsync);
         let id = self.id;
@@ -199,7 +199,7 @@ impl UploadWriter {
 
     /// Publishes the upload in the completed directory; called with the lock held, `record` finished and, with
     /// fsync on, the data's sync started.
-    fn finalise(&mut self, record: UploadRecord, data_synced: Option<Pending>) -> Result<UploadState, StorageError> {
+    fn finalise(&mut self, record: UploadRecord, data_synced: Option<Pending>) -> Result<UploadState, FileStoreError> {
         let inner = &self.store.inner;
         let (uploads, completed) = (&inner.uploads, &inner.completed);
         let id = self.id;
@@ -213,7 +213,7 @@ impl UploadWriter {
             // before it may leave the published data without its record's name, beside the staging record, which
             // `recover` turns into the finished record (the data it publishes is whole and synced).
             let record_synced =
-                record_file.sync_all().map_err(|e| StorageError::io("fsync record", &record_at.path(), e));
+                record_file.sync_all().map_err(|e| FileStoreError::io("fsync record", &record_at.path(), e));
             if let Err(e) = record_synced.and(data_synced.wait()) {
                 let _ = record_at.remove();
                 return Err(e);
@@ -223,7 +223,7 @@ impl UploadWriter {
         let published = completed.at(Entry::Data(id));
         if let Err(e) = uploads.at(Entry::Data(id)).rename_to(&published) {
             let _ = record_at.remove();
-            return Err(StorageError::io("publish data", &published.path(), e));
+            return Err(FileStoreError::io("publish data", &published.path(), e));
         }
         // Published: from here on the upload is finished whatever else fails (the janitor removes leftovers).
         let state = record.to_state(id, true);

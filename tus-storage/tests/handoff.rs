@@ -281,3 +281,33 @@ fn a_cancelled_async_wait_leaves_the_upload_for_others() {
     let claim = sync.wait_for_file(Duration::from_secs(1)).unwrap();
     assert_eq!(claim.id(), id);
 }
+
+#[test]
+fn delete_leaves_nothing_behind_and_never_takes_a_claimed_upload() {
+    let dirs = Dirs::new();
+    let store = dirs.store();
+    // An unfinished upload: its data, record and release marker go, and it is unknown from then on.
+    let (mut writer, id) = store.create_with(Some(10), Metadata::new(), Metadata::new(), SystemTime::now()).unwrap();
+    writer.write_at(0, b"abc").unwrap();
+    writer.commit(3, false).unwrap();
+    drop(writer);
+    store.delete(id).unwrap();
+    let left: Vec<_> = std::fs::read_dir(dirs.uploads()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "files left in the upload directory: {left:?}");
+    assert_eq!(store.stat(id).unwrap_err().kind(), FailureKind::NotFound);
+
+    // A finished upload that a worker holds is the worker's: delete answers NotFound and the claim is untouched.
+    let id = finish(&store, 4, 9);
+    let mut claim = store.wait_for_file(Duration::from_secs(1)).unwrap();
+    assert_eq!(store.delete(id).unwrap_err().kind(), FailureKind::NotFound);
+    claim.save(dirs.root.path().join("kept")).unwrap();
+    assert_eq!(std::fs::read(dirs.root.path().join("kept")).unwrap(), pattern(9, 0, 4));
+    claim.finish().unwrap();
+
+    // A finished upload nobody claimed: both completed files go, and no worker gets it.
+    let id = finish(&store, 4, 10);
+    store.delete(id).unwrap();
+    let left: Vec<_> = std::fs::read_dir(dirs.completed()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "files left in the completed directory: {left:?}");
+    assert!(store.wait_for_file(Duration::from_millis(200)).unwrap_err().is_timeout());
+}

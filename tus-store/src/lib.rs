@@ -109,7 +109,8 @@ pub trait Store: Send + Sync + 'static {
     type Claim: Claim;
 
     /// Creates an upload under a fresh id (never one the client chose) and holds it. Not enough space:
-    /// `NoSpace`, with nothing left behind. When this returns, the upload survives a crash.
+    /// `NoSpace`, with nothing left behind. When this returns, the upload is as durable as the backend promises
+    /// (the file store with fsync on: it survives a crash).
     fn create(&self, new: NewUpload) -> impl Future<Output = Result<(Self::Upload, UploadId), StoreFailure>> + Send;
 
     /// The committed state of an upload, finished ones included, without waiting for a holder. `NotFound` for an

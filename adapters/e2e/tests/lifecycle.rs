@@ -60,7 +60,8 @@ fn shutdown_lets_a_request_in_flight_finish() {
 #[test]
 fn a_request_head_that_never_ends_is_cut_off() {
     for rt in ALL {
-        let serve = ServeOptions { header_read_timeout: Duration::from_millis(500), ..ServeOptions::default() };
+        let mut serve = ServeOptions::default();
+        serve.header_read_timeout = Duration::from_millis(500);
         let server = TestServer::start(rt, Options { serve, ..Options::default() });
         let mut stream = TcpStream::connect(server.addr).expect("connect");
         stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");

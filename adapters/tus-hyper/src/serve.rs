@@ -23,8 +23,9 @@ pub trait Listener: Send + 'static {
     fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, SocketAddr)>> + Send;
 }
 
-/// Limits of the HTTP layer.
+/// Limits of the HTTP layer. Start from `ServeOptions::default()` and set the fields you change.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct ServeOptions {
     /// How long a client may take to send a request head (also while a kept-alive connection is idle).
     pub header_read_timeout: Duration,

@@ -31,7 +31,7 @@ pub use tus_hyper;
 #[cfg(feature = "fs")]
 pub use tus_hyper::tus_storage::BlockingPool;
 #[cfg(feature = "fs")]
-use tus_hyper::tus_storage::{AsyncFileStore, FileStore, StorageError};
+use tus_hyper::tus_storage::{AsyncFileStore, FileStore, FileStoreError};
 use tus_hyper::{Listener, Runtime};
 
 // The pieces every embedding needs, one path away.
@@ -63,7 +63,7 @@ pub fn runtime() -> Runtime {
 
 /// Opens (creating if needed) the filesystem store described by `config`, run on the `blocking` pool.
 #[cfg(feature = "fs")]
-pub fn file_store(config: StoreConfig) -> Result<AsyncFileStore<BlockingPool>, StorageError> {
+pub fn file_store(config: StoreConfig) -> Result<AsyncFileStore<BlockingPool>, FileStoreError> {
     Ok(AsyncFileStore::new(FileStore::new(config)?, BlockingPool))
 }
 

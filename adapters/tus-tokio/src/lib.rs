@@ -31,7 +31,7 @@ use std::sync::Arc;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 pub use tus_hyper;
 #[cfg(feature = "fs")]
-use tus_hyper::tus_storage::{AsyncFileStore, FileStore, Offload, StorageError};
+use tus_hyper::tus_storage::{AsyncFileStore, FileStore, FileStoreError, Offload};
 use tus_hyper::{Listener, Runtime};
 
 pub use threads::{serve_on_threads, Threads};
@@ -101,7 +101,7 @@ enum Short<F, P> {
 
 /// Opens (creating if needed) the filesystem store described by `config`, run on [`TokioPool`].
 #[cfg(feature = "fs")]
-pub fn file_store(config: StoreConfig) -> Result<AsyncFileStore<TokioPool>, StorageError> {
+pub fn file_store(config: StoreConfig) -> Result<AsyncFileStore<TokioPool>, FileStoreError> {
     Ok(AsyncFileStore::new(FileStore::new(config)?, TokioPool))
 }
 

@@ -1,5 +1,5 @@
 //! Runs the axum example (built by `cargo test` beside this test) and uploads through it: the tower Service mounted
-//! with `nest_service("/files", …)` behind a bearer-token middleware.
+//! with `nest_service("/files", …)` behind a bearer-token middleware, and the worker that collects finished uploads.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -75,7 +75,14 @@ fn uploads_pass_the_bearer_check_and_get_locations_under_files() {
         ),
     );
     assert!(patched.starts_with("HTTP/1.1 204") && patched.contains("upload-offset: 5"), "{patched}");
+    // The example's worker claims the finished upload and saves it under its id.
     let id = location.rsplit('/').next().expect("id");
-    let stored = std::fs::read(dir.path().join("completed").join(id)).expect("finished upload on disk");
-    assert_eq!(stored, b"hello");
+    let saved = dir.path().join("done").join(id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !saved.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read(&saved).expect("the worker saved the finished upload"), b"hello");
+    let completed = dir.path().join("completed").join(id);
+    assert!(!completed.exists(), "the claim ended: nothing left in the completed directory");
 }
