@@ -1,5 +1,6 @@
-//! Linux filesystem storage for TUS uploads: one blocking core, an async front-end, files interchangeable with the
-//! original Python tussi 3.1.0.
+//! Linux filesystem storage for TUS uploads: one blocking core ([`FileStore`]), an async front-end
+//! ([`AsyncFileStore`]) that implements the storage contract ([`tus_store::Store`], and passes its test kit), files
+//! interchangeable with the original Python tussi 3.1.0.
 //!
 //! **What it never does:** hold a whole body in memory (the caller writes batches at explicit offsets); block a
 //! thread on a lock without a bound (every `flock` is `LOCK_NB`, waits are bounded loops); let client input name a
