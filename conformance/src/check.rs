@@ -10,7 +10,7 @@ use crate::url::Url;
 
 /// Checks every expectation; returns one message per failed expectation (empty: all held).
 /// Data expectations that cannot be verified add a note to the context instead of failing.
-pub fn evaluate(ctx: &mut Ctx<'_>, expects: &[Expect], resp: &Response, url: &Url) -> Vec<String> {
+pub(crate) fn evaluate(ctx: &mut Ctx<'_>, expects: &[Expect], resp: &Response, url: &Url) -> Vec<String> {
     let mut failures = Vec::new();
     for e in expects {
         if let Err(msg) = evaluate_one(ctx, e, resp, url) {
@@ -111,7 +111,7 @@ fn check_metadata(expected: &[(&str, Option<&[u8]>)], resp: &Response) -> Result
 }
 
 /// Encodes metadata pairs (`None` or empty: key alone).
-pub fn encode_metadata(pairs: &[(&str, Option<&[u8]>)]) -> String {
+pub(crate) fn encode_metadata(pairs: &[(&str, Option<&[u8]>)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| match v {
@@ -123,7 +123,7 @@ pub fn encode_metadata(pairs: &[(&str, Option<&[u8]>)]) -> String {
 }
 
 /// Parses an `Upload-Metadata` value into keys and decoded values (empty value for a bare key).
-pub fn parse_metadata(raw: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub(crate) fn parse_metadata(raw: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut out = Vec::new();
     for pair in raw.split(',') {
         let pair = pair.trim();

@@ -254,7 +254,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// Parses a non-negative integer made of ASCII digits only.
-pub fn parse_uint(s: &str) -> Option<u64> {
+pub(crate) fn parse_uint(s: &str) -> Option<u64> {
     let s = s.trim();
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -263,7 +263,7 @@ pub fn parse_uint(s: &str) -> Option<u64> {
 }
 
 /// A random-looking version-4 UUID (time, process id and a counter; not cryptographic).
-pub fn fresh_uuid() -> String {
+pub(crate) fn fresh_uuid() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let mut x = nanos ^ (u64::from(std::process::id()) << 32) ^ COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -287,7 +287,7 @@ pub fn fresh_uuid() -> String {
 }
 
 /// Deterministic test data of `len` bytes, different for each `seed`.
-pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u32).wrapping_mul(31).wrapping_add(u32::from(seed) * 97) as u8 ^ seed).collect()
 }
 

@@ -41,24 +41,24 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod check;
+mod check;
 pub mod client;
-pub mod context;
+mod context;
 pub mod headers;
 pub mod memory;
-pub mod probe;
-pub mod report;
-pub mod runner;
-pub mod scenario;
+mod probe;
+mod report;
+mod runner;
+mod scenario;
 pub mod scenarios;
-pub mod transport;
-pub mod url;
+mod transport;
+mod url;
 
 pub use client::{AfterCut, ClientError, Connection, Delivery, Framing, RawRequest, Response, Timeouts};
 pub use context::{ServerInfo, Settings};
 pub use probe::{DataProbe, DirProbe, GetProbe};
-pub use report::{Report, ScenarioResult, Verdict};
+pub use report::{Counts, Report, ScenarioResult, Verdict};
 pub use runner::{run, Config};
 pub use scenario::{Level, Scenario};
 pub use transport::{Transport, WireTransport};
-pub use url::Url;
+pub use url::{Url, UrlError};

@@ -42,7 +42,7 @@ impl Config {
 }
 
 /// Asks the server for its capabilities with OPTIONS on the base URL (without `Tus-Resumable`).
-pub fn discover(base: &Url, transport: &mut dyn Transport) -> Result<ServerInfo, ClientError> {
+pub(crate) fn discover(base: &Url, transport: &mut dyn Transport) -> Result<ServerInfo, ClientError> {
     let req = RawRequest::new("OPTIONS", &base.target).header("Host", base.authority());
     let resp = transport.send(base, &req)?;
     let mut info = ServerInfo { options_status: Some(resp.status), ..ServerInfo::default() };
@@ -83,7 +83,7 @@ pub fn run(
 }
 
 /// Runs one scenario (requirements checked first) and returns its result line.
-pub fn run_one(
+pub(crate) fn run_one(
     config: &Config,
     server: &ServerInfo,
     transport: &mut dyn Transport,
@@ -136,7 +136,7 @@ fn missing_requirement(scenario: &Scenario, server: &ServerInfo, wire: bool) -> 
 }
 
 /// Maps an outcome to a verdict according to the level.
-pub fn judge(level: Level, outcome: Outcome) -> (Verdict, String) {
+pub(crate) fn judge(level: Level, outcome: Outcome) -> (Verdict, String) {
     match (outcome, level) {
         (Outcome::Pass(d), Level::Informational) | (Outcome::Observed(d), _) => (Verdict::Info, d),
         (Outcome::Violation(d), Level::Informational) => (Verdict::Info, d),
@@ -159,7 +159,7 @@ fn level_rank(level: Level) -> u8 {
 }
 
 /// Runs declarative steps in order; stops at the first step whose expectations fail.
-pub fn run_steps(ctx: &mut Ctx<'_>, steps: &[Step]) -> Outcome {
+pub(crate) fn run_steps(ctx: &mut Ctx<'_>, steps: &[Step]) -> Outcome {
     let mut trace: Vec<String> = Vec::new();
     for step in steps {
         if !step.delay.is_zero() {
@@ -220,7 +220,7 @@ fn on_failure(role: Role, msg: String, trace: &[String]) -> Outcome {
 }
 
 /// Glob matching with `*` (any run) and `?` (one character).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0, 0);
