@@ -78,7 +78,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         loop {
             hourly.tick().await;
             let swept = janitor.store().sweep(&JanitorConfig::default(), SystemTime::now()).await;
-            eprintln!("janitor removed {} uploads", swept.removed.len());
+            if !swept.removed.is_empty() {
+                eprintln!("janitor removed {} uploads", swept.removed.len());
+            }
         }
     });
 

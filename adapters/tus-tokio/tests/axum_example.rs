@@ -42,9 +42,13 @@ fn uploads_pass_the_bearer_check_and_get_locations_under_files() {
         .expect("run the axum example (built by cargo test)");
     let stderr = child.stderr.take().expect("stderr");
     let _example = Example(child);
-    let mut line = String::new();
-    BufReader::new(stderr).read_line(&mut line).expect("banner");
-    let addr = line.split("http://").nth(1).and_then(|s| s.split('/').next()).expect("address in banner").to_owned();
+    // The banner names the address; the example's tasks may log before it.
+    let banner = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.contains("serving http://"))
+        .expect("banner");
+    let addr = banner.split("http://").nth(1).and_then(|s| s.split('/').next()).expect("address in banner").to_owned();
 
     let post = |auth: &str| {
         exchange(
