@@ -22,10 +22,12 @@ pub(crate) enum Ending {
 /// What the commit completes.
 #[derive(Debug)]
 pub(crate) enum AfterCommit {
-    /// An upload of length 0, complete at creation.
+    /// A creation: an upload of length 0, or a POST that carried data (`with_upload`).
     Created {
         location: String,
         created: Event,
+        with_upload: bool,
+        ending: Ending,
     },
     Patched(Ending),
 }
@@ -93,16 +95,32 @@ impl<U> Commit<U> {
 /// nothing was committed), or the commit's failure; `events` are the commit's own, placed in the order they
 /// happened.
 fn answer(after: AfterCommit, committed: Result<UploadState, StoreFailure>, events: Vec<Event>) -> Response {
-    let (state, ending) = match (committed, after) {
-        (Err(failure), AfterCommit::Created { created, .. }) => {
-            return Response::failure(&failure).event(created).events_from(events)
+    match after {
+        AfterCommit::Patched(ending) => match committed {
+            Err(failure) => Response::failure(&failure).events_from(events),
+            Ok(state) => ending_response(ending, &state, events),
+        },
+        // A creation stands even when its data did not all arrive: the client is told where the upload is and
+        // how far it got, so that it can resume instead of creating it again.
+        AfterCommit::Created { location, created, with_upload, ending } => {
+            let response = match committed {
+                Err(failure) => return Response::failure(&failure).event(created).events_from(events),
+                Ok(state) => match ending {
+                    Ending::Finished if with_upload => {
+                        created_response(&location).number(headers::UPLOAD_OFFSET, state.offset).events_from(events)
+                    }
+                    Ending::Finished => created_response(&location).events_from(events),
+                    ending => ending_response(ending, &state, events).header_str(http::header::LOCATION, &location),
+                },
+            };
+            response.event_first(created)
         }
-        (Err(failure), AfterCommit::Patched(_)) => return Response::failure(&failure).events_from(events),
-        (Ok(_), AfterCommit::Created { location, created }) => {
-            return created_response(&location).event(created).events_from(events)
-        }
-        (Ok(state), AfterCommit::Patched(ending)) => (state, ending),
-    };
+    }
+}
+
+/// The answer to a body that ended as `ending`, with the committed state: 204, or the refusal of how it ended, with
+/// the offset; `events` (the commit's) come before a failure's own.
+fn ending_response(ending: Ending, state: &UploadState, events: Vec<Event>) -> Response {
     let response = match ending {
         Ending::Finished => Response::new(StatusCode::NO_CONTENT),
         Ending::Overflow(limit) => too_large(limit),
@@ -112,6 +130,9 @@ fn answer(after: AfterCommit, committed: Result<UploadState, StoreFailure>, even
         }
         Ending::Interrupted(Interruption::TakenOver) => {
             Response::refuse(StatusCode::CONFLICT, "a newer request for this upload took over")
+        }
+        Ending::Interrupted(Interruption::Terminated) => {
+            Response::refuse(StatusCode::GONE, "the upload was terminated by another request")
         }
         Ending::Interrupted(Interruption::TimedOut) => {
             Response::refuse(StatusCode::REQUEST_TIMEOUT, "request body timed out")
@@ -140,6 +161,8 @@ pub enum Interruption {
     TimedOut,
     /// A newer request for the same upload asked this one to let go.
     TakenOver,
+    /// A DELETE of the upload asked this one to stop.
+    Terminated,
 }
 
 /// Which limit bounds the body of one PATCH.
@@ -149,12 +172,15 @@ pub(crate) enum Limit {
     Length,
     /// `max_chunk_size`.
     ChunkSize(u64),
+    /// `max_size`, for an upload whose length is not known yet.
+    MaxSize(u64),
 }
 
 pub(crate) fn too_large(limit: Limit) -> Response {
     let reason = match limit {
         Limit::Length => "request body exceeds Upload-Length".to_owned(),
         Limit::ChunkSize(max) => format!("request body exceeds the chunk size limit of {max} bytes"),
+        Limit::MaxSize(max) => format!("request body takes the upload past the size limit of {max} bytes"),
     };
     Response::refuse(StatusCode::PAYLOAD_TOO_LARGE, reason)
 }

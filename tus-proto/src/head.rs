@@ -22,16 +22,18 @@ impl Stat {
         self.id
     }
 
-    /// Feeds back what storage found. A finished upload that is not yet claimed answers offset == length.
+    /// Feeds back what storage found. A finished upload answers offset == length, also once a worker claimed it
+    /// (for as long as the store remembers it); an upload whose length is deferred answers `Upload-Defer-Length: 1`.
     pub fn continue_with<U>(self, result: Result<UploadState, StoreFailure>) -> Step<U> {
         let response = match result {
             Err(failure) => Response::failure(&failure),
             Ok(state) => {
                 let mut response =
                     Response::new(http::StatusCode::NO_CONTENT).no_store().number(headers::UPLOAD_OFFSET, state.offset);
-                if let Some(length) = state.length {
-                    response = response.number(headers::UPLOAD_LENGTH, length);
-                }
+                response = match state.length {
+                    Some(length) => response.number(headers::UPLOAD_LENGTH, length),
+                    None => response.header(headers::UPLOAD_DEFER_LENGTH, HeaderValue::from_static("1")),
+                };
                 if !state.metadata.is_empty() {
                     // Keys and base64 are always valid header characters.
                     if let Ok(value) = HeaderValue::try_from(state.metadata.to_header_value()) {

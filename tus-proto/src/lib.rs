@@ -1,4 +1,5 @@
-//! The sans-IO core of the [TUS] 1.0.0 resumable upload protocol (core + creation).
+//! The sans-IO core of the [TUS] 1.0.0 resumable upload protocol: core, creation, creation-with-upload,
+//! creation-defer-length and termination, with CORS for browsers.
 //!
 //! `tus-proto` turns an HTTP request head, and the results of storage operations, into decisions and responses.
 //! It **never** does I/O: no sockets, no files, no threads, no async, no clock — the time and the peer address are
@@ -65,6 +66,7 @@
 //!         other => break other.unhandled(), // a step added after this driver was written
 //!     };
 //! };
+//! let response = server.finish(RequestHead::from_parts(&head), response); // CORS headers, when configured
 //! assert_eq!(response.status(), 201);
 //! let location = response.headers()["location"].to_str()?;
 //! assert!(location.starts_with("http://example.com/files/"));
@@ -76,9 +78,13 @@
 //! the contract of the `tus-store` crate instead.
 //!
 //! # What the core decides
-//! - Every status code and header of TUS 1.0.0 core + creation: 412 with `Tus-Version`, 415, 409 with the current
-//!   `Upload-Offset`, 413, 404, 405 with `Allow`, 201 with `Location`, 204 (never with `Content-Length`), and
-//!   `Cache-Control: no-store` on HEAD. Storage failures map to statuses in one place ([`FailureKind::status`]).
+//! - Every status code and header of TUS 1.0.0 core, creation, creation-with-upload, creation-defer-length and
+//!   termination: 412 with `Tus-Version`, 415, 409 with the current `Upload-Offset`, 413, 404, 410, 405 with
+//!   `Allow`, 201 with `Location` (and `Upload-Offset` when the POST carried data), 204 (never with
+//!   `Content-Length`), and `Cache-Control: no-store` on HEAD. Storage failures map to statuses in one place
+//!   ([`FailureKind::status`]).
+//! - CORS, when configured ([`Cors`]): preflights, and the CORS headers on every response through
+//!   [`Server::finish`], which a driver calls on each final response.
 //! - Strict parsing: integers are ASCII digits only and bounded, metadata is validated (see [`Metadata`]), and only
 //!   canonical UUIDs ([`UploadId`]) can name an upload.
 //! - How much of a PATCH body to store, and which offset to commit — exactly what was stored, also when the body
@@ -92,6 +98,8 @@
 #![allow(clippy::result_large_err)]
 
 mod commit;
+mod cors;
+mod delete;
 mod head;
 mod id;
 mod metadata;
@@ -111,13 +119,15 @@ mod step;
 mod store;
 
 pub use commit::{Commit, Interruption};
+pub use cors::Cors;
+pub use delete::Terminate;
 pub use head::Stat;
 pub use id::{InvalidUploadId, UploadId};
 pub use metadata::{is_kept_key, Metadata, MetadataError};
-pub use patch::{Open, Receive};
+pub use patch::{DeclareLength, Open, Receive};
 pub use post::{Create, CreateHook, HookOutcome};
 pub use proxy::{InvalidIpBlock, IpBlock};
 pub use response::{headers, Event, Response, TUS_VERSION};
-pub use server::{ConfigError, RequestHead, Server, ServerBuilder, DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_METADATA_SIZE};
+pub use server::{ConfigError, RequestHead, Server, ServerBuilder, DEFAULT_MAX_METADATA_SIZE};
 pub use step::Step;
 pub use store::{FailureKind, NewUpload, StoreFailure, UploadState};

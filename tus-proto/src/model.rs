@@ -23,6 +23,10 @@ pub enum Operation {
     Write,
     /// Committing an offset.
     Commit,
+    /// Recording a deferred length.
+    DeclareLength,
+    /// Removing an upload.
+    Delete,
 }
 
 /// The handle of an upload opened in a [`MemoryStore`].
@@ -127,7 +131,27 @@ impl MemoryStore {
         let entry = self.entry(upload.id)?;
         entry.state.offset = offset;
         entry.state.finished |= complete;
+        if complete {
+            entry.state.length = Some(offset);
+        }
         Ok(entry.state.clone())
+    }
+
+    /// Records the length of an upload created without one.
+    pub fn declare_length(&mut self, upload: &MemoryUpload, length: u64) -> Result<UploadState, StoreFailure> {
+        self.injected(Operation::DeclareLength)?;
+        let entry = self.entry(upload.id)?;
+        entry.state.length = Some(length);
+        Ok(entry.state.clone())
+    }
+
+    /// Removes an upload.
+    pub fn delete(&mut self, id: UploadId) -> Result<(), StoreFailure> {
+        self.injected(Operation::Delete)?;
+        self.uploads
+            .remove(&id)
+            .map(drop)
+            .ok_or_else(|| StoreFailure::new(FailureKind::NotFound, format!("no upload {id}")))
     }
 
     /// The committed bytes of an upload.
@@ -160,7 +184,8 @@ impl MemoryStore {
         hook: impl FnOnce(&CreateHook) -> HookOutcome,
         now: SystemTime,
     ) -> Response {
-        self.drive(server.begin(head, now), body, cut, hook)
+        let response = self.drive(server.begin(head, now), body, cut, hook);
+        server.finish(head, response)
     }
 
     /// The driver loop of [`handle`](Self::handle), from `step` on.
@@ -200,6 +225,15 @@ impl MemoryStore {
                     let (offset, complete) = (c.offset(), c.is_complete());
                     let result = self.commit(c.upload(), offset, complete);
                     c.continue_with(result)
+                }
+                Step::DeclareLength(mut d) => {
+                    let length = d.length();
+                    let result = self.declare_length(d.upload(), length);
+                    d.continue_with(result)
+                }
+                Step::Terminate(t) => {
+                    let result = self.delete(t.id());
+                    t.continue_with(result)
                 }
             };
         }

@@ -6,16 +6,23 @@ use http::{HeaderMap, StatusCode};
 use crate::commit::{commit_or_respond, too_large, AfterCommit, Ending, Interruption, Limit};
 use crate::parse::{self, Single};
 use crate::response::headers;
-use crate::{Response, Server, Step, StoreFailure, UploadId, UploadState};
+use crate::{Event, Response, Server, Step, StoreFailure, UploadId, UploadState};
 
 pub(crate) fn begin<U>(server: &Server, request_headers: &HeaderMap, id: UploadId) -> Step<U> {
     match validate(server, request_headers) {
-        Ok((offset, declared)) => Step::Open(Open { id, offset, declared, max_chunk_size: server.max_chunk_size }),
+        Ok((offset, declared, upload_length)) => Step::Open(Open {
+            id,
+            offset,
+            declared,
+            upload_length,
+            limits: Limits { max_size: server.max_size, max_chunk_size: server.max_chunk_size },
+        }),
         Err(response) => Step::Respond(response),
     }
 }
 
-fn validate(server: &Server, request_headers: &HeaderMap) -> Result<(u64, Option<u64>), Response> {
+/// The request's `Upload-Offset`, `Content-Length` and `Upload-Length`.
+fn validate(server: &Server, request_headers: &HeaderMap) -> Result<(u64, Option<u64>, Option<u64>), Response> {
     let bad = |reason: String| Response::refuse(StatusCode::BAD_REQUEST, reason);
     let content_type_ok = match parse::single(request_headers, &CONTENT_TYPE) {
         Single::Present(value) => parse::is_offset_octet_stream(value.as_bytes()),
@@ -29,13 +36,26 @@ fn validate(server: &Server, request_headers: &HeaderMap) -> Result<(u64, Option
     }
     let declared =
         parse::integer_header(request_headers, &http::header::CONTENT_LENGTH, "Content-Length").map_err(bad)?;
-    if declared.is_some_and(|len| len > server.max_chunk_size) {
-        return Err(too_large(Limit::ChunkSize(server.max_chunk_size)));
+    if let Some(max) = server.max_chunk_size.filter(|&max| declared.is_some_and(|len| len > max)) {
+        return Err(too_large(Limit::ChunkSize(max)));
     }
     let offset = parse::integer_header(request_headers, &headers::UPLOAD_OFFSET, "Upload-Offset")
         .map_err(bad)?
         .ok_or_else(|| bad("Upload-Offset is required".into()))?;
-    Ok((offset, declared))
+    // creation-defer-length: the length may come with any PATCH, and fixes it once.
+    let upload_length =
+        parse::integer_header(request_headers, &headers::UPLOAD_LENGTH, "Upload-Length").map_err(bad)?;
+    if let Some(max) = server.max_size.filter(|&max| upload_length.is_some_and(|length| length > max)) {
+        return Err(Response::refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("Upload-Length exceeds {max}")));
+    }
+    Ok((offset, declared, upload_length))
+}
+
+/// The server's limits on what one request may store.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_size: Option<u64>,
+    pub(crate) max_chunk_size: Option<u64>,
 }
 
 /// Asks storage to open an upload for writing, exclusively. Answer with [`Open::continue_with`].
@@ -45,7 +65,8 @@ pub struct Open {
     id: UploadId,
     offset: u64,
     declared: Option<u64>,
-    max_chunk_size: u64,
+    upload_length: Option<u64>,
+    limits: Limits,
 }
 
 impl Open {
@@ -65,43 +86,72 @@ impl Open {
         self.declared
     }
 
-    /// Feeds back the open handle and the upload's committed state, or the failure.
+    /// Feeds back the open handle and the upload's committed state, or the failure. An upload whose length is
+    /// deferred, opened by a request that brings `Upload-Length`, goes through [`DeclareLength`] first.
     pub fn continue_with<U>(self, result: Result<(U, UploadState), StoreFailure>) -> Step<U> {
-        match self.opened(result) {
-            Ok(rx) => Step::Receive(rx),
-            Err(response) => Step::Respond(response),
+        let (upload, state) = match result {
+            Ok(opened) => opened,
+            Err(failure) => return Step::Respond(Response::failure(&failure)),
+        };
+        if self.offset != state.offset {
+            return Step::Respond(
+                Response::refuse(StatusCode::CONFLICT, "Upload-Offset does not match the upload's offset")
+                    .number(headers::UPLOAD_OFFSET, state.offset),
+            );
+        }
+        match (state.length, self.upload_length) {
+            (Some(length), Some(asked)) if length != asked => Step::Respond(Response::refuse(
+                StatusCode::BAD_REQUEST,
+                format!("Upload-Length cannot change: the upload's length is {length}"),
+            )),
+            (None, Some(length)) if length < state.offset => Step::Respond(Response::refuse(
+                StatusCode::BAD_REQUEST,
+                format!("Upload-Length is smaller than the {} bytes already stored", state.offset),
+            )),
+            (None, Some(length)) => Step::DeclareLength(DeclareLength { upload, length, open: self }),
+            _ => receive_or_respond(Receive::new(upload, state, self.declared, self.limits, None)),
         }
     }
+}
 
-    fn opened<U>(self, result: Result<(U, UploadState), StoreFailure>) -> Result<Receive<U>, Response> {
-        let (upload, state) = result.map_err(|failure| Response::failure(&failure))?;
-        if self.offset != state.offset {
-            return Err(Response::refuse(StatusCode::CONFLICT, "Upload-Offset does not match the upload's offset")
-                .number(headers::UPLOAD_OFFSET, state.offset));
+/// Asks storage to fix the length of an upload created with a deferred length, durably, before any byte of this
+/// request counts (and to reserve the space, where the backend does). Answer with [`DeclareLength::continue_with`].
+#[derive(Debug)]
+#[must_use = "feed the storage result back with continue_with"]
+pub struct DeclareLength<U> {
+    upload: U,
+    length: u64,
+    open: Open,
+}
+
+impl<U> DeclareLength<U> {
+    /// The open upload.
+    pub fn upload(&mut self) -> &mut U {
+        &mut self.upload
+    }
+
+    /// The length to record: never below the committed offset, never above `max_size`.
+    pub fn length(&self) -> u64 {
+        self.length
+    }
+
+    /// Feeds back the upload's state with its length recorded, or the failure.
+    pub fn continue_with(self, result: Result<UploadState, StoreFailure>) -> Step<U> {
+        match result {
+            Err(failure) => Step::Respond(Response::failure(&failure)),
+            Ok(state) => {
+                let open = self.open;
+                receive_or_respond(Receive::new(self.upload, state, open.declared, open.limits, None))
+            }
         }
-        let Some(length) = state.length else {
-            return Err(Response::refuse(StatusCode::BAD_REQUEST, "the upload's length is not known"));
-        };
-        let room = length.saturating_sub(state.offset);
-        if self.declared.is_some_and(|declared| declared > room) {
-            return Err(too_large(Limit::Length));
-        }
-        let (limit, bound) = if room <= self.max_chunk_size {
-            (room, Limit::Length)
-        } else {
-            (self.max_chunk_size, Limit::ChunkSize(self.max_chunk_size))
-        };
-        Ok(Receive {
-            upload,
-            start: state.offset,
-            state,
-            limit,
-            bound,
-            declared: self.declared,
-            accepted: 0,
-            stored: 0,
-            overflowed: false,
-        })
+    }
+}
+
+/// The receive step, or the refusal of a body that declared more than the upload may take.
+fn receive_or_respond<U>(result: Result<Receive<U>, Response>) -> Step<U> {
+    match result {
+        Ok(rx) => Step::Receive(rx),
+        Err(response) => Step::Respond(response),
     }
 }
 
@@ -123,9 +173,53 @@ pub struct Receive<U> {
     accepted: u64,
     stored: u64,
     overflowed: bool,
+    /// Set when the body is a creation's (creation-with-upload).
+    creation: Option<Creation>,
+}
+
+/// The creation a body belongs to (creation-with-upload): answered 201 with `Location` once committed.
+#[derive(Debug)]
+pub(crate) struct Creation {
+    pub(crate) location: String,
+    pub(crate) created: Event,
 }
 
 impl<U> Receive<U> {
+    /// Receives into `upload` from its committed state, within the upload's length (or `max_size` while it is
+    /// deferred) and the chunk size limit. A body that declares more than that is refused before a byte is read.
+    pub(crate) fn new(
+        upload: U,
+        state: UploadState,
+        declared: Option<u64>,
+        limits: Limits,
+        creation: Option<Creation>,
+    ) -> Result<Receive<U>, Response> {
+        let (room, bound) = match (state.length, limits.max_size) {
+            (Some(length), _) => (length.saturating_sub(state.offset), Limit::Length),
+            (None, Some(max)) => (max.saturating_sub(state.offset), Limit::MaxSize(max)),
+            (None, None) => (i64::MAX as u64 - state.offset, Limit::Length),
+        };
+        if declared.is_some_and(|declared| declared > room) {
+            return Err(too_large(bound));
+        }
+        let (limit, bound) = match limits.max_chunk_size {
+            Some(max) if max < room => (max, Limit::ChunkSize(max)),
+            _ => (room, bound),
+        };
+        Ok(Receive {
+            upload,
+            start: state.offset,
+            state,
+            limit,
+            bound,
+            declared,
+            accepted: 0,
+            stored: 0,
+            overflowed: false,
+            creation,
+        })
+    }
+
     /// The open upload, to write to.
     pub fn upload(&mut self) -> &mut U {
         &mut self.upload
@@ -205,6 +299,12 @@ impl<U> Receive<U> {
     }
 
     fn end(self, ending: Ending) -> Step<U> {
-        commit_or_respond(self.upload, self.state, self.stored, AfterCommit::Patched(ending))
+        let after = match self.creation {
+            None => AfterCommit::Patched(ending),
+            Some(Creation { location, created }) => {
+                AfterCommit::Created { location, created, with_upload: true, ending }
+            }
+        };
+        commit_or_respond(self.upload, self.state, self.stored, after)
     }
 }

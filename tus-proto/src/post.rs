@@ -1,13 +1,16 @@
-//! POST (creation): validate, ask the `on_create` hook, create, answer 201 with `Location`.
+//! POST (creation, creation-defer-length, creation-with-upload): validate, ask the `on_create` hook, create, receive
+//! the first bytes when the POST carries them, answer 201 with `Location`.
 
 use std::time::SystemTime;
 
+use http::header::{CONTENT_TYPE, LOCATION, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode};
 
-use crate::commit::{commit_or_respond, created_response, AfterCommit};
+use crate::commit::{commit_or_respond, created_response, too_large, AfterCommit, Ending, Limit};
 use crate::parse::{self, Single};
+use crate::patch::{Creation, Limits};
 use crate::response::headers;
-use crate::{Event, Metadata, NewUpload, Response, Server, Step, StoreFailure, UploadId, UploadState};
+use crate::{Event, Metadata, NewUpload, Receive, Response, Server, Step, StoreFailure, UploadId, UploadState};
 
 pub(crate) fn begin<U>(
     server: &Server,
@@ -16,27 +19,47 @@ pub(crate) fn begin<U>(
     now: SystemTime,
 ) -> Step<U> {
     match validate(server, request_headers) {
-        Ok((length, metadata)) => Step::Hook(CreateHook {
+        Ok(valid) => Step::Hook(CreateHook {
             headers: request_headers.clone(),
-            new: NewUpload { length: Some(length), metadata, server_metadata: Metadata::new(), created_at: now },
+            new: NewUpload {
+                length: valid.length,
+                metadata: valid.metadata,
+                server_metadata: Metadata::new(),
+                created_at: now,
+            },
             location_base,
+            body: valid.body,
+            limits: Limits { max_size: server.max_size, max_chunk_size: server.max_chunk_size },
         }),
         Err(response) => Step::Respond(response),
     }
 }
 
-fn validate(server: &Server, request_headers: &HeaderMap) -> Result<(u64, Metadata), Response> {
+/// A valid creation request.
+struct Valid {
+    /// `None`: deferred (creation-defer-length).
+    length: Option<u64>,
+    metadata: Metadata,
+    /// `Some(Content-Length)` when the POST carries the upload's first bytes (creation-with-upload).
+    body: Option<Option<u64>>,
+}
+
+fn validate(server: &Server, request_headers: &HeaderMap) -> Result<Valid, Response> {
     let bad = |reason: String| Response::refuse(StatusCode::BAD_REQUEST, reason);
-    if request_headers.contains_key(headers::UPLOAD_DEFER_LENGTH) {
-        return Err(bad("creation-defer-length is not supported: send Upload-Length".into()));
-    }
-    let length = parse::integer_header(request_headers, &headers::UPLOAD_LENGTH, "Upload-Length")
-        .map_err(bad)?
-        .ok_or_else(|| bad("Upload-Length is required".into()))?;
-    if let Some(max) = server.max_size {
-        if length > max {
-            return Err(Response::refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("Upload-Length exceeds {max}")));
-        }
+    let length = parse::integer_header(request_headers, &headers::UPLOAD_LENGTH, "Upload-Length").map_err(bad)?;
+    let deferred = match parse::single(request_headers, &headers::UPLOAD_DEFER_LENGTH) {
+        Single::Absent => false,
+        Single::Present(value) if value.as_bytes() == b"1" => true,
+        Single::Present(_) => return Err(bad("Upload-Defer-Length must be 1".into())),
+        Single::Repeated => return Err(bad("Upload-Defer-Length appears more than once".into())),
+    };
+    let length = match (length, deferred) {
+        (Some(_), true) => return Err(bad("send either Upload-Length or Upload-Defer-Length, not both".into())),
+        (None, false) => return Err(bad("Upload-Length (or Upload-Defer-Length: 1) is required".into())),
+        (length, _) => length,
+    };
+    if let Some(max) = server.max_size.filter(|&max| length.is_some_and(|length| length > max)) {
+        return Err(Response::refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("Upload-Length exceeds {max}")));
     }
     let metadata = match parse::single(request_headers, &headers::UPLOAD_METADATA) {
         Single::Absent => Metadata::new(),
@@ -54,7 +77,44 @@ fn validate(server: &Server, request_headers: &HeaderMap) -> Result<(u64, Metada
             return Err(bad("filename must be printable ASCII".into()));
         }
     }
-    Ok((length, metadata))
+    let body = creation_body(server, request_headers, length)?;
+    Ok(Valid { length, metadata, body })
+}
+
+/// Whether the POST carries data (creation-with-upload), with its declared length. A body of another type is
+/// refused rather than ignored: its bytes would be lost without the client knowing.
+fn creation_body(
+    server: &Server,
+    request_headers: &HeaderMap,
+    length: Option<u64>,
+) -> Result<Option<Option<u64>>, Response> {
+    let declared = parse::integer_header(request_headers, &http::header::CONTENT_LENGTH, "Content-Length")
+        .map_err(|reason| Response::refuse(StatusCode::BAD_REQUEST, reason))?;
+    let data = match parse::single(request_headers, &CONTENT_TYPE) {
+        Single::Present(value) => parse::is_offset_octet_stream(value.as_bytes()),
+        Single::Absent | Single::Repeated => false,
+    };
+    if !data {
+        let has_body = declared.is_some_and(|len| len > 0) || request_headers.contains_key(TRANSFER_ENCODING);
+        if has_body {
+            return Err(Response::refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "a POST body must be application/offset+octet-stream (creation-with-upload)",
+            ));
+        }
+        return Ok(None);
+    }
+    let room = length.or(server.max_size);
+    if let Some(declared) = declared {
+        if room.is_some_and(|room| declared > room) {
+            let limit = if length.is_some() { Limit::Length } else { Limit::MaxSize(room.unwrap_or_default()) };
+            return Err(too_large(limit));
+        }
+        if let Some(max) = server.max_chunk_size.filter(|&max| declared > max) {
+            return Err(too_large(Limit::ChunkSize(max)));
+        }
+    }
+    Ok(Some(declared))
 }
 
 /// What the `on_create` hook decided.
@@ -86,6 +146,8 @@ pub struct CreateHook {
     headers: HeaderMap,
     new: NewUpload,
     location_base: String,
+    body: Option<Option<u64>>,
+    limits: Limits,
 }
 
 impl CreateHook {
@@ -110,6 +172,8 @@ impl CreateHook {
             HookOutcome::Accept(server_metadata) => Step::Create(Create {
                 new: NewUpload { server_metadata, ..self.new },
                 location_base: self.location_base,
+                body: self.body,
+                limits: self.limits,
             }),
             HookOutcome::Reject { status, reason } => {
                 let status = if status.is_client_error() || status.is_server_error() {
@@ -129,6 +193,8 @@ impl CreateHook {
 pub struct Create {
     new: NewUpload,
     location_base: String,
+    body: Option<Option<u64>>,
+    limits: Limits,
 }
 
 impl Create {
@@ -137,8 +203,15 @@ impl Create {
         &self.new
     }
 
+    /// Whether the request carries the upload's first bytes (creation-with-upload): a [`Receive`] step follows the
+    /// creation, as for a PATCH at offset 0.
+    pub fn has_body(&self) -> bool {
+        self.body.is_some()
+    }
+
     /// Feeds back the handle of the created upload (holding it exclusively) and its id, or the failure.
-    /// An upload of length 0 is complete at creation: a [`Commit`](crate::Commit) step finalises it before the 201.
+    /// A POST with data goes on to [`Receive`] its body; an upload of length 0 is complete at creation: a
+    /// [`Commit`](crate::Commit) step finalises it before the 201.
     pub fn continue_with<U>(self, result: Result<(U, UploadId), StoreFailure>) -> Step<U> {
         let (upload, id) = match result {
             Ok(created) => created,
@@ -149,8 +222,17 @@ impl Create {
         state.metadata = self.new.metadata;
         state.server_metadata = self.new.server_metadata;
         let created = Event::Created { upload: state.clone() };
+        if let Some(declared) = self.body {
+            let creation = Creation { location: location.clone(), created: created.clone() };
+            return match Receive::new(upload, state, declared, self.limits, Some(creation)) {
+                Ok(rx) => Step::Receive(rx),
+                // Checked before the creation: a declared body never exceeds the length or the limits.
+                Err(response) => Step::Respond(response.header_str(LOCATION, &location).event(created)),
+            };
+        }
         if state.is_complete() {
-            return commit_or_respond(upload, state, 0, AfterCommit::Created { location, created });
+            let after = AfterCommit::Created { location, created, with_upload: false, ending: Ending::Finished };
+            return commit_or_respond(upload, state, 0, after);
         }
         Step::Respond(created_response(&location).event(created))
     }

@@ -28,6 +28,14 @@ pub mod headers {
     pub const UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
     /// `Upload-Defer-Length`
     pub const UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-length");
+    /// `Upload-Expires`
+    pub const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
+    /// `Upload-Concat`
+    pub const UPLOAD_CONCAT: HeaderName = HeaderName::from_static("upload-concat");
+    /// `Upload-Checksum`
+    pub const UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static("upload-checksum");
+    /// `Tus-Checksum-Algorithm`
+    pub const TUS_CHECKSUM_ALGORITHM: HeaderName = HeaderName::from_static("tus-checksum-algorithm");
     /// `X-HTTP-Method-Override`
     pub const X_HTTP_METHOD_OVERRIDE: HeaderName = HeaderName::from_static("x-http-method-override");
     /// `X-Forwarded-Proto`
@@ -57,6 +65,11 @@ pub enum Event {
         /// The finished upload.
         upload: UploadState,
     },
+    /// The upload was terminated (DELETE): its data and record are gone.
+    Terminated {
+        /// The upload that was removed.
+        id: UploadId,
+    },
     /// Storage failed while writing or finalising.
     Failed {
         /// The upload concerned.
@@ -76,6 +89,8 @@ pub struct Response {
     status: StatusCode,
     headers: HeaderMap,
     reason: String,
+    /// For logs: what went wrong inside, when storage failed (never sent to the client).
+    cause: Option<String>,
     events: Vec<Event>,
 }
 
@@ -84,7 +99,7 @@ impl Response {
     pub(crate) fn new(status: StatusCode) -> Self {
         let mut headers = HeaderMap::new();
         headers.insert(headers::TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
-        Response { status, headers, reason: String::new(), events: Vec::new() }
+        Response { status, headers, reason: String::new(), cause: None, events: Vec::new() }
     }
 
     /// A refusal: `status` with a plain-text reason.
@@ -97,7 +112,9 @@ impl Response {
 
     /// The refusal for a storage failure.
     pub(crate) fn failure(failure: &StoreFailure) -> Self {
-        Response::refuse(failure.kind().status(), failure.kind().reason())
+        let mut response = Response::refuse(failure.kind().status(), failure.kind().reason());
+        response.cause = Some(failure.to_string());
+        response
     }
 
     pub(crate) fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
@@ -116,6 +133,21 @@ impl Response {
     pub(crate) fn event(mut self, event: Event) -> Self {
         self.events.push(event);
         self
+    }
+
+    /// Puts `event` before the events already there (a creation's `Created` comes before its data's events).
+    pub(crate) fn event_first(mut self, event: Event) -> Self {
+        self.events.insert(0, event);
+        self
+    }
+
+    /// Sets a header from a string; an invalid value turns the response into a 500 (values are built from
+    /// validated parts, so this does not happen).
+    pub(crate) fn header_str(self, name: HeaderName, value: &str) -> Self {
+        match HeaderValue::try_from(value) {
+            Ok(value) => self.header(name, value),
+            Err(_) => Response::refuse(StatusCode::INTERNAL_SERVER_ERROR, "could not build a response header"),
+        }
     }
 
     pub(crate) fn events_from(mut self, events: Vec<Event>) -> Self {
@@ -147,6 +179,12 @@ impl Response {
     /// The body: a short plain-text reason, or empty.
     pub fn body(&self) -> &str {
         &self.reason
+    }
+
+    /// What went wrong inside, for the server's log: the storage failure (operation, upload, path, OS error) behind
+    /// a refusal. Never sent to the client, whose body holds only the short [`body`](Self::body).
+    pub fn cause(&self) -> Option<&str> {
+        self.cause.as_deref()
     }
 
     /// The events to deliver, in order.

@@ -7,14 +7,13 @@ use std::time::SystemTime;
 use http::header::{HeaderValue, ALLOW, HOST};
 use http::{HeaderMap, Method, StatusCode, Uri};
 
+use crate::cors::{Cors, CorsPolicy};
 use crate::parse::{self, Single};
 use crate::proxy::{InvalidIpBlock, IpBlock};
 use crate::response::{headers, Response};
 use crate::step::Step;
-use crate::{head, patch, post, UploadId, TUS_VERSION};
+use crate::{delete, head, patch, post, UploadId, TUS_VERSION};
 
-/// Default limit of one PATCH body: 10 MiB.
-pub const DEFAULT_MAX_CHUNK_SIZE: u64 = 10 * 1024 * 1024;
 /// Default limit of the raw `Upload-Metadata` header: 4096 bytes.
 pub const DEFAULT_MAX_METADATA_SIZE: usize = 4096;
 
@@ -55,6 +54,10 @@ pub enum ConfigError {
     BasePath(String),
     /// `max_chunk_size` is zero.
     ZeroChunkSize,
+    /// A CORS origin is not `scheme://host[:port]`.
+    CorsOrigin(String),
+    /// A CORS request header to allow is not a header name.
+    CorsHeader(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -63,6 +66,8 @@ impl fmt::Display for ConfigError {
             ConfigError::TrustedProxy(e) => e.fmt(f),
             ConfigError::BasePath(p) => write!(f, "invalid base path {p:?}: expected an absolute URI path like /files"),
             ConfigError::ZeroChunkSize => f.write_str("max_chunk_size must be at least 1"),
+            ConfigError::CorsOrigin(o) => write!(f, "invalid CORS origin {o:?}: expected scheme://host[:port]"),
+            ConfigError::CorsHeader(h) => write!(f, "invalid CORS request header name {h:?}"),
         }
     }
 }
@@ -74,10 +79,11 @@ impl std::error::Error for ConfigError {}
 #[must_use = "a builder does nothing until build() is called"]
 pub struct ServerBuilder {
     max_size: Option<u64>,
-    max_chunk_size: u64,
+    max_chunk_size: Option<u64>,
     max_metadata_size: usize,
     trusted_proxies: Vec<String>,
     base_path: Option<(String, Mount)>,
+    cors: Option<Cors>,
 }
 
 /// How requests reach the endpoint at its base path.
@@ -96,9 +102,20 @@ impl ServerBuilder {
         self
     }
 
-    /// Largest body of one PATCH, declared or streamed (413 above it). Default: 10 MiB.
+    /// Largest body of one PATCH (or of a POST with data), declared or streamed (413 above it). Default: none.
+    ///
+    /// Bodies are streamed to storage, never held whole, so no limit is needed to bound memory: this one only caps
+    /// what a single request may send. (The original tussi had 10 MiB, because it read whole bodies into memory;
+    /// tus-js-client sends a whole file in one PATCH by default.)
     pub fn max_chunk_size(mut self, bytes: u64) -> Self {
-        self.max_chunk_size = bytes;
+        self.max_chunk_size = Some(bytes);
+        self
+    }
+
+    /// Answers CORS preflights and adds CORS headers to every response (see [`Cors`]). Default: off, for
+    /// applications that handle CORS in a layer of their own.
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = Some(cors);
         self
     }
 
@@ -155,28 +172,32 @@ impl ServerBuilder {
                 Some((path.trim_end_matches('/').to_owned(), mount))
             }
         };
-        if self.max_chunk_size == 0 {
+        if self.max_chunk_size == Some(0) {
             return Err(ConfigError::ZeroChunkSize);
         }
+        let cors = self.cors.map(Cors::check).transpose()?;
         Ok(Server {
             max_size: self.max_size.map(|m| m.min(i64::MAX as u64)),
             max_chunk_size: self.max_chunk_size,
             max_metadata_size: self.max_metadata_size,
             trusted_proxies,
             base_path,
+            cors,
         })
     }
 }
 
-/// A TUS 1.0.0 server (core + creation), immutable and shareable: [`begin`](Self::begin) starts the steps of one
-/// request.
+/// A TUS 1.0.0 server (core, creation, creation-with-upload, creation-defer-length, termination), immutable and
+/// shareable: [`begin`](Self::begin) starts the steps of one request, and [`finish`](Self::finish) completes its
+/// final response.
 #[derive(Clone, Debug)]
 pub struct Server {
     pub(crate) max_size: Option<u64>,
-    pub(crate) max_chunk_size: u64,
+    pub(crate) max_chunk_size: Option<u64>,
     pub(crate) max_metadata_size: usize,
     trusted_proxies: Vec<IpBlock>,
     base_path: Option<(String, Mount)>,
+    cors: Option<CorsPolicy>,
 }
 
 /// What a request path names.
@@ -190,20 +211,32 @@ enum Target<'p> {
 }
 
 impl Server {
-    /// A builder with the defaults: no max size, 10 MiB chunks, 4096 bytes of metadata, no trusted proxies.
+    /// A builder with the defaults: no max size, no chunk limit, 4096 bytes of metadata, no trusted proxies, no
+    /// CORS.
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             max_size: None,
-            max_chunk_size: DEFAULT_MAX_CHUNK_SIZE,
+            max_chunk_size: None,
             max_metadata_size: DEFAULT_MAX_METADATA_SIZE,
             trusted_proxies: Vec::new(),
             base_path: None,
+            cors: None,
         }
     }
 
     /// The extensions this server offers, as in `Tus-Extension`.
     pub fn extensions(&self) -> &'static str {
-        "creation"
+        "creation,creation-with-upload,creation-defer-length,termination"
+    }
+
+    /// Completes the final response of a request (the one of [`Step::Respond`]): adds the CORS headers for the
+    /// request's origin when CORS is on. Every response goes through here, refusals included, so that a page can
+    /// read why it was refused.
+    pub fn finish(&self, head: RequestHead<'_>, response: Response) -> Response {
+        match &self.cors {
+            Some(cors) => cors.apply(head.headers, response),
+            None => response,
+        }
     }
 
     /// Looks at a request head and returns the first step. `now` is the request time (stored as creation time).
@@ -219,6 +252,9 @@ impl Server {
     }
 
     fn route<U>(&self, head: RequestHead<'_>, now: SystemTime) -> Step<U> {
+        if let Some(cors) = self.cors.as_ref().filter(|_| CorsPolicy::is_preflight(head.method, head.headers)) {
+            return Step::Respond(cors.preflight());
+        }
         let method = match effective_method(head) {
             Ok(method) => method,
             Err(reason) => return Step::Respond(Response::refuse(StatusCode::BAD_REQUEST, reason)),
@@ -237,13 +273,14 @@ impl Server {
             },
             (Target::Upload(id), Method::HEAD) => head::begin(id),
             (Target::Upload(id), Method::PATCH) => patch::begin(self, head.headers, id),
+            (Target::Upload(id), Method::DELETE) => delete::begin(id),
             // Without a base path, a last segment that is not an id may still have been meant as one.
-            (Target::Collection(_), Method::HEAD | Method::PATCH) if self.base_path.is_none() => {
+            (Target::Collection(_), Method::HEAD | Method::PATCH | Method::DELETE) if self.base_path.is_none() => {
                 Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "upload not found"))
             }
             (Target::Collection(_), _) => Step::Respond(not_allowed("OPTIONS, POST")),
-            (Target::Upload(_), _) => Step::Respond(not_allowed("OPTIONS, HEAD, PATCH")),
-            (Target::Unknown, Method::HEAD | Method::PATCH) => {
+            (Target::Upload(_), _) => Step::Respond(not_allowed("OPTIONS, HEAD, PATCH, DELETE")),
+            (Target::Unknown, Method::HEAD | Method::PATCH | Method::DELETE) => {
                 Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "upload not found"))
             }
             (Target::Unknown, _) => Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "not found")),

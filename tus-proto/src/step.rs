@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 
-use crate::{Commit, Create, CreateHook, Open, Receive, Response, Stat};
+use crate::{Commit, Create, CreateHook, DeclareLength, Open, Receive, Response, Stat, Terminate};
 
 /// What the driver must do next for one request. `U` is the driver's handle to an open upload (for example a
 /// locked file): the core carries it between steps but never touches it.
@@ -14,19 +14,23 @@ use crate::{Commit, Create, CreateHook, Open, Receive, Response, Stat};
 ///
 /// | method | steps | where it can end |
 /// |---|---|---|
-/// | OPTIONS | `Respond` | 204 with the server's capabilities |
+/// | OPTIONS | `Respond` | 204 with the server's capabilities (a CORS preflight: 204 with what it asks) |
 /// | any other, first | `Respond` | 412 without `Tus-Resumable: 1.0.0`, 400 for a bad override, 404/405 for a path or method the endpoint does not serve |
-/// | POST | `Hook` → `Create` → `Respond` | 400/413 at `begin` (length, metadata); the hook's rejection; a `Create` failure (507, 500); 201 |
+/// | POST | `Hook` → `Create` → `Respond` | 400/413/415 at `begin` (length, metadata, body type); the hook's rejection; a `Create` failure (507, 500); 201 |
 /// | POST, length 0 | `Hook` → `Create` → `Commit` → `Respond` | as above; the commit finishes the upload before the 201 |
+/// | POST with data | `Hook` → `Create` → `Receive` → `Commit` → `Respond` | as above; then as a PATCH at offset 0, answered 201 with `Location` and `Upload-Offset` (or the refusal of how the body ended, with both) |
 /// | HEAD | `Stat` → `Respond` | 404/410/500 from storage; 204 with `Upload-Offset` |
-/// | PATCH | `Open` → `Receive` → `Commit` → `Respond` | 415/400/413 at `begin`; a storage failure of `Open` (404, 423, 500); 409 on a wrong offset and 413 past the length after `Open`; after `Receive`, no `Commit` when nothing was stored and nothing finishes; 204 with the new offset, or the refusal of how the body ended (413, 400, 408, 409) with the offset committed |
+/// | PATCH | `Open` → `Receive` → `Commit` → `Respond` | 415/400/413 at `begin`; a storage failure of `Open` (404, 410, 423, 500); 409 on a wrong offset and 413 past the length after `Open`; after `Receive`, no `Commit` when nothing was stored and nothing finishes; 204 with the new offset, or the refusal of how the body ended (413, 400, 408, 409, 410) with the offset committed |
+/// | PATCH fixing a deferred length | `Open` → `DeclareLength` → `Receive` → `Commit` → `Respond` | as PATCH; 400 when `Upload-Length` is below the offset or differs from a known length |
+/// | DELETE | `Terminate` → `Respond` | 404/410/403/423 from storage; 204 |
 ///
 /// Steps never go back: a request visits each step at most once, in the order of its row.
 #[must_use = "a step must be driven to a Response"]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Step<U> {
-    /// Send this response and deliver its events. The request is done.
+    /// Send this response, completed by [`Server::finish`](crate::Server::finish), and deliver its events. The
+    /// request is done.
     Respond(Response),
     /// Call the `on_create` hook, then [`CreateHook::continue_with`] its outcome.
     Hook(CreateHook),
@@ -36,6 +40,10 @@ pub enum Step<U> {
     Stat(Stat),
     /// Open the upload for writing (exclusively), then [`Open::continue_with`] the handle and state.
     Open(Open),
+    /// Record the length of an upload created without one, then [`DeclareLength::continue_with`] the new state.
+    DeclareLength(DeclareLength<U>),
+    /// Remove the upload from storage, then [`Terminate::continue_with`] the result.
+    Terminate(Terminate),
     /// Stream the request body into the upload, as [`Receive`] directs.
     Receive(Receive<U>),
     /// Commit the stored bytes (and finalise when complete), then [`Commit::continue_with`] the result.

@@ -24,7 +24,8 @@ pub struct UploadState {
     pub metadata: Metadata,
     /// The server's metadata, from the `on_create` hook.
     pub server_metadata: Metadata,
-    /// Finalised (moved to the completed area) and not yet claimed by a consumer.
+    /// Every byte arrived and the upload was finalised: it takes no more bytes. Stays true after a worker claimed
+    /// it, for as long as the store remembers finished uploads.
     pub finished: bool,
 }
 
@@ -32,6 +33,12 @@ impl UploadState {
     /// A state with empty metadata, not finished.
     pub fn new(id: UploadId, length: Option<u64>, offset: u64) -> Self {
         UploadState { id, length, offset, metadata: Metadata::new(), server_metadata: Metadata::new(), finished: false }
+    }
+
+    /// The state of a finished upload of `length` bytes, with nothing else known (what a store remembers of an
+    /// upload a worker claimed).
+    pub fn done(id: UploadId, length: u64) -> Self {
+        UploadState { finished: true, ..UploadState::new(id, Some(length), length) }
     }
 
     /// Whether every byte has been received (`offset == length`).
@@ -75,6 +82,8 @@ pub enum FailureKind {
     NotFound,
     /// The upload existed but has expired or was removed: 410.
     Gone,
+    /// The upload is finished and was handed over to the application: it can no longer be changed or removed: 403.
+    Finished,
     /// Another request holds the upload and did not let go in time: 423.
     Locked,
     /// No space left for the data: 507.
@@ -91,6 +100,7 @@ impl FailureKind {
         match self {
             FailureKind::NotFound => StatusCode::NOT_FOUND,
             FailureKind::Gone => StatusCode::GONE,
+            FailureKind::Finished => StatusCode::FORBIDDEN,
             FailureKind::Locked => StatusCode::LOCKED,
             FailureKind::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
             FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -103,6 +113,7 @@ impl FailureKind {
         match self {
             FailureKind::NotFound => "upload not found",
             FailureKind::Gone => "upload is gone",
+            FailureKind::Finished => "upload is finished and was handed over",
             FailureKind::Locked => "upload is busy with another request",
             FailureKind::NoSpace => "not enough storage space",
             FailureKind::Unavailable => "storage unavailable",

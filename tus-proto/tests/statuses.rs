@@ -16,7 +16,7 @@ fn options_advertises_version_extensions_and_max_size() {
     let r = t.send("OPTIONS", "/files", &[("tus-resumable", "0.2.2")], &[]);
     assert_eq!(r.status(), 204);
     assert_eq!(header(&r, "tus-version"), Some("1.0.0"));
-    assert_eq!(header(&r, "tus-extension"), Some("creation"));
+    assert_eq!(header(&r, "tus-extension"), Some("creation,creation-with-upload,creation-defer-length,termination"));
     assert_eq!(header(&r, "tus-max-size"), Some("1000"));
     assert_eq!(header(&r, "tus-resumable"), None);
 
@@ -77,10 +77,10 @@ fn other_methods_are_405_with_allow() {
     let r = t.send("GET", "/files", &[V], &[]);
     assert_eq!(r.status(), 405);
     assert_eq!(header(&r, "allow"), Some("OPTIONS, POST"));
-    for method in ["GET", "DELETE", "PUT", "POST"] {
+    for method in ["GET", "PUT", "POST"] {
         let r = t.send(method, &format!("/files/{id}"), &[V, ("upload-length", "5")], &[]);
         assert_eq!(r.status(), 405, "{method}");
-        assert_eq!(header(&r, "allow"), Some("OPTIONS, HEAD, PATCH"));
+        assert_eq!(header(&r, "allow"), Some("OPTIONS, HEAD, PATCH, DELETE"));
     }
     let r = t.send("HEAD", "/files", &[V], &[]);
     assert_eq!(r.status(), 405);
@@ -117,7 +117,13 @@ fn post_upload_length_rules() {
     assert_eq!(t.send("POST", "/files", &[V], &[]).status(), 400, "missing");
     let parts = head("POST", "/files", &[V, ("upload-length", "5"), ("upload-length", "5")]);
     assert_eq!(t.send_full(&parts, &[], None, |_| HookOutcome::accept()).status(), 400, "repeated");
-    assert_eq!(t.send("POST", "/files", &[V, ("upload-defer-length", "1")], &[]).status(), 400);
+    for bad in ["0", "2", "true", " 1"] {
+        let r = t.send("POST", "/files", &[V, ("upload-defer-length", bad)], &[]);
+        assert_eq!(r.status(), 400, "Upload-Defer-Length {bad:?}");
+    }
+    let both = [V, ("upload-length", "5"), ("upload-defer-length", "1")];
+    assert_eq!(t.send("POST", "/files", &both, &[]).status(), 400, "both lengths");
+    assert_eq!(t.send("POST", "/files", &[V, ("upload-defer-length", "1")], &[]).status(), 201);
     let r = t.send("POST", "/files", &[V, ("upload-length", "1001")], &[]);
     assert_eq!(r.status(), 413);
     assert_eq!(t.send("POST", "/files", &[V, ("upload-length", "1000")], &[]).status(), 201);

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use tus_proto::{FailureKind, NewUpload, StoreFailure, UploadId, UploadState};
-use tus_store::{Claim, JanitorConfig, Store, SweepReason, Swept, UploadRecord, SMALL_WRITE};
+use tus_store::{Claim, JanitorConfig, ReleaseRequest, Store, SweepReason, Swept, UploadRecord, SMALL_WRITE};
 
 use crate::completed::CompletedUpload;
 use crate::config::StoreConfig;
@@ -245,7 +245,7 @@ impl<O: Offload> Store for AsyncFileStore<O> {
         Ok((self.wrap(writer), id))
     }
 
-    /// [`FileStore::stat`]: on the calling thread when the kernel's caches can answer without the disk (an
+    /// [`FileStore::stat_settled`]: on the calling thread when the kernel's caches can answer without the disk (an
     /// unfinished upload whose record is cached, the usual HEAD), else on the pool (or inline, see
     /// [`inline_reads`](AsyncFileStore::inline_reads)).
     async fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
@@ -253,10 +253,13 @@ impl<O: Offload> Store for AsyncFileStore<O> {
             return Ok(state);
         }
         if self.policy.inline_reads {
-            return self.store.stat(id);
+            if let Some(state) = self.store.stat_now(id)? {
+                return Ok(state);
+            }
         }
+        // On the pool, which may wait for a writer to let go.
         let store = self.store.clone();
-        self.offload.offload(move || store.stat(id)).await
+        self.offload.offload(move || store.stat_settled(id)).await
     }
 
     /// [`FileStore::open`]: tried without waiting where the policy places short calls, and on the pool (where it
@@ -293,8 +296,12 @@ impl<O: Offload> Store for AsyncFileStore<O> {
         Ok(())
     }
 
-    fn release_requested(&self, upload: &Self::Upload) -> bool {
-        upload.release_requested()
+    async fn declare_length(&self, upload: &mut Self::Upload, length: u64) -> Result<UploadState, StoreFailure> {
+        upload.run(Work::Commit, move |writer| writer.declare_length(length)).await
+    }
+
+    fn release_requested(&self, upload: &Self::Upload) -> ReleaseRequest {
+        upload.watch.request()
     }
 
     /// [`FileStore::delete`] on the pool.
@@ -332,6 +339,7 @@ impl<O: Offload> Store for AsyncFileStore<O> {
             }
         }
         swept.skipped_held = report.skipped_locked.len();
+        swept.forgotten = report.forgotten;
         swept.errors = report.errors.iter().map(FileStoreError::to_failure).collect();
         swept
     }

@@ -107,7 +107,8 @@ impl FileStore {
     }
 
     /// [`FileStore::stat`] answered from the kernel's caches, or `None` when that would need the disk (or the
-    /// answer is anything but an unfinished upload's committed record): then call `stat`. Never blocks on I/O.
+    /// answer is anything but the committed record of an unfinished upload nobody holds): then call `stat`. Never
+    /// blocks on I/O.
     pub(crate) fn cached_stat(&self, id: UploadId) -> Option<UploadState> {
         let cached = &self.inner.cached_reads;
         if !cached.0.load(Ordering::Relaxed) {
@@ -121,6 +122,10 @@ impl FileStore {
         match cached.read(&self.inner.uploads, &Entry::Record(id).name()) {
             Lookup::Found(bytes) => {
                 let record = std::str::from_utf8(&bytes).ok().and_then(|text| UploadRecord::from_json(text).ok())?;
+                // A held upload may have bytes its writer has not committed yet: `stat` asks it to let go.
+                if self.is_held(id) {
+                    return None;
+                }
                 Some(record.to_state(id, false))
             }
             Lookup::Missing | Lookup::Unknown => None,

@@ -29,6 +29,7 @@ use crate::fsutil::{is_same_file, read_record, remove_if_exists};
 use crate::layout::{Entry, OpenMode};
 use crate::lock::{try_lock, Locked};
 use crate::store::{is_not_found, FileStore};
+use crate::tombstone::{self, Ended};
 use tus_store::UploadRecord;
 
 /// One finished upload, claimed by this worker alone until it is dropped or [`finish`](Self::finish)ed.
@@ -45,6 +46,8 @@ pub struct CompletedUpload {
     name: String,
     data_path: PathBuf,
     record_path: PathBuf,
+    /// Where the store remembers ended uploads.
+    ended_dir: PathBuf,
     record: UploadRecord,
     data_saved: bool,
     record_saved: bool,
@@ -118,6 +121,9 @@ impl CompletedUpload {
         if std::mem::replace(&mut self.ended, true) || !self.armed {
             return Ok(());
         }
+        // Remembered before the files go, so that a HEAD never finds the upload missing in between.
+        let length = self.record.length.unwrap_or(self.record.offset);
+        tombstone::remember(&self.ended_dir, self.id, Ended::Finished(length));
         let mut result = Ok(());
         for path in [&self.data_path, &self.record_path] {
             if let Err(e) = remove_if_exists(path) {
@@ -257,6 +263,7 @@ impl FileStore {
                         name: id.to_string(),
                         data_path: data.path(),
                         record_path: record_at.path(),
+                        ended_dir: self.inner.ended.clone(),
                         record,
                         data_saved: false,
                         record_saved: false,

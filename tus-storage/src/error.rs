@@ -19,6 +19,10 @@ pub enum Cause {
     Timeout,
     /// A record that is not valid JSON of the expected shape.
     CorruptRecord(String),
+    /// The upload was deleted (the store remembers it for a while).
+    Deleted,
+    /// The upload finished and a worker claimed it: it can no longer be changed or deleted.
+    HandedOver,
     /// The caller broke a rule of the API (writing past the length, committing bytes never written, saving a
     /// claimed upload twice...). The text says which.
     Misuse(String),
@@ -90,7 +94,8 @@ impl FileStoreError {
     }
 
     /// The failure kind the protocol core sees: `ENOENT` → `NotFound`; `ENOSPC`, `EDQUOT` → `NoSpace`; lock
-    /// timeout → `Locked`; `wait_for_file` timeout → `Unavailable`; anything else → `Internal`.
+    /// timeout → `Locked`; `wait_for_file` timeout → `Unavailable`; deleted → `Gone`; handed over → `Finished`;
+    /// anything else → `Internal`.
     pub fn kind(&self) -> FailureKind {
         match &self.cause {
             Cause::Io(err) => match err.raw_os_error().map(Errno::from_raw) {
@@ -101,6 +106,8 @@ impl FileStoreError {
             },
             Cause::LockTimeout => FailureKind::Locked,
             Cause::Timeout => FailureKind::Unavailable,
+            Cause::Deleted => FailureKind::Gone,
+            Cause::HandedOver => FailureKind::Finished,
             Cause::CorruptRecord(_) | Cause::Misuse(_) => FailureKind::Internal,
         }
     }
@@ -126,6 +133,8 @@ impl fmt::Display for FileStoreError {
             Cause::Timeout => f.write_str(": no finished upload within the timeout"),
             Cause::CorruptRecord(why) => write!(f, ": corrupt record: {why}"),
             Cause::Misuse(why) => write!(f, ": {why}"),
+            Cause::Deleted => f.write_str(": the upload was deleted"),
+            Cause::HandedOver => f.write_str(": the upload finished and was handed over to a worker"),
         }
     }
 }

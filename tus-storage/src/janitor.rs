@@ -91,6 +91,8 @@ pub struct JanitorReport {
     /// Uploads a crash left half-made, repaired instead of deleted: a creation's lost data file created again, or
     /// a cut-short finalisation finished (see [`FileStore::wait_for_file`]'s and `stat`'s repairs).
     pub repaired: Vec<UploadId>,
+    /// Ended uploads (claimed or deleted) the store stopped remembering, after `ended_upload_age`.
+    pub forgotten: usize,
 }
 
 impl JanitorReport {
@@ -182,6 +184,7 @@ impl FileStore {
         let mut report = JanitorReport::default();
         self.sweep_uploads(config, now, &mut report);
         self.sweep_completed(config, now, &mut report);
+        report.forgotten = crate::tombstone::forget_older(&self.inner.ended, config.ended_upload_age, now);
         report
     }
 

@@ -120,6 +120,7 @@ mod lock;
 mod offload;
 mod recovery;
 mod store;
+mod tombstone;
 mod writer;
 
 pub use async_store::{AsyncFileStore, AsyncUploadWriter, FileClaim};

@@ -14,6 +14,7 @@
 //! [`UploadWriter::release_requested`]: crate::UploadWriter::release_requested
 
 use std::fs::File;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
@@ -21,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
+
+use tus_store::ReleaseRequest;
 
 use crate::error::{Cause, FileStoreError};
 use crate::layout::{At, OpenMode};
@@ -60,6 +63,7 @@ pub(crate) fn lock_with_release(
     data: &At<'_>,
     release: &At<'_>,
     timeout: Duration,
+    why: ReleaseRequest,
 ) -> Result<Locked, FileStoreError> {
     let mut file = match lock_now(file, data, release)? {
         Ok(locked) => return Ok(locked),
@@ -68,7 +72,7 @@ pub(crate) fn lock_with_release(
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
     loop {
-        request_release(release);
+        request_release(release, why);
         let now = Instant::now();
         if now >= deadline {
             return Err(FileStoreError::new("lock upload", Cause::LockTimeout).with_path(&data.path()));
@@ -82,10 +86,19 @@ pub(crate) fn lock_with_release(
     }
 }
 
-/// Creates the release marker if it is missing. Failures are ignored: the waiter then simply times out.
-pub(crate) fn request_release(release: &At<'_>) {
-    if !release.exists() {
-        let _ = release.open(OpenMode::Create);
+/// Creates the release marker if it is missing: empty for a takeover, with one byte for a termination (the holder
+/// tells them apart by the size it sees anyway). Failures are ignored: the waiter then simply times out.
+pub(crate) fn request_release(release: &At<'_>, why: ReleaseRequest) {
+    let terminate = why == ReleaseRequest::Terminate;
+    match release.stat() {
+        Ok(stat) if stat.st_size > 0 || !terminate => {}
+        _ => {
+            if let Ok(mut marker) = release.open(OpenMode::Create) {
+                if terminate {
+                    let _ = marker.write_all(b"t");
+                }
+            }
+        }
     }
 }
 
@@ -112,6 +125,15 @@ impl ReleaseWatch {
 
     /// Whether another request (in any process) has asked the holder to commit and let go. One `stat(2)`.
     pub fn is_requested(&self) -> bool {
-        self.marker.as_deref().is_some_and(|m| m.exists())
+        self.request().is_requested()
+    }
+
+    /// Whether another request asked the holder to let go, and why. One `stat(2)`.
+    pub fn request(&self) -> ReleaseRequest {
+        match self.marker.as_deref().map(std::fs::metadata) {
+            Some(Ok(marker)) if marker.len() > 0 => ReleaseRequest::Terminate,
+            Some(Ok(_)) => ReleaseRequest::Takeover,
+            _ => ReleaseRequest::None,
+        }
     }
 }

@@ -4,10 +4,10 @@ use std::convert::Infallible;
 use std::fs::{DirBuilder, File, Permissions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
 use nix::unistd::AccessFlags;
@@ -20,9 +20,10 @@ use crate::error::{Cause, FileStoreError};
 use crate::fsutil::{create_record, free_space, is_same_file, read_record};
 use crate::helpers::SyncHelpers;
 use crate::layout::{At, Dir, Entry, OpenMode};
-use crate::lock::{lock_now, lock_with_release, try_lock, Locked, ReleaseWatch};
+use crate::lock::{lock_now, lock_with_release, request_release, try_lock, Locked, ReleaseWatch};
+use crate::tombstone::{self, Ended};
 use crate::writer::UploadWriter;
-use tus_store::UploadRecord;
+use tus_store::{ReleaseRequest, UploadRecord, STAT_SETTLE};
 
 /// The blocking storage core: uploads as files in a staging directory, finished ones in a completed directory.
 ///
@@ -38,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) config: StoreConfig,
     pub(crate) uploads: Dir,
     pub(crate) completed: Dir,
+    /// Where ended uploads are remembered (see the `tombstone` module).
+    pub(crate) ended: PathBuf,
     pub(crate) finishes: Notifier,
     pub(crate) preallocation_skipped: AtomicU64,
     pub(crate) discarded: AtomicU64,
@@ -110,6 +113,8 @@ impl FileStore {
     pub fn new(config: StoreConfig) -> Result<FileStore, FileStoreError> {
         ensure_dir(&config.upload_dir, config.directory_mode)?;
         ensure_dir(&config.completed_dir, config.directory_mode)?;
+        let ended = config.upload_dir.join(tombstone::DIR_NAME);
+        ensure_dir(&ended, config.directory_mode)?;
         let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).map_err(|e| FileStoreError::io("inspect", p, e));
         if dev(&config.upload_dir)? != dev(&config.completed_dir)? {
             return Err(FileStoreError::errno("check same filesystem", &config.completed_dir, Errno::EXDEV));
@@ -118,6 +123,7 @@ impl FileStore {
             inner: Arc::new(Inner {
                 uploads: Dir::open(config.upload_dir.clone())?,
                 completed: Dir::open(config.completed_dir.clone())?,
+                ended,
                 config,
                 finishes: Notifier::default(),
                 preallocation_skipped: AtomicU64::new(0),
@@ -233,15 +239,64 @@ impl FileStore {
     /// The committed state of an upload, without interrupting a writer.
     ///
     /// Reads the committed record without taking a lock (records are only ever replaced by `rename`, so a reader
-    /// sees a whole committed record, and never holds up a writer). A finished, unclaimed upload reads as
-    /// `finished: true` with `offset == length`; a claimed or unknown one is `NotFound`.
+    /// sees a whole committed record, and never holds up a writer). A finished upload reads as `finished: true`
+    /// with `offset == length`, also once claimed, while remembered; a deleted one is `Gone`; an unknown one
+    /// `NotFound`.
     pub fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
         self.stat_upload(id).map_err(|e| e.with_id(id).to_failure())
+    }
+
+    /// [`stat`](Self::stat), taking in what a silent writer stored: when a writer holds the upload, it is asked to
+    /// let go first (the lock-release request) and waited for up to [`STAT_SETTLE`]. A writer whose body went
+    /// silent commits and lets go, so the answer includes what it stored; a writer still receiving keeps the
+    /// upload, and the answer is the committed state. What HEAD runs ([`Store::stat`](tus_store::Store::stat)).
+    pub fn stat_settled(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
+        self.settle(id);
+        self.stat(id)
+    }
+
+    /// [`stat`](Self::stat) without waiting: `None` when a writer holds the upload (then call `stat`, on a thread
+    /// that may wait).
+    pub(crate) fn stat_now(&self, id: UploadId) -> Result<Option<UploadState>, StoreFailure> {
+        if self.is_held(id) {
+            return Ok(None);
+        }
+        self.stat_upload(id).map(Some).map_err(|e| e.with_id(id).to_failure())
+    }
+
+    /// Whether a writer holds the upload's lock now (a non-blocking attempt at a shared lock, released at once).
+    pub(crate) fn is_held(&self, id: UploadId) -> bool {
+        let data = self.inner.uploads.at(Entry::Data(id));
+        let Ok(file) = data.open(OpenMode::Read) else { return false };
+        matches!(try_lock(file, false), Err((_, Errno::EWOULDBLOCK)))
+    }
+
+    /// Asks a writer holding `id` to let go, and waits for it up to [`STAT_SETTLE`].
+    fn settle(&self, id: UploadId) {
+        if !self.is_held(id) {
+            return;
+        }
+        let release = self.inner.uploads.at(Entry::Release(id));
+        let deadline = Instant::now() + STAT_SETTLE;
+        let mut pause = Duration::from_millis(1);
+        while Instant::now() < deadline {
+            request_release(&release, ReleaseRequest::Takeover);
+            std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+            pause = (pause * 2).min(Duration::from_millis(20));
+            if !self.is_held(id) {
+                return;
+            }
+        }
     }
 
     fn stat_upload(&self, id: UploadId) -> Result<UploadState, FileStoreError> {
         match self.stat_once(id) {
             Err(e) if is_not_found(&e) && self.recover(id, SystemTime::now())? => self.stat_once(id),
+            Err(e) if is_not_found(&e) => match tombstone::recall(&self.inner.ended, id) {
+                Some(Ended::Finished(length)) => Ok(UploadState::done(id, length)),
+                Some(Ended::Deleted) => Err(FileStoreError::new("look up upload", Cause::Deleted)),
+                None => Err(e),
+            },
             result => result,
         }
     }
@@ -280,8 +335,14 @@ impl FileStore {
     }
 
     fn open_upload(&self, id: UploadId) -> Result<(UploadWriter, UploadState), FileStoreError> {
+        self.open_for(id, ReleaseRequest::Takeover)
+    }
+
+    /// [`open`](Self::open), asking a holder to let go for `why`.
+    fn open_for(&self, id: UploadId, why: ReleaseRequest) -> Result<(UploadWriter, UploadState), FileStoreError> {
         let timeout = self.inner.config.release_timeout;
-        let waited = |file, data: &At<'_>, release: &At<'_>| lock_with_release(file, data, release, timeout).map(Ok);
+        let waited =
+            |file, data: &At<'_>, release: &At<'_>| lock_with_release(file, data, release, timeout, why).map(Ok);
         match self.open_locked::<Infallible>(id, waited)? {
             Ok(opened) => Ok(opened),
             Err(never) => match never {},
@@ -331,7 +392,21 @@ impl FileStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(FileStoreError::io("open upload", &data.path(), e)),
         }
-        let record = self.finished_record(id)?;
+        let record = match self.finished_record(id) {
+            Ok(record) => record,
+            Err(e) if is_not_found(&e) => match tombstone::recall(&self.inner.ended, id) {
+                // Claimed: what is left is that it finished, and its length.
+                Some(Ended::Finished(length)) => {
+                    let mut record =
+                        UploadRecord::new(Some(length), Metadata::new(), Metadata::new(), SystemTime::now());
+                    record.offset = length;
+                    record
+                }
+                Some(Ended::Deleted) => return Err(FileStoreError::new("open upload", Cause::Deleted)),
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         let state = record.to_state(id, true);
         Ok(Ok((UploadWriter::finished(self.clone(), id, record), state)))
     }
@@ -346,17 +421,20 @@ impl FileStore {
     }
 
     fn delete_upload(&self, id: UploadId) -> Result<(), FileStoreError> {
-        let (writer, state) = self.open_upload(id)?;
+        let (writer, state) = self.open_for(id, ReleaseRequest::Terminate)?;
         let dir = if state.finished { &self.inner.completed } else { &self.inner.uploads };
+        if state.finished && !dir.at(Entry::Data(id)).exists() {
+            return Err(FileStoreError::new("delete upload", Cause::HandedOver));
+        }
         // Holding the upload: for an unfinished one the writer's lock; for a finished one the claim lock, taken
         // here the way a worker takes it, so that a claimed upload is never pulled from under its worker.
         let _claim_lock = if state.finished {
             let data = dir.at(Entry::Data(id));
             let file =
                 data.open(OpenMode::Read).map_err(|e| FileStoreError::io("open finished upload", &data.path(), e))?;
-            let locked = try_lock(file, true).map_err(|(_, errno)| {
-                let claimed = if errno == Errno::EWOULDBLOCK { Errno::ENOENT } else { errno };
-                FileStoreError::errno("lock finished upload", &data.path(), claimed)
+            let locked = try_lock(file, true).map_err(|(_, errno)| match errno {
+                Errno::EWOULDBLOCK => FileStoreError::new("delete upload", Cause::HandedOver).with_path(&data.path()),
+                errno => FileStoreError::errno("lock finished upload", &data.path(), errno),
             })?;
             if !is_same_file(&locked, &data) {
                 return Err(FileStoreError::errno("lock finished upload", &data.path(), Errno::ENOENT));
@@ -373,6 +451,7 @@ impl FileStore {
         if self.inner.config.fsync {
             dir.sync()?;
         }
+        tombstone::remember(&self.inner.ended, id, Ended::Deleted);
         drop(writer);
         Ok(())
     }

@@ -80,6 +80,40 @@ impl UploadWriter {
         self.watch.is_requested()
     }
 
+    /// Records the length of an upload created without one (creation-defer-length) and preallocates it: the
+    /// record is replaced as a commit replaces it (durably with fsync on). The same length again is a no-op; a
+    /// different one, or one below the committed offset, is refused.
+    pub fn declare_length(&mut self, length: u64) -> Result<UploadState, StoreFailure> {
+        self.declare(length).map_err(|e| e.with_id(self.id).to_failure())
+    }
+
+    fn declare(&mut self, length: u64) -> Result<UploadState, FileStoreError> {
+        let (store, id) = (&self.store, self.id);
+        let State::Active { file, record, .. } = &mut self.state else {
+            return Err(misuse("declare the length of a finished upload".into()));
+        };
+        match record.length {
+            Some(known) if known == length => return Ok(record.to_state(id, false)),
+            Some(known) => return Err(misuse(format!("the length {known} cannot become {length}"))),
+            None if length < record.offset => {
+                return Err(misuse(format!("length {length} below the committed offset {}", record.offset)))
+            }
+            None => {}
+        }
+        store.preallocate(file, id, Some(length))?;
+        let (uploads, fsync) = (&store.inner.uploads, store.inner.config.fsync);
+        let mut next = record.clone();
+        next.length = Some(length);
+        let tmp = uploads.at(Entry::StagingTemp(id));
+        write_new_record(&next, &tmp, fsync)?;
+        replace_record(&tmp, &uploads.at(Entry::Record(id)))?;
+        if fsync {
+            uploads.sync()?;
+        }
+        *record = next;
+        Ok(record.to_state(id, false))
+    }
+
     /// A cloneable handle answering [`release_requested`](Self::release_requested), usable while the writer itself
     /// is busy (for example moved into a pool call).
     pub fn release_watch(&self) -> ReleaseWatch {

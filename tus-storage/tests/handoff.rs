@@ -251,7 +251,8 @@ fn async_front_end_on_the_blocking_pool_and_inline() {
             assert_eq!(std::fs::read(dirs.root.path().join("out")).unwrap(), b"helloworld");
             let report = store.janitor(&JanitorConfig::default(), SystemTime::now()).await;
             assert!(report.deleted.is_empty());
-            assert_eq!(store.stat(id).await.unwrap_err().kind(), FailureKind::NotFound);
+            let state = store.stat(id).await.unwrap();
+            assert!(state.finished && state.offset == 10, "a claimed upload is remembered as finished: {state:?}");
         });
     }
     run(BlockingPool);
@@ -292,14 +293,18 @@ fn delete_leaves_nothing_behind_and_never_takes_a_claimed_upload() {
     writer.commit(3, false).unwrap();
     drop(writer);
     store.delete(id).unwrap();
-    let left: Vec<_> = std::fs::read_dir(dirs.uploads()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(dirs.uploads())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name != ".ended" && name != ".completed")
+        .collect();
     assert!(left.is_empty(), "files left in the upload directory: {left:?}");
-    assert_eq!(store.stat(id).unwrap_err().kind(), FailureKind::NotFound);
+    assert_eq!(store.stat(id).unwrap_err().kind(), FailureKind::Gone, "a deleted upload is remembered as gone");
 
-    // A finished upload that a worker holds is the worker's: delete answers NotFound and the claim is untouched.
+    // A finished upload that a worker holds is the worker's: delete answers Finished and the claim is untouched.
     let id = finish(&store, 4, 9);
     let mut claim = store.wait_for_file(Duration::from_secs(1)).unwrap();
-    assert_eq!(store.delete(id).unwrap_err().kind(), FailureKind::NotFound);
+    assert_eq!(store.delete(id).unwrap_err().kind(), FailureKind::Finished);
     claim.save(dirs.root.path().join("kept")).unwrap();
     assert_eq!(std::fs::read(dirs.root.path().join("kept")).unwrap(), pattern(9, 0, 4));
     claim.finish().unwrap();

@@ -147,6 +147,12 @@ fn stat_follows_the_upload_through_its_life() {
     assert!(started.elapsed() < Duration::from_millis(100));
     assert_eq!((state.offset, state.finished), (4, false));
     assert!(!writer.release_requested(), "stat does not interrupt the writer");
+    // `stat_settled` asks it to let go and, when it does not, answers the committed state after a bounded wait.
+    let started = Instant::now();
+    let state = store.stat_settled(id).unwrap();
+    assert!(started.elapsed() < tus_store::STAT_SETTLE + Duration::from_millis(500), "{:?}", started.elapsed());
+    assert_eq!((state.offset, state.finished), (4, false));
+    assert!(writer.release_requested(), "stat_settled asked the writer to let go");
 
     write_pattern(&mut writer, 5, 4, 8, 4);
     writer.commit(8, true).unwrap();
@@ -156,7 +162,8 @@ fn stat_follows_the_upload_through_its_life() {
     assert!(finished_writer.is_finished() && state.finished);
 
     store.wait_for_file(Duration::from_secs(1)).unwrap().finish().unwrap();
-    assert_eq!(store.stat(id).unwrap_err().kind(), FailureKind::NotFound, "claimed uploads are gone");
+    let state = store.stat(id).unwrap();
+    assert_eq!((state.offset, state.finished), (8, true), "claimed uploads are remembered as finished");
 }
 
 #[test]
@@ -284,6 +291,10 @@ fn proto_driver_loop_over_the_file_store() {
                     let result = c.upload().commit(offset, complete);
                     c.continue_with(result)
                 }
+                Step::Terminate(t) => {
+                    let result = store.delete(t.id());
+                    t.continue_with(result)
+                }
                 other => break other.unhandled(),
             };
         }
@@ -306,7 +317,9 @@ fn proto_driver_loop_over_the_file_store() {
     claim.save(dirs.root.path().join("a.txt")).unwrap();
     drop(claim);
     assert_eq!(std::fs::read(dirs.root.path().join("a.txt")).unwrap(), b"hello world");
-    assert_eq!(run(Method::HEAD, &path, &[], b"").status(), 404);
+    let head = run(Method::HEAD, &path, &[], b"");
+    assert_eq!(head.headers()["upload-offset"], "11", "claimed: remembered as finished");
+    assert_eq!(run(Method::DELETE, &path, &[], b"").status(), 403, "claimed: the application's now");
 }
 
 #[test]
@@ -363,6 +376,9 @@ fn cached_stat_answers_unfinished_uploads_like_stat_and_leaves_the_rest_to_it() 
     let (mut writer, id) = create(&store, Some(1000), 3);
     write_pattern(&mut writer, 3, 0, 400, 400);
     writer.commit(400, false).unwrap();
+    // A held upload may have bytes its writer has not committed: left to `stat_settled`, which asks for them.
+    assert_eq!(store.stat_cached(id), None, "a held upload is not answered from the caches");
+    drop(writer);
     // `stat` looks the paths up once (a missing completed file leaves a negative entry in the dentry cache).
     let state = store.stat(id).unwrap();
     let cached = store.stat_cached(id);
@@ -372,8 +388,10 @@ fn cached_stat_answers_unfinished_uploads_like_stat_and_leaves_the_rest_to_it() 
         assert!(cached.is_none() || cached.as_ref() == Some(&state));
     }
     // A new commit is seen at once (the record is replaced by a rename).
+    let (mut writer, _) = store.open(id).unwrap();
     write_pattern(&mut writer, 3, 400, 700, 300);
     writer.commit(700, false).unwrap();
+    drop(writer);
     let cached = store.stat_cached(id);
     if kernel_at_least(5, 12) {
         assert_eq!(cached.map(|s| s.offset), Some(700));
@@ -398,6 +416,7 @@ fn cached_stat_answers_unfinished_uploads_like_stat_and_leaves_the_rest_to_it() 
         }
     }
     // Finished, unknown, or with a damaged record: not answered from the caches; `stat` decides.
+    let (mut writer, _) = store.open(id).unwrap();
     write_pattern(&mut writer, 3, 700, 1000, 300);
     writer.commit(1000, true).unwrap();
     assert!(store.stat(id).unwrap().finished);

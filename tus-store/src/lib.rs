@@ -45,11 +45,11 @@
 //!   handle that holds the upload exclusively until it is dropped: no other handle, deletion or sweep touches the
 //!   upload meanwhile, in this process or any other that shares the backend. Reads ([`stat`](Store::stat)) never
 //!   wait for a holder and never see uncommitted bytes.
-//! - **Taking over from a stale holder.** `open` (and `delete`) of a held upload asks the holder to let go —
-//!   the holder sees [`release_requested`](Store::release_requested) turn true, commits what it stored and drops its
-//!   handle — and waits a bounded time for it (the backend's release timeout), then fails with
-//!   [`FailureKind::Locked`](tus_proto::FailureKind::Locked). A holder is never interrupted in the middle of a
-//!   write.
+//! - **Taking over from a stale holder.** `open` (and `stat`, and `delete`) of a held upload asks the holder to
+//!   let go — the holder sees [`release_requested`](Store::release_requested) ask, commits what it stored and drops
+//!   its handle — and waits a bounded time for it (`open` and `delete`: the backend's release timeout, then
+//!   [`FailureKind::Locked`](tus_proto::FailureKind::Locked); `stat`: [`STAT_SETTLE`], then the committed state).
+//!   A holder is never interrupted in the middle of a write.
 //! - **Writes and commits.** [`write`](Store::write) stores bytes at an offset between the committed offset and
 //!   the end of what this handle wrote; they count for nothing until [`commit`](Store::commit) records a new
 //!   offset. When `commit` returns, every byte before the offset is stored as durably as the backend promises
@@ -59,16 +59,21 @@
 //! - **Finishing.** `commit` with `complete` (the offset is the length; a deferred length becomes the offset)
 //!   finishes the upload in the same exclusive section: from then on `stat` and `open` answer it as finished
 //!   (`finished: true`, `offset == length`), and one worker can claim it.
-//! - **Finished but not claimed.** A finished upload stays readable by `stat` and `open` (an `open` handle of a
-//!   finished upload accepts no writes; committing its own offset again is a no-op) until a worker claims it.
+//! - **Finished stays finished.** A finished upload stays readable by `stat` and `open` (an `open` handle of a
+//!   finished upload accepts no writes; committing its own offset again is a no-op) until a worker claims it, and
+//!   afterwards too, as finished with `offset == length`, for [`JanitorConfig::ended_upload_age`]: a client that
+//!   resumes a finished upload is told it is done instead of sending it again.
 //! - **Claiming.** [`claim`](Store::claim) hands one finished upload to one worker, oldest first: no upload is
 //!   handed out twice, across every process that shares the backend. When the [`Claim`] ends (finished or dropped)
-//!   the upload is gone from the store; `stat` then answers `NotFound`.
-//! - **Deleting.** [`delete`](Store::delete) removes an upload, finished or not, taking it over from a holder as
-//!   `open` does; a claimed or unknown upload is `NotFound`.
+//!   its data and record are gone from the store; only the fact that it finished, and its length, are remembered.
+//! - **Deferred length.** An upload created without a length gets it once, from
+//!   [`declare_length`](Store::declare_length) or from the commit that completes it.
+//! - **Deleting.** [`delete`](Store::delete) removes an upload that no worker claimed, taking it over from a holder
+//!   with [`ReleaseRequest::Terminate`] (the holder stops at once); afterwards it is `Gone`, while remembered.
 //! - **Sweeping.** [`sweep`](Store::sweep) removes unfinished uploads without a commit for
 //!   [`JanitorConfig::stale_upload_age`] and finished ones unclaimed for [`JanitorConfig::completed_file_age`],
-//!   skipping held ones. It is what expires uploads.
+//!   skipping held ones, and forgets ended uploads after [`JanitorConfig::ended_upload_age`]. It is what expires
+//!   uploads.
 //!
 //! Failures come back as [`StoreFailure`]s, whose kind decides the HTTP status (in one
 //! place: [`FailureKind::status`](tus_proto::FailureKind::status)) and whose message names the operation, the
@@ -113,12 +118,16 @@ pub trait Store: Send + Sync + 'static {
     /// (the file store with fsync on: it survives a crash).
     fn create(&self, new: NewUpload) -> impl Future<Output = Result<(Self::Upload, UploadId), StoreFailure>> + Send;
 
-    /// The committed state of an upload, finished ones included, without waiting for a holder. `NotFound` for an
-    /// unknown, deleted or claimed upload.
+    /// The committed state of an upload, finished ones included (also once claimed, while the store remembers
+    /// them). A holder is asked to let go ([`ReleaseRequest::Takeover`]) and waited for at most
+    /// [`STAT_SETTLE`]: a holder whose body went silent commits what it stored, so the answer includes it; a
+    /// holder still receiving keeps the upload and the answer is the committed state. `NotFound` for an unknown
+    /// upload, `Gone` for a deleted one.
     fn stat(&self, id: UploadId) -> impl Future<Output = Result<UploadState, StoreFailure>> + Send;
 
     /// Holds an upload for writing, taking it over from a holder that does not let go within the release timeout
-    /// (`Locked`). A finished upload opens as finished (its handle takes no writes).
+    /// (`Locked`). A finished upload opens as finished (its handle takes no writes), also once claimed while the
+    /// store remembers it; a deleted one is `Gone`.
     fn open(&self, id: UploadId) -> impl Future<Output = Result<(Self::Upload, UploadState), StoreFailure>> + Send;
 
     /// Writes `parts`, one after another, at `offset`: between the committed offset and the end of what this handle
@@ -141,16 +150,29 @@ pub trait Store: Send + Sync + 'static {
         complete: bool,
     ) -> impl Future<Output = Result<UploadState, StoreFailure>> + Send;
 
+    /// Records the length of an upload created without one (creation-defer-length), durably, and reserves its
+    /// space where the backend does (`NoSpace` when it cannot). `length` is at least the committed offset; a
+    /// length once recorded never changes (a different one is a misuse: `Internal`). Returns the new state.
+    fn declare_length(
+        &self,
+        upload: &mut Self::Upload,
+        length: u64,
+    ) -> impl Future<Output = Result<UploadState, StoreFailure>> + Send;
+
     /// Forgets every byte written through this handle since the last commit: the next write starts at the
     /// committed offset again. The committed state does not change.
     fn discard(&self, upload: &mut Self::Upload) -> impl Future<Output = Result<(), StoreFailure>> + Send;
 
-    /// Whether another request asked for this upload: the holder then stops writing, commits and drops the
-    /// handle. Called between writes and while a body is silent, so it must be cheap and must not block long.
-    fn release_requested(&self, upload: &Self::Upload) -> bool;
+    /// Whether another request asked for this upload, and why: the holder then stops writing, commits and drops
+    /// the handle — at once for a [`Terminate`](ReleaseRequest::Terminate), once its body is silent for a
+    /// [`Takeover`](ReleaseRequest::Takeover). Called between writes and while a body is silent, so it must be
+    /// cheap and must not block long.
+    fn release_requested(&self, upload: &Self::Upload) -> ReleaseRequest;
 
-    /// Removes an upload, finished or not, taking it over from a holder as [`open`](Self::open) does. `NotFound`
-    /// for an unknown or claimed upload.
+    /// Removes an upload that is not finished, or finished and not claimed, taking it over from a holder as
+    /// [`open`](Self::open) does but with [`ReleaseRequest::Terminate`]. Afterwards the upload is `Gone` (while the
+    /// store remembers it). `NotFound` for an unknown upload, `Gone` for one deleted before, `Finished` for one a
+    /// worker claimed (it is the application's now).
     fn delete(&self, id: UploadId) -> impl Future<Output = Result<(), StoreFailure>> + Send;
 
     /// Hands the oldest finished, unclaimed upload to this caller alone, waiting up to `timeout` for one to finish:
@@ -181,6 +203,29 @@ pub trait Claim: Send + 'static {
     fn finish(self) -> impl Future<Output = Result<(), StoreFailure>> + Send;
 }
 
+/// How long [`Store::stat`] waits for a holder to let go: a silent holder commits and lets go well within it.
+pub const STAT_SETTLE: Duration = Duration::from_secs(1);
+
+/// Why another request asks the holder of an upload to let go ([`Store::release_requested`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReleaseRequest {
+    /// Nobody asked.
+    None,
+    /// A newer request (PATCH, HEAD) wants the upload: let go once the body has been silent for a while, so that
+    /// a client resuming after a network drop takes over from its own dead request, while a live one finishes.
+    Takeover,
+    /// The upload is being deleted: stop now.
+    Terminate,
+}
+
+impl ReleaseRequest {
+    /// Whether anybody asked.
+    pub fn is_requested(self) -> bool {
+        self != ReleaseRequest::None
+    }
+}
+
 /// Ages after which [`Store::sweep`] removes uploads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -189,6 +234,9 @@ pub struct JanitorConfig {
     pub stale_upload_age: Duration,
     /// A finished, unclaimed upload older than this is removed: default 604800 s (one week).
     pub completed_file_age: Duration,
+    /// How long the store remembers an upload that ended — claimed (HEAD keeps answering it as finished, so a
+    /// client resuming it is told it is done) or deleted (answered `Gone`): default 86400 s, the stale age.
+    pub ended_upload_age: Duration,
 }
 
 impl Default for JanitorConfig {
@@ -196,6 +244,7 @@ impl Default for JanitorConfig {
         JanitorConfig {
             stale_upload_age: Duration::from_secs(86_400),
             completed_file_age: Duration::from_secs(604_800),
+            ended_upload_age: Duration::from_secs(86_400),
         }
     }
 }
@@ -220,6 +269,8 @@ pub struct Swept {
     pub removed: Vec<(UploadId, SweepReason)>,
     /// Uploads left alone because someone held them.
     pub skipped_held: usize,
+    /// Ended uploads (claimed or deleted) the store stopped remembering.
+    pub forgotten: usize,
     /// Failures met on the way (the sweep goes on after each).
     pub errors: Vec<StoreFailure>,
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use tus_proto::{FailureKind, NewUpload, StoreFailure, UploadId, UploadState};
 
-use crate::{Claim, JanitorConfig, Store, SweepReason, Swept, UploadRecord};
+use crate::{Claim, JanitorConfig, ReleaseRequest, Store, SweepReason, Swept, UploadRecord, STAT_SETTLE};
 
 /// The operations a [`MemoryStore`] can be told to fail, to test what a driver does with failures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,6 +27,8 @@ pub enum Operation {
     Commit,
     /// [`Store::delete`].
     Delete,
+    /// [`Store::declare_length`].
+    DeclareLength,
 }
 
 /// Uploads held in memory. Ids are sequential UUIDs (repeatable runs). Cheap to clone: clones share the uploads.
@@ -51,6 +53,23 @@ struct State {
     handles: u64,
     /// Per operation: how many more calls succeed, then the failure.
     failures: HashMap<Operation, (usize, FailureKind)>,
+    /// Uploads that ended (claimed or deleted), remembered until swept.
+    ended: HashMap<UploadId, Ended>,
+}
+
+/// What the store remembers of an upload that ended, and since when.
+#[derive(Debug)]
+struct Ended {
+    /// `Some(length)` for a claimed upload, `None` for a deleted one.
+    finished: Option<u64>,
+    at: SystemTime,
+}
+
+impl Ended {
+    /// What a request for an ended upload gets: `Ok(length)` when it finished, else `Gone`.
+    fn answer(&self, id: UploadId) -> Result<u64, StoreFailure> {
+        self.finished.ok_or_else(|| failure(FailureKind::Gone, id, "the upload was deleted"))
+    }
 }
 
 #[derive(Debug)]
@@ -62,7 +81,7 @@ struct Entry {
     claimed: bool,
     /// The handle holding the upload, if any.
     holder: Option<u64>,
-    release_requested: bool,
+    release_requested: ReleaseRequest,
 }
 
 /// An upload held in a [`MemoryStore`]; dropping it lets go.
@@ -126,30 +145,24 @@ impl MemoryStore {
         self.shared.lock()
     }
 
-    /// Takes `id` for a new handle, asking a holder to let go and waiting for it up to the release timeout; runs
-    /// `then` with the entry while the lock is held. Waits on the `blocking` pool, never on the caller's thread.
+    /// Takes `id` for a new handle, asking a holder to let go (for `why`) and waiting for it up to the release
+    /// timeout; runs `then` with the entry while the lock is held. Waits on the `blocking` pool, never on the
+    /// caller's thread.
     async fn take_over<T: Send + 'static>(
         &self,
         id: UploadId,
+        why: ReleaseRequest,
         then: impl FnOnce(&mut State, UploadId) -> Result<T, StoreFailure> + Send + 'static,
     ) -> Result<T, StoreFailure> {
         let (shared, timeout) = (self.shared.clone(), self.release_timeout);
         blocking::unblock(move || {
-            let deadline = Instant::now() + timeout;
-            let mut state = shared.lock();
-            loop {
-                let entry = state.uploads.get_mut(&id).filter(|e| !e.claimed).ok_or_else(|| not_found(id))?;
-                if entry.holder.is_none() {
-                    entry.release_requested = false;
-                    return then(&mut state, id);
-                }
-                entry.release_requested = true;
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(failure(FailureKind::Locked, id, "the holder did not let go in time"));
-                }
-                state = shared.changed.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+            let (state, free) = shared.wait_for_holder(id, why, timeout)?;
+            if !free {
+                return Err(failure(FailureKind::Locked, id, "the holder did not let go in time"));
             }
+            let mut state = state;
+            state.uploads.get_mut(&id).expect("waited for it").release_requested = ReleaseRequest::None;
+            then(&mut state, id)
         })
         .await
     }
@@ -167,6 +180,44 @@ impl MemoryStore {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the holder of `id` (if any) to let go for `why`, and waits up to `timeout` for it: the locked state,
+    /// and whether nobody holds the upload now. Errors for an upload that is not there (or ended).
+    fn wait_for_holder(
+        &self,
+        id: UploadId,
+        why: ReleaseRequest,
+        timeout: Duration,
+    ) -> Result<(MutexGuard<'_, State>, bool), StoreFailure> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if state.uploads.get(&id).is_some_and(|e| e.claimed) {
+                return Err(failure(FailureKind::Finished, id, "a worker claimed the upload"));
+            }
+            let Some(entry) = state.uploads.get_mut(&id) else {
+                return Err(match state.ended.get(&id) {
+                    Some(ended) => match ended.answer(id) {
+                        Ok(_) => failure(FailureKind::Finished, id, "the upload was claimed"),
+                        Err(gone) => gone,
+                    },
+                    None => not_found(id),
+                });
+            };
+            if entry.holder.is_none() {
+                return Ok((state, true));
+            }
+            // A termination is never downgraded to a takeover.
+            if entry.release_requested != ReleaseRequest::Terminate {
+                entry.release_requested = why;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok((state, false));
+            }
+            state = self.changed.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
     }
 }
 
@@ -227,24 +278,50 @@ impl Store for MemoryStore {
         state.created += 1;
         let id = UploadId::from_uuid(uuid::Uuid::from_u128(0x4000_8000_0000_0000_0000 | state.created));
         let record = UploadRecord::new(new.length, new.metadata, new.server_metadata, new.created_at);
-        let entry =
-            Entry { record, data: Vec::new(), finished: false, claimed: false, holder: None, release_requested: false };
+        let entry = Entry {
+            record,
+            data: Vec::new(),
+            finished: false,
+            claimed: false,
+            holder: None,
+            release_requested: ReleaseRequest::None,
+        };
         state.uploads.insert(id, entry);
         let upload = self.handle(&mut state, id, 0);
         Ok((upload, id))
     }
 
     async fn stat(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
-        let mut state = self.lock();
-        state.injected(Operation::Stat, Some(id))?;
-        let entry = state.uploads.get(&id).filter(|e| !e.claimed).ok_or_else(|| not_found(id))?;
-        Ok(state_of(id, entry))
+        {
+            let mut state = self.lock();
+            state.injected(Operation::Stat, Some(id))?;
+            if let Some(ended) = state.ended.get(&id) {
+                return Ok(UploadState::done(id, ended.answer(id)?));
+            }
+            let entry = state.uploads.get(&id).filter(|e| !e.claimed).ok_or_else(|| not_found(id))?;
+            if entry.holder.is_none() {
+                return Ok(state_of(id, entry));
+            }
+        }
+        let shared = self.shared.clone();
+        blocking::unblock(move || {
+            let (state, _) = shared.wait_for_holder(id, ReleaseRequest::Takeover, STAT_SETTLE)?;
+            Ok(state_of(id, &state.uploads[&id]))
+        })
+        .await
     }
 
     async fn open(&self, id: UploadId) -> Result<(MemoryUpload, UploadState), StoreFailure> {
-        self.lock().injected(Operation::Open, Some(id))?;
+        {
+            let mut state = self.lock();
+            state.injected(Operation::Open, Some(id))?;
+            if let Some(ended) = state.ended.get(&id) {
+                let length = ended.answer(id)?;
+                return Ok((self.handle(&mut state, id, length), UploadState::done(id, length)));
+            }
+        }
         let store = self.clone();
-        self.take_over(id, move |state, id| {
+        self.take_over(id, ReleaseRequest::Takeover, move |state, id| {
             let entry = &state.uploads[&id];
             let (opened, offset) = (state_of(id, entry), entry.record.offset);
             Ok((store.handle(state, id, offset), opened))
@@ -323,15 +400,32 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn release_requested(&self, upload: &MemoryUpload) -> bool {
+    async fn declare_length(&self, upload: &mut MemoryUpload, length: u64) -> Result<UploadState, StoreFailure> {
+        let mut state = self.lock();
+        state.injected(Operation::DeclareLength, Some(upload.id))?;
+        let id = upload.id;
+        let entry = state.held(upload)?;
+        match entry.record.length {
+            Some(known) if known != length => return Err(misuse(id, format!("length {known} cannot become {length}"))),
+            _ if length < entry.record.offset => return Err(misuse(id, format!("length {length} below the offset"))),
+            _ => entry.record.length = Some(length),
+        }
+        Ok(state_of(id, entry))
+    }
+
+    fn release_requested(&self, upload: &MemoryUpload) -> ReleaseRequest {
         let state = self.lock();
-        state.uploads.get(&upload.id).is_some_and(|e| e.holder == Some(upload.handle) && e.release_requested)
+        match state.uploads.get(&upload.id) {
+            Some(entry) if entry.holder == Some(upload.handle) => entry.release_requested,
+            _ => ReleaseRequest::None,
+        }
     }
 
     async fn delete(&self, id: UploadId) -> Result<(), StoreFailure> {
         self.lock().injected(Operation::Delete, Some(id))?;
-        self.take_over(id, |state, id| {
+        self.take_over(id, ReleaseRequest::Terminate, |state, id| {
             state.uploads.remove(&id);
+            state.ended.insert(id, Ended { finished: None, at: SystemTime::now() });
             Ok(())
         })
         .await
@@ -396,6 +490,9 @@ impl Store for MemoryStore {
                 None => true,
             }
         });
+        let before = state.ended.len();
+        state.ended.retain(|_, ended| !older(ended.at, config.ended_upload_age));
+        swept.forgotten = before - state.ended.len();
         swept
     }
 }
@@ -420,7 +517,10 @@ impl MemoryClaim {
 
     fn end(&mut self) {
         if let Some(shared) = self.shared.take() {
-            shared.lock().uploads.remove(&self.id);
+            let mut state = shared.lock();
+            state.uploads.remove(&self.id);
+            let length = self.record.length.unwrap_or(self.record.offset);
+            state.ended.insert(self.id, Ended { finished: Some(length), at: SystemTime::now() });
         }
     }
 }

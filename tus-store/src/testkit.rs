@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures_lite::future;
 use tus_proto::{FailureKind, Metadata, NewUpload, StoreFailure, UploadId, UploadState};
 
-use crate::{Claim, JanitorConfig, Store, SweepReason};
+use crate::{Claim, JanitorConfig, ReleaseRequest, Store, SweepReason, STAT_SETTLE};
 
 /// Runs every case of the contract against stores made by `new_store`, one store per case.
 pub async fn run<S: Store>(mut new_store: impl FnMut() -> S) {
@@ -40,6 +40,9 @@ pub async fn run<S: Store>(mut new_store: impl FnMut() -> S) {
         claims_come_oldest_first_and_each_once,
         a_claim_ends_with_the_upload_gone,
         sweep_removes_what_is_too_old_and_nothing_else,
+        a_deferred_length_is_declared_once,
+        stat_takes_in_what_a_silent_holder_stored,
+        ended_uploads_are_remembered_then_forgotten,
     );
 }
 
@@ -190,12 +193,12 @@ async fn unknown_uploads_are_not_found<S: Store>(store: &S) {
 async fn open_takes_over_from_a_holder_that_lets_go<S: Store>(store: &S) {
     let (mut holder, id) = store.create(new_upload(Some(8))).await.expect("create");
     store.write(&mut holder, 0, parts(b"abc")).await.expect("write");
-    assert!(!store.release_requested(&holder), "nobody asked yet");
+    assert_eq!(store.release_requested(&holder), ReleaseRequest::None, "nobody asked yet");
     // The holder checks for a release request now and then, as a driver does while a body is silent; when asked,
     // it commits what it stored and lets go.
     let holder_side = async {
         for _ in 0..200 {
-            if store.release_requested(&holder) {
+            if store.release_requested(&holder) == ReleaseRequest::Takeover {
                 let state = store.commit(&mut holder, 3, false).await.expect("the holder's commit");
                 drop(holder);
                 return Some(state.offset);
@@ -208,14 +211,14 @@ async fn open_takes_over_from_a_holder_that_lets_go<S: Store>(store: &S) {
     assert_eq!(let_go, Some(3), "open asks the holder to let go");
     let (mut upload, state) = opened.expect("open after the holder let go");
     assert_eq!(state.offset, 3, "the newcomer sees what the holder committed");
-    assert!(!store.release_requested(&upload), "the new holder is not asked to let go");
+    assert!(!store.release_requested(&upload).is_requested(), "the new holder is not asked to let go");
     store_bytes(store, &mut upload, 3, b"defgh", true).await;
 }
 
 async fn open_of_a_holder_that_never_lets_go_is_locked<S: Store>(store: &S) {
     let (holder, id) = store.create(new_upload(Some(8))).await.expect("create");
     expect_kind(store.open(id).await.map(|(_, s)| s), FailureKind::Locked, "open of an upload held past the timeout");
-    assert!(store.release_requested(&holder), "the holder was asked to let go");
+    assert!(store.release_requested(&holder).is_requested(), "the holder was asked to let go");
     drop(holder);
     let (_upload, state) = store.open(id).await.expect("open once the holder is gone");
     assert_eq!(state.offset, 0);
@@ -226,20 +229,22 @@ async fn delete_removes_unfinished_finished_and_held_uploads<S: Store>(store: &S
     store_bytes(store, &mut unfinished, 0, b"ab", false).await;
     drop(unfinished);
     store.delete(id).await.expect("delete an unfinished upload");
-    expect_kind(store.stat(id).await, FailureKind::NotFound, "stat after delete");
-    expect_kind(store.delete(id).await, FailureKind::NotFound, "a second delete");
+    expect_kind(store.stat(id).await, FailureKind::Gone, "stat after delete");
+    expect_kind(store.open(id).await.map(|(_, s)| s), FailureKind::Gone, "open after delete");
+    expect_kind(store.delete(id).await, FailureKind::Gone, "a second delete");
 
     let (mut finished, id) = store.create(new_upload(Some(2))).await.expect("create");
     store_bytes(store, &mut finished, 0, b"ab", true).await;
     drop(finished);
     store.delete(id).await.expect("delete a finished, unclaimed upload");
-    expect_kind(store.stat(id).await, FailureKind::NotFound, "stat after deleting a finished upload");
+    expect_kind(store.stat(id).await, FailureKind::Gone, "stat after deleting a finished upload");
     assert!(store.claim(Duration::from_millis(200)).await.expect("claim").is_none(), "a deleted upload is not claimed");
 
     let (mut holder, id) = store.create(new_upload(Some(8))).await.expect("create");
     let holder_side = async {
         for _ in 0..200 {
-            if store.release_requested(&holder) {
+            // A termination asks the holder to stop at once, body silent or not.
+            if store.release_requested(&holder) == ReleaseRequest::Terminate {
                 store.commit(&mut holder, 0, false).await.expect("the holder's commit");
                 drop(holder);
                 return true;
@@ -251,7 +256,7 @@ async fn delete_removes_unfinished_finished_and_held_uploads<S: Store>(store: &S
     let (let_go, deleted) = future::zip(holder_side, store.delete(id)).await;
     assert!(let_go, "delete asks the holder to let go");
     deleted.expect("delete after the holder let go");
-    expect_kind(store.stat(id).await, FailureKind::NotFound, "stat after deleting a held upload");
+    expect_kind(store.stat(id).await, FailureKind::Gone, "stat after deleting a held upload");
 }
 
 async fn claims_come_oldest_first_and_each_once<S: Store>(store: &S) {
@@ -288,8 +293,12 @@ async fn a_claim_ends_with_the_upload_gone<S: Store>(store: &S) {
     let claim = claim.expect("claim").expect("woken by the finish");
     assert_eq!(claim.id(), id);
     drop(claim); // dropped without saving
-    expect_kind(store.stat(id).await, FailureKind::NotFound, "stat after the claim ended");
-    expect_kind(store.open(id).await.map(|(_, s)| s), FailureKind::NotFound, "open after the claim ended");
+                 // The data is gone; that it finished is remembered, so a client resuming it is told it is done.
+    let state = stat(store, id).await;
+    assert!(state.finished && state.offset == 3 && state.length == Some(3), "stat after the claim ended: {state:?}");
+    let (_handle, opened) = store.open(id).await.expect("open after the claim ended");
+    assert!(opened.finished && opened.offset == 3, "open after the claim ended: {opened:?}");
+    expect_kind(store.delete(id).await, FailureKind::Finished, "delete after the claim ended");
     assert!(
         store.claim(Duration::from_millis(200)).await.expect("claim").is_none(),
         "an ended claim is not handed out"
@@ -322,4 +331,69 @@ async fn sweep_removes_what_is_too_old_and_nothing_else<S: Store>(store: &S) {
     assert_eq!(swept.ids(SweepReason::Unclaimed), [finished_id], "an old unclaimed upload is removed: {swept:?}");
     assert!(store.claim(Duration::from_millis(200)).await.expect("claim").is_none(), "a swept upload is not claimed");
     drop(held);
+}
+
+async fn a_deferred_length_is_declared_once<S: Store>(store: &S) {
+    let (mut upload, id) = store.create(new_upload(None)).await.expect("create");
+    store_bytes(store, &mut upload, 0, b"abc", false).await;
+    assert_eq!(stat(store, id).await.length, None);
+    let state = store.declare_length(&mut upload, 5).await.expect("declare the length");
+    assert_eq!((state.length, state.offset), (Some(5), 3));
+    drop(upload);
+    assert_eq!(stat(store, id).await.length, Some(5), "the length is durable once declared");
+    let (mut upload, _) = store.open(id).await.expect("open");
+    expect_kind(store.declare_length(&mut upload, 6).await, FailureKind::Internal, "a length never changes");
+    store_bytes(store, &mut upload, 3, b"de", true).await;
+    assert!(stat(store, id).await.finished);
+}
+
+async fn stat_takes_in_what_a_silent_holder_stored<S: Store>(store: &S) {
+    let (mut holder, id) = store.create(new_upload(Some(8))).await.expect("create");
+    store.write(&mut holder, 0, parts(b"abcd")).await.expect("write");
+    // The holder's body has gone silent: asked, it commits what it stored and lets go.
+    let holder_side = async {
+        for _ in 0..100 {
+            if store.release_requested(&holder) == ReleaseRequest::Takeover {
+                store.commit(&mut holder, 4, false).await.expect("the holder's commit");
+                drop(holder);
+                return true;
+            }
+            sleep(Duration::from_millis(10)).await;
+        }
+        false
+    };
+    let (let_go, state) = future::zip(holder_side, store.stat(id)).await;
+    assert!(let_go, "stat asks a holder to let go");
+    assert_eq!(state.expect("stat").offset, 4, "stat answers with what the holder stored");
+
+    // A holder that keeps the upload: stat answers the committed state after at most about STAT_SETTLE.
+    let (mut holder, id) = store.create(new_upload(Some(8))).await.expect("create");
+    store_bytes(store, &mut holder, 0, b"ab", false).await;
+    let started = std::time::Instant::now();
+    assert_eq!(stat(store, id).await.offset, 2);
+    assert!(started.elapsed() < STAT_SETTLE * 3, "stat waited {:?}", started.elapsed());
+    drop(holder);
+}
+
+async fn ended_uploads_are_remembered_then_forgotten<S: Store>(store: &S) {
+    let (upload, deleted) = store.create(new_upload(Some(4))).await.expect("create");
+    drop(upload);
+    store.delete(deleted).await.expect("delete");
+    let (mut upload, claimed) = store.create(new_upload(Some(1))).await.expect("create");
+    store_bytes(store, &mut upload, 0, b"x", true).await;
+    drop(upload);
+    let claim = store.claim(Duration::from_secs(5)).await.expect("claim").expect("the finished upload");
+    claim.finish().await.expect("finish the claim");
+
+    let config = JanitorConfig::default();
+    let swept = store.sweep(&config, SystemTime::now()).await;
+    assert_eq!(swept.forgotten, 0, "remembered for a while: {swept:?}");
+    expect_kind(store.stat(deleted).await, FailureKind::Gone, "a deleted upload, remembered");
+    assert!(stat(store, claimed).await.finished, "a claimed upload, remembered");
+
+    let later = SystemTime::now() + config.ended_upload_age + Duration::from_secs(60);
+    let swept = store.sweep(&config, later).await;
+    assert_eq!(swept.forgotten, 2, "then forgotten: {swept:?}");
+    expect_kind(store.stat(deleted).await, FailureKind::NotFound, "a deleted upload, forgotten");
+    expect_kind(store.stat(claimed).await, FailureKind::NotFound, "a claimed upload, forgotten");
 }

@@ -87,7 +87,7 @@ impl ReadAhead {
                     self.end = Some(Some(Interruption::ClientGone));
                 }
                 Err(Some(Ok(frame))) => {
-                    // Trailers carry nothing for core + creation.
+                    // Trailers carry nothing yet (checksum-trailer will read them).
                     if let Ok(mut data) = frame.into_data() {
                         let data = data.copy_to_bytes(data.remaining());
                         self.len += data.len();

@@ -133,9 +133,18 @@ impl<S: Store> TusAppBuilder<S> {
         self
     }
 
-    /// Largest PATCH body, declared or streamed. Default: 10 MiB.
+    /// Largest body of one PATCH (or POST with data), declared or streamed. Default: none — bodies are streamed,
+    /// so memory needs no such bound (the original tussi's 10 MiB came from reading whole bodies). A refused body
+    /// is read to its end (up to [`DRAIN_LIMIT`](crate::DRAIN_LIMIT)) so that the client reads the 413.
     pub fn max_chunk_size(mut self, bytes: u64) -> Self {
         self.server = self.server.max_chunk_size(bytes);
+        self
+    }
+
+    /// Answers CORS preflights and adds CORS headers to every response (see [`Cors`](tus_proto::Cors)). Default:
+    /// off — leave it off when a layer of the host application handles CORS (tower-http's `CorsLayer`).
+    pub fn cors(mut self, cors: tus_proto::Cors) -> Self {
+        self.server = self.server.cors(cors);
         self
     }
 

@@ -15,8 +15,9 @@ use tus_proto::{CreateHook, HookOutcome, Interruption, Receive, RequestHead, Res
 use crate::ahead::{Ahead, ReadAhead};
 use crate::batch::Batch;
 use crate::budget::Reservation;
+use crate::drain::{drain, Tracked};
 use crate::{Runtime, TusApp};
-use tus_store::{Store, SMALL_WRITE};
+use tus_store::{ReleaseRequest, Store, SMALL_WRITE};
 
 /// Answers one request: runs every step, delivers the events, and returns the HTTP response.
 ///
@@ -44,10 +45,12 @@ where
     );
     async move {
         let (parts, body) = request.into_parts();
-        let mut body = Box::pin(body);
+        let mut body = Tracked::new(Box::pin(body));
         let head = RequestHead::from_parts(&parts).with_peer(peer);
         let response = drive(app, runtime, head, &mut body).await;
-        tracing::Span::current().record("status", response.status().as_u16());
+        let response = app.server.finish(head, response);
+        log_outcome(&response);
+        drain(app, runtime, &parts.headers, &mut body).await;
         let (response, events) = response.into_http();
         deliver(app, events).await;
         response.map(|reason| Full::new(Bytes::from(reason)))
@@ -104,6 +107,16 @@ where
                 let (offset, complete) = (commit.offset(), commit.is_complete());
                 let result = store.commit(commit.upload(), offset, complete).await;
                 commit.continue_with(result)
+            }
+            Step::DeclareLength(mut declare) => {
+                let length = declare.length();
+                let result = store.declare_length(declare.upload(), length).await;
+                declare.continue_with(result)
+            }
+            Step::Terminate(terminate) => {
+                span.record("upload_id", field::display(terminate.id()));
+                let result = store.delete(terminate.id()).await;
+                terminate.continue_with(result)
             }
             other => return other.unhandled(),
         };
@@ -221,6 +234,10 @@ where
             if let Err(failure) = written {
                 return rx.failed(failure);
             }
+            // A DELETE of this upload stops it at once, however lively the body.
+            if app.store.release_requested(rx.upload()) == ReleaseRequest::Terminate {
+                return conclude(rx, start, Some(Interruption::Terminated));
+            }
         }
         if rx.overflowed() {
             break None;
@@ -256,9 +273,11 @@ where
     let mut idle = Duration::ZERO;
     loop {
         // Only a silent body is stale: a request that is still receiving bytes finishes, and the newcomer gets the
-        // upload after it (or 423 once the storage's bound runs out).
-        if idle >= STALE_AFTER && app.store.release_requested(rx.upload()) {
-            return Err(Some(Interruption::TakenOver));
+        // upload after it (or 423 once the storage's bound runs out). A termination does not wait.
+        match app.store.release_requested(rx.upload()) {
+            ReleaseRequest::Terminate => return Err(Some(Interruption::Terminated)),
+            ReleaseRequest::Takeover if idle >= STALE_AFTER => return Err(Some(Interruption::TakenOver)),
+            _ => {}
         }
         // Wake up now and then while the body is silent: a stalled request must notice a takeover request.
         let wait = TAKEOVER_POLL.min(app.body_read_timeout.saturating_sub(idle));
@@ -271,7 +290,7 @@ where
                 return Err(Some(Interruption::ClientGone));
             }
             Some(Some(Ok(frame))) => {
-                // Trailers carry nothing for core + creation.
+                // Trailers carry nothing yet (checksum-trailer will read them).
                 if let Ok(mut data) = frame.into_data() {
                     return Ok(data.copy_to_bytes(data.remaining()));
                 }
@@ -301,6 +320,22 @@ async fn run_create_hook<S>(app: &TusApp<S>, hook: &CreateHook) -> HookOutcome {
             tracing::error!("on_create panicked; answering 500");
             HookOutcome::Reject { status: StatusCode::INTERNAL_SERVER_ERROR, reason: "on_create failed".into() }
         }
+    }
+}
+
+/// Logs how the request ended, for operators: a refusal (4xx) at info with its reason, a server error (5xx) at
+/// error with its cause (the operation, the upload, the path, the OS error), anything else at debug. The span
+/// carries the method, path and upload id.
+fn log_outcome(response: &Response) {
+    let status = response.status();
+    tracing::Span::current().record("status", status.as_u16());
+    if status.is_server_error() {
+        let cause = response.cause().unwrap_or(response.body());
+        tracing::error!(status = status.as_u16(), reason = response.body(), cause, "request failed");
+    } else if status.is_client_error() {
+        tracing::info!(status = status.as_u16(), reason = response.body(), "request refused");
+    } else {
+        tracing::debug!(status = status.as_u16(), "request answered");
     }
 }
 

@@ -61,6 +61,7 @@ mod ahead;
 mod app;
 mod batch;
 mod budget;
+mod drain;
 mod driver;
 mod runtime;
 mod serve;
@@ -70,10 +71,11 @@ pub use app::{
     BoxError, BoxFuture, Rejection, TusApp, TusAppBuilder, DEFAULT_BATCH_MEMORY, DEFAULT_BATCH_SIZE,
     DEFAULT_BODY_READ_TIMEOUT,
 };
+pub use drain::DRAIN_LIMIT;
 pub use runtime::Runtime;
 pub use serve::{serve, Listener, ServeOptions};
 pub use service::{PeerAddr, TusService};
-pub use tus_proto;
+pub use tus_proto::{self, Cors};
 #[cfg(feature = "fs")]
 pub use tus_storage;
-pub use tus_store::{self, Claim, JanitorConfig, MemoryStore, Store};
+pub use tus_store::{self, Claim, JanitorConfig, MemoryStore, ReleaseRequest, Store};

@@ -240,7 +240,11 @@ impl Store for SlowWrites {
         self.inner.discard(upload).await
     }
 
-    fn release_requested(&self, upload: &Self::Upload) -> bool {
+    async fn declare_length(&self, upload: &mut Self::Upload, length: u64) -> Result<UploadState, StoreFailure> {
+        self.inner.declare_length(upload, length).await
+    }
+
+    fn release_requested(&self, upload: &Self::Upload) -> tus_hyper::tus_store::ReleaseRequest {
         self.inner.release_requested(upload)
     }
 

@@ -38,7 +38,7 @@ use tus_hyper::{Listener, Runtime};
 #[cfg(feature = "fs")]
 pub use tus_hyper::tus_storage::{self, StoreConfig};
 pub use tus_hyper::{
-    tus_proto, tus_store, Claim, JanitorConfig, MemoryStore, PeerAddr, Rejection, ServeOptions, Store, TusApp,
+    tus_proto, tus_store, Claim, Cors, JanitorConfig, MemoryStore, PeerAddr, Rejection, ServeOptions, Store, TusApp,
     TusService,
 };
 

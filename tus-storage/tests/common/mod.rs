@@ -40,9 +40,13 @@ pub fn config_in(root: &Path) -> StoreConfig {
 }
 
 /// Lists the file names in a directory, sorted.
+/// The names in `dir`, sorted, without `.ended` (where the store remembers ended uploads).
 pub fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != ".ended")
+        .collect();
     names.sort();
     names
 }

@@ -71,9 +71,27 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "TUSSI_MAX_SIZE", value_name = "BYTES", value_parser = parse_size)]
     pub(crate) max_size: Option<u64>,
 
-    /// Largest body of one PATCH request, in bytes (suffixes K, M, G, T).
-    #[arg(long, env = "TUSSI_MAX_CHUNK_SIZE", value_name = "BYTES", value_parser = parse_size, default_value = "10M")]
-    pub(crate) max_chunk_size: u64,
+    /// Largest body of one PATCH (or POST with data), in bytes (suffixes K, M, G, T). Bodies are streamed to
+    /// disk, never held in memory, so none is needed; the original tussi had 10M. [default: no limit]
+    #[arg(long, env = "TUSSI_MAX_CHUNK_SIZE", value_name = "BYTES", value_parser = parse_size)]
+    pub(crate) max_chunk_size: Option<u64>,
+
+    /// An origin whose pages may upload (CORS), as scheme://host[:port]; repeatable, the environment variable
+    /// takes a comma-separated list. [default: any origin, as tusd]
+    #[arg(long = "cors-origin", env = "TUSSI_CORS_ORIGINS", value_name = "ORIGIN", value_delimiter = ',')]
+    pub(crate) cors_origins: Vec<String>,
+
+    /// Let pages send cookies and HTTP authentication with uploads (Access-Control-Allow-Credentials).
+    #[arg(long, env = "TUSSI_CORS_CREDENTIALS", value_parser = BoolishValueParser::new())]
+    pub(crate) cors_credentials: bool,
+
+    /// How long browsers may cache a preflight's answer, in seconds.
+    #[arg(long, env = "TUSSI_CORS_MAX_AGE", value_name = "SECS", default_value_t = 86_400)]
+    pub(crate) cors_max_age: u64,
+
+    /// No CORS headers at all (for a proxy in front that adds its own).
+    #[arg(long, env = "TUSSI_NO_CORS", value_parser = BoolishValueParser::new(), conflicts_with = "cors_origins")]
+    pub(crate) no_cors: bool,
 
     /// Largest Upload-Metadata header, in bytes.
     #[arg(long, env = "TUSSI_MAX_METADATA_SIZE", value_name = "BYTES", default_value_t = 4096)]
@@ -174,7 +192,7 @@ mod tests {
         assert_eq!(args.host, "127.0.0.1");
         assert_eq!(args.upload_dir, PathBuf::from("./uploads"));
         assert_eq!(args.max_size, Some(1 << 30));
-        assert_eq!(args.max_chunk_size, 10 << 20);
+        assert_eq!(args.max_chunk_size, None);
         assert_eq!(args.trusted_proxies, ["10.0.0.0/8", "::1"]);
         assert_eq!(args.workers, 1);
         assert_eq!(args.janitor_interval, 3600);

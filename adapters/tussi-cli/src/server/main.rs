@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
-use tus_tokio::tus_hyper::tus_proto::Event;
+use tus_tokio::tus_hyper::tus_proto::{Cors, Event};
 use tus_tokio::tus_hyper::tus_storage::{JanitorConfig, StoreConfig};
 use tus_tokio::tus_hyper::{ServeOptions, TusApp};
 use tus_tokio::Threads;
@@ -119,6 +119,19 @@ fn context<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E)
     move |e| format!("{what}: {e}").into()
 }
 
+/// The CORS policy from the command line: any origin unless told otherwise, as tusd does.
+fn cors(args: &ServerArgs) -> Option<Cors> {
+    if args.no_cors {
+        return None;
+    }
+    let cors = match args.cors_origins.as_slice() {
+        [] => Cors::any_origin(),
+        [any] if any == "*" => Cors::any_origin(),
+        origins => Cors::origins(origins.iter().cloned()),
+    };
+    Some(cors.allow_credentials(args.cors_credentials).max_age(Duration::from_secs(args.cors_max_age)))
+}
+
 /// The store's settings from the command line.
 fn store_config(args: &ServerArgs) -> StoreConfig {
     let completed = args.completed_dir.clone().unwrap_or_else(|| args.upload_dir.join(".completed"));
@@ -140,12 +153,17 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
         .inline_writes_at_once(threads.serving);
     let mut builder = TusApp::builder(store)
         .base_path(BASE_PATH)
-        .max_chunk_size(args.max_chunk_size)
         .max_metadata_size(args.max_metadata_size)
         .trusted_proxies(args.trusted_proxies.iter().cloned())
         .on_event(on_event);
     if let Some(max) = args.max_size {
         builder = builder.max_size(max);
+    }
+    if let Some(max) = args.max_chunk_size {
+        builder = builder.max_chunk_size(max);
+    }
+    if let Some(cors) = cors(&args) {
+        builder = builder.cors(cors);
     }
     let app = Arc::new(builder.build().map_err(context("invalid configuration"))?);
     let partial = worker::prepare_dest(&args.dest_dir)?;
@@ -165,6 +183,7 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
     let mut janitor_config = JanitorConfig::default();
     janitor_config.stale_upload_age = Duration::from_secs(args.stale_upload_age);
     janitor_config.completed_file_age = Duration::from_secs(args.completed_file_age);
+    janitor_config.ended_upload_age = Duration::from_secs(args.stale_upload_age);
     let interval = Duration::from_secs(args.janitor_interval);
     tasks.spawn(worker::janitor(app.clone(), interval, janitor_config, stop_rx));
 
@@ -185,6 +204,7 @@ async fn on_event(event: Event) -> Result<(), tus_tokio::tus_hyper::BoxError> {
         }
         Event::Completed { upload } => tracing::info!(upload = %upload.id, bytes = upload.offset, "upload finished"),
         Event::Failed { id, error } => tracing::warn!(upload = %id, "storage failure: {error}"),
+        Event::Terminated { id } => tracing::info!(upload = %id, "upload terminated by the client"),
         other => tracing::debug!(event = ?other, "event"),
     }
     Ok(())
