@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 pub use tus_hyper::tus_storage::InlineWrites;
 use tus_hyper::tus_storage::{StoreConfig, UploadRecord};
-use tus_hyper::{ServeOptions, Store, TusApp, TusAppBuilder};
+use tus_hyper::{Claim as _, ServeOptions, Store, TusApp, TusAppBuilder};
 
 /// The async runtimes tussi runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +43,12 @@ pub struct Options {
     pub release_timeout: Duration,
     /// `max_size`.
     pub max_size: Option<u64>,
+    /// `max_chunk_size` (largest PATCH body); `None` leaves the app's default.
+    pub max_chunk_size: Option<u64>,
+    /// Runs a file worker next to the server, as an embedding does (README): it claims every finished upload,
+    /// saves its data and record as [`TestServer::claimed_file`] and `.meta`, and ends the claim, so the upload is
+    /// gone from the store. Off by default: finished uploads then stay unclaimed under `completed/`.
+    pub worker: bool,
     /// fsync on commit.
     pub fsync: bool,
     /// `AsyncFileStore::inline_writes` (effective only without fsync).
@@ -56,6 +63,8 @@ impl Default for Options {
             body_read_timeout: Duration::from_secs(10),
             release_timeout: Duration::from_secs(3),
             max_size: Some(1 << 30),
+            max_chunk_size: None,
+            worker: false,
             fsync: false,
             inline_writes: InlineWrites::default(),
             serve: ServeOptions::default(),
@@ -89,6 +98,11 @@ impl TestServer {
             let _ = stopped.recv().await;
         };
         let (serve, inline) = (options.serve, options.inline_writes);
+        let claimed = dir.path().join("claimed");
+        if options.worker {
+            std::fs::create_dir_all(&claimed).expect("claimed directory");
+        }
+        let worker = options.worker.then_some(claimed);
         let thread = match rt {
             Rt::Tokio | Rt::TokioThreads => {
                 let app = Arc::new(
@@ -107,14 +121,18 @@ impl TestServer {
                         .expect("tokio");
                     runtime.block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(std_listener).expect("tokio listener");
-                        if rt == Rt::TokioThreads {
-                            let threads = tus_tokio::Threads { serving: 2, io: 4 };
-                            tus_tokio::serve_on_threads(listener, app, threads, serve, shutdown)
-                                .await
-                                .expect("threads");
-                        } else {
-                            tus_tokio::serve(listener, app, serve, shutdown).await;
-                        }
+                        let worker_app = app.clone();
+                        let serving = async move {
+                            if rt == Rt::TokioThreads {
+                                let threads = tus_tokio::Threads { serving: 2, io: 4 };
+                                tus_tokio::serve_on_threads(listener, app, threads, serve, shutdown)
+                                    .await
+                                    .expect("threads");
+                            } else {
+                                tus_tokio::serve(listener, app, serve, shutdown).await;
+                            }
+                        };
+                        with_worker(worker, worker_app, serving).await;
                     });
                 })
             }
@@ -130,7 +148,8 @@ impl TestServer {
                 std::thread::spawn(move || {
                     smol::block_on(async move {
                         let listener = smol::net::TcpListener::try_from(std_listener).expect("smol listener");
-                        tus_smol::serve(listener, app, serve, shutdown).await;
+                        let serving = tus_smol::serve(listener, app.clone(), serve, shutdown);
+                        with_worker(worker, app, serving).await;
                     });
                 })
             }
@@ -147,7 +166,8 @@ impl TestServer {
                 std::thread::spawn(move || {
                     async_std::task::block_on(async move {
                         let listener = async_std::net::TcpListener::from(std_listener);
-                        tus_async_std::serve(listener, app, serve, shutdown).await;
+                        let serving = tus_async_std::serve(listener, app.clone(), serve, shutdown);
+                        with_worker(worker, app, serving).await;
                     });
                 })
             }
@@ -169,14 +189,64 @@ impl TestServer {
     pub fn completed_record(&self, id: &str) -> Option<UploadRecord> {
         UploadRecord::from_file(self.dir.path().join("completed").join(format!("{id}.meta"))).ok()
     }
+
+    /// Where the file worker ([`Options::worker`]) saves a claimed upload's data; its record is saved next to it
+    /// with `.meta` appended, after the data.
+    pub fn claimed_file(&self, id: &str) -> PathBuf {
+        self.dir.path().join("claimed").join(id)
+    }
+
+    /// The record the file worker saved for a claimed upload.
+    pub fn claimed_record(&self, id: &str) -> Option<UploadRecord> {
+        UploadRecord::from_file(self.dir.path().join("claimed").join(format!("{id}.meta"))).ok()
+    }
+}
+
+/// Runs `serving` and, with a destination, the file worker next to it until `serving` returns (the worker's pending
+/// claim is then dropped, which hands nothing out).
+async fn with_worker<S: Store>(dest: Option<PathBuf>, app: Arc<TusApp<S>>, serving: impl Future<Output = ()>) {
+    match dest {
+        Some(dest) => smol::future::or(serving, file_worker(app, dest)).await,
+        None => serving.await,
+    }
+}
+
+/// The README's file worker: claim the oldest finished upload, save data then record, end the claim.
+async fn file_worker<S: Store>(app: Arc<TusApp<S>>, dest: PathBuf) {
+    loop {
+        match app.store().claim(Duration::from_millis(500)).await {
+            Ok(Some(mut done)) => {
+                let name = done.id().to_string();
+                let saved = match done.save(dest.join(&name)).await {
+                    Ok(()) => done.save_record(dest.join(format!("{name}.meta"))).await,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = saved {
+                    eprintln!("test server's file worker: saving {name} failed: {error}");
+                }
+                if let Err(error) = done.finish().await {
+                    eprintln!("test server's file worker: ending the claim of {name} failed: {error}");
+                }
+            }
+            Ok(None) => {}
+            Err(error) => {
+                eprintln!("test server's file worker: {error}");
+                // async-io's timer runs on any of the runtimes.
+                smol::Timer::after(Duration::from_millis(200)).await;
+            }
+        }
+    }
 }
 
 fn configure<S: Store>(options: &Options, builder: TusAppBuilder<S>) -> TusAppBuilder<S> {
-    let builder = builder.base_path("/files").body_read_timeout(options.body_read_timeout);
-    match options.max_size {
-        Some(max) => builder.max_size(max),
-        None => builder,
+    let mut builder = builder.base_path("/files").body_read_timeout(options.body_read_timeout);
+    if let Some(max) = options.max_size {
+        builder = builder.max_size(max);
     }
+    if let Some(max) = options.max_chunk_size {
+        builder = builder.max_chunk_size(max);
+    }
+    builder
 }
 
 impl TestServer {

@@ -45,4 +45,8 @@ fn passes_every_must_and_should(rt: Rt, inline_writes: InlineWrites) {
     assert!(counts.pass >= 40, "{rt:?}: too few scenarios passed: {counts:?}");
     assert_eq!(report.verdict("fault-stale-resume"), Some(Verdict::Pass), "{rt:?}");
     assert_eq!(report.verdict("fault-concurrent-patch"), Some(Verdict::Pass), "{rt:?}");
+    // Each runs only when OPTIONS lists its extension: a pass proves both.
+    for id in ["termination-delete", "defer-length-flow", "defer-length-bad-value", "creation-with-upload"] {
+        assert_eq!(report.verdict(id), Some(Verdict::Pass), "{rt:?}: {id}");
+    }
 }
