@@ -329,11 +329,13 @@ async fn run_create_hook<S>(app: &TusApp<S>, hook: &CreateHook) -> HookOutcome {
 fn log_outcome(response: &Response) {
     let status = response.status();
     tracing::Span::current().record("status", status.as_u16());
+    // An answer to HEAD carries no reason: the status's own name stands in.
+    let reason = Some(response.body()).filter(|r| !r.is_empty()).or(status.canonical_reason()).unwrap_or_default();
     if status.is_server_error() {
-        let cause = response.cause().unwrap_or(response.body());
-        tracing::error!(status = status.as_u16(), reason = response.body(), cause, "request failed");
+        let cause = response.cause().unwrap_or(reason);
+        tracing::error!(status = status.as_u16(), reason, cause, "request failed");
     } else if status.is_client_error() {
-        tracing::info!(status = status.as_u16(), reason = response.body(), "request refused");
+        tracing::info!(status = status.as_u16(), reason, "request refused");
     } else {
         tracing::debug!(status = status.as_u16(), "request answered");
     }
