@@ -17,6 +17,10 @@ pub(crate) enum Ending {
     Unstored,
     Interrupted(Interruption),
     StoreFailed(StoreFailure),
+    /// The body does not match its `Upload-Checksum`.
+    ChecksumMismatch,
+    /// The `Upload-Checksum` trailer was missing or invalid: the reason.
+    ChecksumInvalid(String),
 }
 
 /// What the commit completes.
@@ -106,10 +110,11 @@ fn answer(after: AfterCommit, committed: Result<UploadState, StoreFailure>, even
             let response = match committed {
                 Err(failure) => return Response::failure(&failure).event(created).events_from(events),
                 Ok(state) => match ending {
-                    Ending::Finished if with_upload => {
-                        created_response(&location).number(headers::UPLOAD_OFFSET, state.offset).events_from(events)
-                    }
-                    Ending::Finished => created_response(&location).events_from(events),
+                    Ending::Finished if with_upload => created_response(&location)
+                        .number(headers::UPLOAD_OFFSET, state.offset)
+                        .about(&state)
+                        .events_from(events),
+                    Ending::Finished => created_response(&location).about(&state).events_from(events),
                     ending => ending_response(ending, &state, events).header_str(http::header::LOCATION, &location),
                 },
             };
@@ -140,6 +145,11 @@ fn ending_response(ending: Ending, state: &UploadState, events: Vec<Event>) -> R
         Ending::Interrupted(Interruption::ClientGone) => {
             Response::refuse(StatusCode::BAD_REQUEST, "request body ended early")
         }
+        Ending::ChecksumMismatch => Response::refuse(
+            StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            "checksum mismatch: the request's bytes were not kept",
+        ),
+        Ending::ChecksumInvalid(reason) => Response::refuse(StatusCode::BAD_REQUEST, reason),
         Ending::StoreFailed(failure) => {
             let id = state.id;
             return Response::failure(&failure)
@@ -148,7 +158,7 @@ fn ending_response(ending: Ending, state: &UploadState, events: Vec<Event>) -> R
                 .event(Event::Failed { id, error: failure });
         }
     };
-    response.number(headers::UPLOAD_OFFSET, state.offset).events_from(events)
+    response.number(headers::UPLOAD_OFFSET, state.offset).about(state).events_from(events)
 }
 
 /// How a body ended before it was complete.

@@ -1,12 +1,15 @@
 //! HEAD: the offset of an upload.
 
+use std::time::SystemTime;
+
 use http::header::HeaderValue;
+use http::StatusCode;
 
 use crate::response::headers;
 use crate::{Response, Step, StoreFailure, UploadId, UploadState};
 
-pub(crate) fn begin<U>(id: UploadId) -> Step<U> {
-    Step::Stat(Stat { id })
+pub(crate) fn begin<U>(id: UploadId, expired_before: Option<SystemTime>) -> Step<U> {
+    Step::Stat(Stat { id, expired_before })
 }
 
 /// Asks for the state of an upload (a shared, read-only look). Answer with [`Stat::continue_with`].
@@ -14,6 +17,8 @@ pub(crate) fn begin<U>(id: UploadId) -> Step<U> {
 #[must_use = "feed the storage result back with continue_with"]
 pub struct Stat {
     id: UploadId,
+    /// An unfinished upload last written before this has expired.
+    expired_before: Option<SystemTime>,
 }
 
 impl Stat {
@@ -27,9 +32,10 @@ impl Stat {
     pub fn continue_with<U>(self, result: Result<UploadState, StoreFailure>) -> Step<U> {
         let response = match result {
             Err(failure) => Response::failure(&failure),
+            Ok(state) if is_expired(&state, self.expired_before) => expired(),
             Ok(state) => {
                 let mut response =
-                    Response::new(http::StatusCode::NO_CONTENT).no_store().number(headers::UPLOAD_OFFSET, state.offset);
+                    Response::new(StatusCode::NO_CONTENT).no_store().number(headers::UPLOAD_OFFSET, state.offset);
                 response = match state.length {
                     Some(length) => response.number(headers::UPLOAD_LENGTH, length),
                     None => response.header(headers::UPLOAD_DEFER_LENGTH, HeaderValue::from_static("1")),
@@ -40,9 +46,22 @@ impl Stat {
                         response = response.header(headers::UPLOAD_METADATA, value);
                     }
                 }
-                response
+                response.about(&state)
             }
         };
         Step::Respond(response.no_store().without_body())
     }
+}
+
+/// Whether an unfinished upload was last written before `expired_before`.
+pub(crate) fn is_expired(state: &UploadState, expired_before: Option<SystemTime>) -> bool {
+    match (state.last_write, expired_before) {
+        (Some(last_write), Some(before)) => !state.finished && last_write < before,
+        _ => false,
+    }
+}
+
+/// The answer for an expired upload: 410, so the client knows why it must start over.
+pub(crate) fn expired() -> Response {
+    Response::refuse(StatusCode::GONE, "the upload expired")
 }

@@ -1,5 +1,5 @@
 //! The sans-IO core of the [TUS] 1.0.0 resumable upload protocol: core, creation, creation-with-upload,
-//! creation-defer-length and termination, with CORS for browsers.
+//! creation-defer-length, termination, checksum, checksum-trailer and expiration, with CORS for browsers.
 //!
 //! `tus-proto` turns an HTTP request head, and the results of storage operations, into decisions and responses.
 //! It **never** does I/O: no sockets, no files, no threads, no async, no clock — the time and the peer address are
@@ -78,8 +78,8 @@
 //! the contract of the `tus-store` crate instead.
 //!
 //! # What the core decides
-//! - Every status code and header of TUS 1.0.0 core, creation, creation-with-upload, creation-defer-length and
-//!   termination: 412 with `Tus-Version`, 415, 409 with the current `Upload-Offset`, 413, 404, 410, 405 with
+//! - Every status code and header of TUS 1.0.0 core, creation, creation-with-upload, creation-defer-length,
+//!   termination, checksum (460 on a mismatch) and expiration (`Upload-Expires`): 412 with `Tus-Version`, 415, 409 with the current `Upload-Offset`, 413, 404, 410, 405 with
 //!   `Allow`, 201 with `Location` (and `Upload-Offset` when the POST carried data), 204 (never with
 //!   `Content-Length`), and `Cache-Control: no-store` on HEAD. Storage failures map to statuses in one place
 //!   ([`FailureKind::status`]).
@@ -97,6 +97,7 @@
 // Refusals travel as `Err(Response)` inside the crate: a cold path, where moving 150 bytes does not matter.
 #![allow(clippy::result_large_err)]
 
+mod checksum;
 mod commit;
 mod cors;
 mod delete;
@@ -118,6 +119,7 @@ mod server;
 mod step;
 mod store;
 
+pub use checksum::ChecksumAlgorithm;
 pub use commit::{Commit, Interruption};
 pub use cors::Cors;
 pub use delete::Terminate;
@@ -128,6 +130,6 @@ pub use patch::{DeclareLength, Open, Receive};
 pub use post::{Create, CreateHook, HookOutcome};
 pub use proxy::{InvalidIpBlock, IpBlock};
 pub use response::{headers, Event, Response, TUS_VERSION};
-pub use server::{ConfigError, RequestHead, Server, ServerBuilder, DEFAULT_MAX_METADATA_SIZE};
+pub use server::{ConfigError, RequestHead, Server, ServerBuilder, DEFAULT_EXPIRE_AFTER, DEFAULT_MAX_METADATA_SIZE};
 pub use step::Step;
 pub use store::{FailureKind, NewUpload, StoreFailure, UploadState};

@@ -94,6 +94,7 @@ impl MemoryStore {
         let mut state = UploadState::new(id, new.length, 0);
         state.metadata = new.metadata.clone();
         state.server_metadata = new.server_metadata.clone();
+        state.last_write = Some(new.created_at);
         self.uploads.insert(id, Entry { state, data: Vec::new() });
         Ok((MemoryUpload { id }, id))
     }

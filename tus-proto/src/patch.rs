@@ -3,26 +3,41 @@
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
 
+use std::time::SystemTime;
+
+use crate::checksum::{self, Check, Verdict};
 use crate::commit::{commit_or_respond, too_large, AfterCommit, Ending, Interruption, Limit};
+use crate::head::{expired, is_expired};
 use crate::parse::{self, Single};
 use crate::response::headers;
 use crate::{Event, Response, Server, Step, StoreFailure, UploadId, UploadState};
 
-pub(crate) fn begin<U>(server: &Server, request_headers: &HeaderMap, id: UploadId) -> Step<U> {
+pub(crate) fn begin<U>(
+    server: &Server,
+    request_headers: &HeaderMap,
+    id: UploadId,
+    expired_before: Option<SystemTime>,
+) -> Step<U> {
     match validate(server, request_headers) {
-        Ok((offset, declared, upload_length)) => Step::Open(Open {
+        Ok((offset, declared, upload_length, check)) => Step::Open(Open {
             id,
             offset,
             declared,
             upload_length,
+            check,
+            expired_before,
             limits: Limits { max_size: server.max_size, max_chunk_size: server.max_chunk_size },
         }),
         Err(response) => Step::Respond(response),
     }
 }
 
-/// The request's `Upload-Offset`, `Content-Length` and `Upload-Length`.
-fn validate(server: &Server, request_headers: &HeaderMap) -> Result<(u64, Option<u64>, Option<u64>), Response> {
+/// The request's `Upload-Offset`, `Content-Length`, `Upload-Length` and checksum.
+#[allow(clippy::type_complexity)]
+fn validate(
+    server: &Server,
+    request_headers: &HeaderMap,
+) -> Result<(u64, Option<u64>, Option<u64>, Option<Check>), Response> {
     let bad = |reason: String| Response::refuse(StatusCode::BAD_REQUEST, reason);
     let content_type_ok = match parse::single(request_headers, &CONTENT_TYPE) {
         Single::Present(value) => parse::is_offset_octet_stream(value.as_bytes()),
@@ -48,7 +63,8 @@ fn validate(server: &Server, request_headers: &HeaderMap) -> Result<(u64, Option
     if let Some(max) = server.max_size.filter(|&max| upload_length.is_some_and(|length| length > max)) {
         return Err(Response::refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("Upload-Length exceeds {max}")));
     }
-    Ok((offset, declared, upload_length))
+    let check = checksum::requested(request_headers).map_err(bad)?;
+    Ok((offset, declared, upload_length, check))
 }
 
 /// The server's limits on what one request may store.
@@ -66,6 +82,8 @@ pub struct Open {
     offset: u64,
     declared: Option<u64>,
     upload_length: Option<u64>,
+    check: Option<Check>,
+    expired_before: Option<SystemTime>,
     limits: Limits,
 }
 
@@ -93,6 +111,9 @@ impl Open {
             Ok(opened) => opened,
             Err(failure) => return Step::Respond(Response::failure(&failure)),
         };
+        if is_expired(&state, self.expired_before) {
+            return Step::Respond(expired());
+        }
         if self.offset != state.offset {
             return Step::Respond(
                 Response::refuse(StatusCode::CONFLICT, "Upload-Offset does not match the upload's offset")
@@ -109,7 +130,7 @@ impl Open {
                 format!("Upload-Length is smaller than the {} bytes already stored", state.offset),
             )),
             (None, Some(length)) => Step::DeclareLength(DeclareLength { upload, length, open: self }),
-            _ => receive_or_respond(Receive::new(upload, state, self.declared, self.limits, None)),
+            _ => receive_or_respond(Receive::new(upload, state, self.declared, self.limits, self.check, None)),
         }
     }
 }
@@ -141,7 +162,7 @@ impl<U> DeclareLength<U> {
             Err(failure) => Step::Respond(Response::failure(&failure)),
             Ok(state) => {
                 let open = self.open;
-                receive_or_respond(Receive::new(self.upload, state, open.declared, open.limits, None))
+                receive_or_respond(Receive::new(self.upload, state, open.declared, open.limits, open.check, None))
             }
         }
     }
@@ -175,6 +196,10 @@ pub struct Receive<U> {
     overflowed: bool,
     /// Set when the body is a creation's (creation-with-upload).
     creation: Option<Creation>,
+    /// The checksum the body must match, when the request sent one.
+    check: Option<Check>,
+    /// Why an `Upload-Checksum` trailer was refused.
+    invalid_trailer: Option<String>,
 }
 
 /// The creation a body belongs to (creation-with-upload): answered 201 with `Location` once committed.
@@ -192,6 +217,7 @@ impl<U> Receive<U> {
         state: UploadState,
         declared: Option<u64>,
         limits: Limits,
+        check: Option<Check>,
         creation: Option<Creation>,
     ) -> Result<Receive<U>, Response> {
         let (room, bound) = match (state.length, limits.max_size) {
@@ -217,6 +243,8 @@ impl<U> Receive<U> {
             stored: 0,
             overflowed: false,
             creation,
+            check,
+            invalid_trailer: None,
         })
     }
 
@@ -240,7 +268,26 @@ impl<U> Receive<U> {
             self.overflowed = true;
         }
         self.accepted += take as u64;
+        if let Some(check) = &mut self.check {
+            check.update(&chunk[..take]);
+        }
         &chunk[..take]
+    }
+
+    /// Takes the body's trailers (a chunked body may end with some): an `Upload-Checksum` trailer, announced with
+    /// `Trailer: Upload-Checksum`, is what the body is checked against.
+    pub fn trailers(&mut self, trailers: &http::HeaderMap) {
+        let result = match &mut self.check {
+            Some(check) => check.trailers(trailers),
+            // Not hashed, so it cannot be verified: refused rather than ignored, as the client asked for a check.
+            None if trailers.contains_key(crate::headers::UPLOAD_CHECKSUM) => {
+                Err("an Upload-Checksum trailer must be announced with Trailer: Upload-Checksum".into())
+            }
+            None => Ok(()),
+        };
+        if let Err(reason) = result {
+            self.invalid_trailer = Some(reason);
+        }
     }
 
     /// Where the next write goes: the start offset plus everything reported stored.
@@ -298,7 +345,24 @@ impl<U> Receive<U> {
         self.end(Ending::StoreFailed(failure))
     }
 
-    fn end(self, ending: Ending) -> Step<U> {
+    fn end(mut self, ending: Ending) -> Step<U> {
+        // A checksum covers the whole body: anything but a complete, matching body keeps nothing.
+        let checked = self.check.is_some() || self.invalid_trailer.is_some();
+        let ending = match (self.check.take(), ending) {
+            _ if self.invalid_trailer.is_some() => {
+                Ending::ChecksumInvalid(self.invalid_trailer.take().unwrap_or_default())
+            }
+            (None, ending) => ending,
+            (Some(check), Ending::Finished) => match check.verdict() {
+                Verdict::Match => Ending::Finished,
+                Verdict::Mismatch => Ending::ChecksumMismatch,
+                Verdict::Invalid(reason) => Ending::ChecksumInvalid(reason),
+            },
+            (Some(_), ending) => ending,
+        };
+        if checked && !matches!(ending, Ending::Finished) {
+            self.stored = 0;
+        }
         let after = match self.creation {
             None => AfterCommit::Patched(ending),
             Some(Creation { location, created }) => {

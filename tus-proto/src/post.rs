@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use http::header::{CONTENT_TYPE, LOCATION, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode};
 
+use crate::checksum::{self, Check};
 use crate::commit::{commit_or_respond, created_response, too_large, AfterCommit, Ending, Limit};
 use crate::parse::{self, Single};
 use crate::patch::{Creation, Limits};
@@ -29,6 +30,7 @@ pub(crate) fn begin<U>(
             },
             location_base,
             body: valid.body,
+            check: valid.check,
             limits: Limits { max_size: server.max_size, max_chunk_size: server.max_chunk_size },
         }),
         Err(response) => Step::Respond(response),
@@ -42,6 +44,8 @@ struct Valid {
     metadata: Metadata,
     /// `Some(Content-Length)` when the POST carries the upload's first bytes (creation-with-upload).
     body: Option<Option<u64>>,
+    /// The checksum of those bytes.
+    check: Option<Check>,
 }
 
 fn validate(server: &Server, request_headers: &HeaderMap) -> Result<Valid, Response> {
@@ -78,7 +82,11 @@ fn validate(server: &Server, request_headers: &HeaderMap) -> Result<Valid, Respo
         }
     }
     let body = creation_body(server, request_headers, length)?;
-    Ok(Valid { length, metadata, body })
+    let check = match body {
+        Some(_) => checksum::requested(request_headers).map_err(bad)?,
+        None => None,
+    };
+    Ok(Valid { length, metadata, body, check })
 }
 
 /// Whether the POST carries data (creation-with-upload), with its declared length. A body of another type is
@@ -147,6 +155,7 @@ pub struct CreateHook {
     new: NewUpload,
     location_base: String,
     body: Option<Option<u64>>,
+    check: Option<Check>,
     limits: Limits,
 }
 
@@ -173,6 +182,7 @@ impl CreateHook {
                 new: NewUpload { server_metadata, ..self.new },
                 location_base: self.location_base,
                 body: self.body,
+                check: self.check,
                 limits: self.limits,
             }),
             HookOutcome::Reject { status, reason } => {
@@ -194,6 +204,7 @@ pub struct Create {
     new: NewUpload,
     location_base: String,
     body: Option<Option<u64>>,
+    check: Option<Check>,
     limits: Limits,
 }
 
@@ -221,10 +232,11 @@ impl Create {
         let mut state = UploadState::new(id, self.new.length, 0);
         state.metadata = self.new.metadata;
         state.server_metadata = self.new.server_metadata;
+        state.last_write = Some(self.new.created_at);
         let created = Event::Created { upload: state.clone() };
         if let Some(declared) = self.body {
             let creation = Creation { location: location.clone(), created: created.clone() };
-            return match Receive::new(upload, state, declared, self.limits, Some(creation)) {
+            return match Receive::new(upload, state, declared, self.limits, self.check, Some(creation)) {
                 Ok(rx) => Step::Receive(rx),
                 // Checked before the creation: a declared body never exceeds the length or the limits.
                 Err(response) => Step::Respond(response.header_str(LOCATION, &location).event(created)),
@@ -234,6 +246,6 @@ impl Create {
             let after = AfterCommit::Created { location, created, with_upload: false, ending: Ending::Finished };
             return commit_or_respond(upload, state, 0, after);
         }
-        Step::Respond(created_response(&location).event(created))
+        Step::Respond(created_response(&location).about(&state).event(created))
     }
 }

@@ -1,6 +1,8 @@
 //! The final output of every request: a response with a short plain-text reason, and lifecycle events.
 
 use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use std::time::SystemTime;
+
 use http::{HeaderMap, StatusCode};
 
 use crate::{StoreFailure, UploadId, UploadState};
@@ -91,6 +93,9 @@ pub struct Response {
     reason: String,
     /// For logs: what went wrong inside, when storage failed (never sent to the client).
     cause: Option<String>,
+    /// The last write of the unfinished upload this response is about: `Server::finish` turns it into
+    /// `Upload-Expires` when uploads expire.
+    pub(crate) last_write: Option<SystemTime>,
     events: Vec<Event>,
 }
 
@@ -99,7 +104,7 @@ impl Response {
     pub(crate) fn new(status: StatusCode) -> Self {
         let mut headers = HeaderMap::new();
         headers.insert(headers::TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
-        Response { status, headers, reason: String::new(), cause: None, events: Vec::new() }
+        Response { status, headers, reason: String::new(), cause: None, last_write: None, events: Vec::new() }
     }
 
     /// A refusal: `status` with a plain-text reason.
@@ -132,6 +137,13 @@ impl Response {
 
     pub(crate) fn event(mut self, event: Event) -> Self {
         self.events.push(event);
+        self
+    }
+
+    /// Marks the response as about `state`: an unfinished upload's answer gets `Upload-Expires` (see
+    /// `Server::finish`).
+    pub(crate) fn about(mut self, state: &UploadState) -> Self {
+        self.last_write = if state.finished { None } else { state.last_write };
         self
     }
 

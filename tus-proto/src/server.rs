@@ -2,11 +2,12 @@
 
 use core::net::IpAddr;
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderValue, ALLOW, HOST};
 use http::{HeaderMap, Method, StatusCode, Uri};
 
+use crate::checksum;
 use crate::cors::{Cors, CorsPolicy};
 use crate::parse::{self, Single};
 use crate::proxy::{InvalidIpBlock, IpBlock};
@@ -14,6 +15,8 @@ use crate::response::{headers, Response};
 use crate::step::Step;
 use crate::{delete, head, patch, post, UploadId, TUS_VERSION};
 
+/// Default life of an unfinished upload after its last write: one day.
+pub const DEFAULT_EXPIRE_AFTER: Duration = Duration::from_secs(86_400);
 /// Default limit of the raw `Upload-Metadata` header: 4096 bytes.
 pub const DEFAULT_MAX_METADATA_SIZE: usize = 4096;
 
@@ -84,6 +87,7 @@ pub struct ServerBuilder {
     trusted_proxies: Vec<String>,
     base_path: Option<(String, Mount)>,
     cors: Option<Cors>,
+    expire_after: Option<Duration>,
 }
 
 /// How requests reach the endpoint at its base path.
@@ -109,6 +113,21 @@ impl ServerBuilder {
     /// tus-js-client sends a whole file in one PATCH by default.)
     pub fn max_chunk_size(mut self, bytes: u64) -> Self {
         self.max_chunk_size = Some(bytes);
+        self
+    }
+
+    /// How long an unfinished upload lives after its last write (expiration): answers carry `Upload-Expires`, and a
+    /// request for an upload past it gets 410. Default: one day, the janitor's default `stale_upload_age` — keep
+    /// the two equal, so that what the server promises is what the janitor does.
+    pub fn expire_after(mut self, age: Duration) -> Self {
+        self.expire_after = Some(age);
+        self
+    }
+
+    /// Uploads never expire: no `Upload-Expires`, and no expiration in `Tus-Extension` (for a server whose store
+    /// is never swept).
+    pub fn never_expire(mut self) -> Self {
+        self.expire_after = None;
         self
     }
 
@@ -183,6 +202,7 @@ impl ServerBuilder {
             trusted_proxies,
             base_path,
             cors,
+            expire_after: self.expire_after,
         })
     }
 }
@@ -198,6 +218,7 @@ pub struct Server {
     trusted_proxies: Vec<IpBlock>,
     base_path: Option<(String, Mount)>,
     cors: Option<CorsPolicy>,
+    expire_after: Option<Duration>,
 }
 
 /// What a request path names.
@@ -221,18 +242,28 @@ impl Server {
             trusted_proxies: Vec::new(),
             base_path: None,
             cors: None,
+            expire_after: Some(DEFAULT_EXPIRE_AFTER),
         }
     }
 
     /// The extensions this server offers, as in `Tus-Extension`.
     pub fn extensions(&self) -> &'static str {
-        "creation,creation-with-upload,creation-defer-length,termination"
+        match self.expire_after {
+            Some(_) => {
+                "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,expiration"
+            }
+            None => "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer",
+        }
     }
 
     /// Completes the final response of a request (the one of [`Step::Respond`]): adds the CORS headers for the
     /// request's origin when CORS is on. Every response goes through here, refusals included, so that a page can
     /// read why it was refused.
-    pub fn finish(&self, head: RequestHead<'_>, response: Response) -> Response {
+    pub fn finish(&self, head: RequestHead<'_>, mut response: Response) -> Response {
+        let expires = response.last_write.take().zip(self.expire_after).map(|(at, age)| at + age);
+        if let Some(value) = expires.and_then(|at| HeaderValue::try_from(httpdate::fmt_http_date(at)).ok()) {
+            response.headers_mut().insert(headers::UPLOAD_EXPIRES, value);
+        }
         match &self.cors {
             Some(cors) => cors.apply(head.headers, response),
             None => response,
@@ -271,8 +302,8 @@ impl Server {
                 Ok(location_base) => post::begin(self, head.headers, location_base, now),
                 Err(response) => Step::Respond(response),
             },
-            (Target::Upload(id), Method::HEAD) => head::begin(id),
-            (Target::Upload(id), Method::PATCH) => patch::begin(self, head.headers, id),
+            (Target::Upload(id), Method::HEAD) => head::begin(id, self.expired_before(now)),
+            (Target::Upload(id), Method::PATCH) => patch::begin(self, head.headers, id, self.expired_before(now)),
             (Target::Upload(id), Method::DELETE) => delete::begin(id),
             // Without a base path, a last segment that is not an id may still have been meant as one.
             (Target::Collection(_), Method::HEAD | Method::PATCH | Method::DELETE) if self.base_path.is_none() => {
@@ -287,10 +318,16 @@ impl Server {
         }
     }
 
+    /// Uploads last written before this have expired at `now`.
+    fn expired_before(&self, now: SystemTime) -> Option<SystemTime> {
+        self.expire_after.and_then(|age| now.checked_sub(age))
+    }
+
     fn options(&self) -> Response {
         let mut response = Response::new(StatusCode::NO_CONTENT)
             .header(headers::TUS_VERSION, HeaderValue::from_static(TUS_VERSION))
-            .header(headers::TUS_EXTENSION, HeaderValue::from_static(self.extensions()));
+            .header(headers::TUS_EXTENSION, HeaderValue::from_static(self.extensions()))
+            .header(headers::TUS_CHECKSUM_ALGORITHM, HeaderValue::from_static(checksum::ALGORITHMS));
         response.headers_mut().remove(headers::TUS_RESUMABLE);
         match self.max_size {
             Some(max) => response.number(headers::TUS_MAX_SIZE, max),

@@ -27,12 +27,23 @@ pub struct UploadState {
     /// Every byte arrived and the upload was finalised: it takes no more bytes. Stays true after a worker claimed
     /// it, for as long as the store remembers finished uploads.
     pub finished: bool,
+    /// When bytes were last committed (or the upload created), where the store keeps it: an unfinished upload
+    /// expires this long after it (expiration).
+    pub last_write: Option<SystemTime>,
 }
 
 impl UploadState {
     /// A state with empty metadata, not finished.
     pub fn new(id: UploadId, length: Option<u64>, offset: u64) -> Self {
-        UploadState { id, length, offset, metadata: Metadata::new(), server_metadata: Metadata::new(), finished: false }
+        UploadState {
+            id,
+            length,
+            offset,
+            metadata: Metadata::new(),
+            server_metadata: Metadata::new(),
+            finished: false,
+            last_write: None,
+        }
     }
 
     /// The state of a finished upload of `length` bytes, with nothing else known (what a store remembers of an

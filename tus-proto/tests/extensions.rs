@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use tus_proto::{Cors, Event, Server, UploadId};
+use tus_proto::{Cors, Event, HookOutcome, Interruption, RequestHead, Server, UploadId};
 
 const V: (&str, &str) = ("tus-resumable", "1.0.0");
 const OCTETS: (&str, &str) = ("content-type", "application/offset+octet-stream");
@@ -210,4 +210,151 @@ fn without_cors_there_are_no_cors_headers_and_options_stays_tus() {
     assert!(header(&r, "tus-version").is_some());
     assert_eq!(header(&r, "access-control-allow-origin"), None);
     assert_eq!(header(&r, "vary"), None);
+}
+
+/// `Upload-Checksum: <algorithm> <base64 digest>` of `data`, computed here by hand-picked vectors' algorithms.
+fn checksum(algorithm: &str, data: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest: Vec<u8> = match algorithm {
+        "sha1" => sha1::Sha1::digest(data).to_vec(),
+        "sha256" => sha2::Sha256::digest(data).to_vec(),
+        "sha512" => sha2::Sha512::digest(data).to_vec(),
+        "md5" => md5::Md5::digest(data).to_vec(),
+        "crc32" => crc32fast::hash(data).to_be_bytes().to_vec(),
+        other => panic!("{other}"),
+    };
+    format!("{algorithm} {}", base64::engine::general_purpose::STANDARD.encode(digest))
+}
+
+#[test]
+fn a_matching_checksum_keeps_the_bytes_in_every_algorithm() {
+    // A known vector: sha1("abc").
+    assert_eq!(checksum("sha1", b"abc"), "sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
+    let mut t = harness();
+    for algorithm in ["sha1", "sha256", "sha512", "md5", "crc32"] {
+        let id = t.create(6);
+        let value = checksum(algorithm, b"abc");
+        let path = format!("/files/{id}");
+        let headers = [V, OCTETS, ("upload-offset", "0"), ("content-length", "3"), ("upload-checksum", &value)];
+        let r = t.send("PATCH", &path, &headers, &[b"ab", b"c"]);
+        assert_eq!(r.status(), 204, "{algorithm}: {}", r.body());
+        assert_eq!(header(&r, "upload-offset"), Some("3"));
+    }
+}
+
+#[test]
+fn a_checksum_mismatch_is_460_and_keeps_nothing() {
+    let mut t = harness();
+    let id = t.create(6);
+    let path = format!("/files/{id}");
+    let wrong = checksum("sha1", b"abd");
+    let headers = [V, OCTETS, ("upload-offset", "0"), ("content-length", "3"), ("upload-checksum", &wrong)];
+    let r = t.send("PATCH", &path, &headers, &[b"abc"]);
+    assert_eq!(r.status(), 460);
+    assert_eq!(header(&r, "upload-offset"), Some("0"), "the offset stays");
+    assert_eq!(t.store.stat(id).unwrap().offset, 0);
+    assert!(r.events().is_empty(), "no progress: {:?}", r.events());
+    // The same bytes with the right checksum go in.
+    let right = checksum("sha1", b"abc");
+    let headers = [V, OCTETS, ("upload-offset", "0"), ("content-length", "3"), ("upload-checksum", &right)];
+    assert_eq!(t.send("PATCH", &path, &headers, &[b"abc"]).status(), 204);
+    assert_eq!(t.store.committed_bytes(id), Some(&b"abc"[..]));
+}
+
+#[test]
+fn a_checksummed_body_that_breaks_off_keeps_nothing() {
+    let mut t = harness();
+    let id = t.create(6);
+    let value = checksum("sha256", b"abcdef");
+    let parts = head(
+        "PATCH",
+        &format!("/files/{id}"),
+        &[V, OCTETS, ("upload-offset", "0"), ("content-length", "6"), ("upload-checksum", &value)],
+    );
+    let r = t.send_full(&parts, &[b"abc"], Some(Interruption::ClientGone), |_| HookOutcome::accept());
+    assert_eq!(r.status(), 400);
+    assert_eq!(t.store.stat(id).unwrap().offset, 0, "the checksum covers the whole body: nothing is kept");
+}
+
+#[test]
+fn checksum_header_refusals_are_400() {
+    let mut t = harness();
+    let id = t.create(6);
+    let path = format!("/files/{id}");
+    for bad in
+        ["sha3 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=", "SHA1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=", "sha1", "sha1 !!!", "sha1 YWJj"]
+    {
+        let headers = [V, OCTETS, ("upload-offset", "0"), ("content-length", "3"), ("upload-checksum", bad)];
+        let r = t.send("PATCH", &path, &headers, &[b"abc"]);
+        assert_eq!(r.status(), 400, "{bad:?}");
+        assert!(r.body().contains("checksum") || r.body().contains("Checksum"), "{bad:?}: {}", r.body());
+    }
+    let unsupported = t.send(
+        "PATCH",
+        &path,
+        &[V, OCTETS, ("upload-offset", "0"), ("content-length", "3"), ("upload-checksum", "sha3 AAAA")],
+        &[b"abc"],
+    );
+    assert!(unsupported.body().contains("sha1,sha256,sha512,md5,crc32"), "{}", unsupported.body());
+    assert_eq!(t.store.stat(id).unwrap().offset, 0);
+}
+
+#[test]
+fn creation_with_upload_verifies_its_checksum() {
+    let mut t = harness();
+    let wrong = checksum("md5", b"xyz");
+    let r = t.send(
+        "POST",
+        "/files",
+        &[V, OCTETS, ("host", "h"), ("upload-length", "3"), ("content-length", "3"), ("upload-checksum", &wrong)],
+        &[b"abc"],
+    );
+    assert_eq!(r.status(), 460);
+    assert_eq!(header(&r, "upload-offset"), Some("0"));
+    assert!(header(&r, "location").is_some(), "the upload was created; its bytes were not kept");
+}
+
+#[test]
+fn unfinished_uploads_carry_upload_expires_and_answer_410_once_expired() {
+    use std::time::{Duration, SystemTime};
+    let mut t = harness();
+    let r = t.send("POST", "/files", &[V, ("host", "h"), ("upload-length", "6")], &[]);
+    let created = SystemTime::UNIX_EPOCH + NOW;
+    let expires = httpdate::fmt_http_date(created + tus_proto::DEFAULT_EXPIRE_AFTER);
+    assert_eq!(header(&r, "upload-expires"), Some(expires.as_str()), "on the 201");
+    assert!(httpdate::parse_http_date(header(&r, "upload-expires").unwrap()).is_ok());
+    let id = id_of(&r);
+    let path = format!("/files/{id}");
+    assert_eq!(header(&t.send("HEAD", &path, &[V], &[]), "upload-expires"), Some(expires.as_str()), "on HEAD");
+    assert!(header(&t.patch(id, 0, &[b"abc"]), "upload-expires").is_some(), "on the 204 of a PATCH");
+
+    // Past its expiry, before any janitor ran: 410, never a bare 404.
+    let later = created + tus_proto::DEFAULT_EXPIRE_AFTER + Duration::from_secs(1);
+    let parts = head("HEAD", &path, &[V]);
+    let r = t.store.handle(&t.server, RequestHead::from_parts(&parts), &[], None, |_| HookOutcome::accept(), later);
+    assert_eq!(r.status(), 410);
+    let parts = head("PATCH", &path, &[V, OCTETS, ("upload-offset", "3"), ("content-length", "1")]);
+    let r = t.store.handle(&t.server, RequestHead::from_parts(&parts), &[b"d"], None, |_| HookOutcome::accept(), later);
+    assert_eq!(r.status(), 410);
+    assert_eq!(t.store.stat(id).unwrap().offset, 3, "an expired upload takes no bytes");
+
+    // A finished upload does not expire.
+    assert_eq!(t.patch(id, 3, &[b"def"]).status(), 204);
+    let r = t.store.handle(
+        &t.server,
+        RequestHead::from_parts(&head("HEAD", &path, &[V])),
+        &[],
+        None,
+        |_| HookOutcome::accept(),
+        later,
+    );
+    assert_eq!((r.status().as_u16(), header(&r, "upload-expires")), (204, None));
+
+    // Without expiration: no header, no extension.
+    let mut t = with_server(Server::builder().base_path("/files").never_expire().build().unwrap());
+    let r = t.send("POST", "/files", &[V, ("host", "h"), ("upload-length", "6")], &[]);
+    assert_eq!(header(&r, "upload-expires"), None);
+    let r = t.send("OPTIONS", "/files", &[], &[]);
+    assert!(!header(&r, "tus-extension").unwrap().contains("expiration"));
 }

@@ -16,7 +16,11 @@ fn options_advertises_version_extensions_and_max_size() {
     let r = t.send("OPTIONS", "/files", &[("tus-resumable", "0.2.2")], &[]);
     assert_eq!(r.status(), 204);
     assert_eq!(header(&r, "tus-version"), Some("1.0.0"));
-    assert_eq!(header(&r, "tus-extension"), Some("creation,creation-with-upload,creation-defer-length,termination"));
+    assert_eq!(
+        header(&r, "tus-extension"),
+        Some("creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,expiration")
+    );
+    assert_eq!(header(&r, "tus-checksum-algorithm"), Some("sha1,sha256,sha512,md5,crc32"));
     assert_eq!(header(&r, "tus-max-size"), Some("1000"));
     assert_eq!(header(&r, "tus-resumable"), None);
 

@@ -181,10 +181,11 @@ impl FileStore {
     /// Runs the janitor once over both directories, judging ages against `now` (an argument, so tests and
     /// schedulers decide the clock). See the [module docs](crate::janitor) for the cases.
     pub fn janitor(&self, config: &JanitorConfig, now: SystemTime) -> JanitorReport {
-        let mut report = JanitorReport::default();
+        // Forgetting first: what this run ends is remembered for a full `ended_upload_age`.
+        let forgotten = crate::tombstone::forget_older(&self.inner.ended, config.ended_upload_age, now);
+        let mut report = JanitorReport { forgotten, ..JanitorReport::default() };
         self.sweep_uploads(config, now, &mut report);
         self.sweep_completed(config, now, &mut report);
-        report.forgotten = crate::tombstone::forget_older(&self.inner.ended, config.ended_upload_age, now);
         report
     }
 
@@ -237,6 +238,10 @@ impl FileStore {
                 report.delete(dir.record(id), id, reason);
                 report.delete(data, id, reason);
                 report.delete(dir.release(id), id, reason);
+                if reason == Stale {
+                    // Expired: a client that comes back is told so (410), not that the upload never existed.
+                    crate::tombstone::remember(&self.inner.ended, id, crate::tombstone::Ended::Deleted);
+                }
             }
         }
     }

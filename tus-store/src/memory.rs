@@ -467,8 +467,12 @@ impl Store for MemoryStore {
 
     async fn sweep(&self, config: &JanitorConfig, now: SystemTime) -> Swept {
         let mut swept = Swept::default();
+        let mut expired = Vec::new();
         let mut state = self.lock();
+        let before = state.ended.len();
         let older = |t: SystemTime, age: Duration| now.duration_since(t).is_ok_and(|d| d > age);
+        state.ended.retain(|_, ended| !older(ended.at, config.ended_upload_age));
+        swept.forgotten = before - state.ended.len();
         state.uploads.retain(|id, entry| {
             let reason = if entry.claimed {
                 None
@@ -485,14 +489,18 @@ impl Store for MemoryStore {
                 }
                 Some(reason) => {
                     swept.removed.push((*id, reason));
+                    if reason == SweepReason::Stale {
+                        // Expired: a client that comes back is told so (Gone).
+                        expired.push(*id);
+                    }
                     false
                 }
                 None => true,
             }
         });
-        let before = state.ended.len();
-        state.ended.retain(|_, ended| !older(ended.at, config.ended_upload_age));
-        swept.forgotten = before - state.ended.len();
+        for id in expired {
+            state.ended.insert(id, Ended { finished: None, at: now });
+        }
         swept
     }
 }

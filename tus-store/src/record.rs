@@ -229,6 +229,7 @@ impl UploadRecord {
         state.metadata = self.metadata.clone();
         state.server_metadata = self.server_metadata.clone();
         state.finished = finished;
+        state.last_write = Some(self.last_write);
         state
     }
 }

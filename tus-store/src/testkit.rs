@@ -322,7 +322,7 @@ async fn sweep_removes_what_is_too_old_and_nothing_else<S: Store>(store: &S) {
     let swept = store.sweep(&config, later).await;
     assert_eq!(swept.ids(SweepReason::Stale), [stale_id], "a stale unfinished upload is removed: {swept:?}");
     assert!(swept.skipped_held >= 1, "a held upload is skipped: {swept:?}");
-    expect_kind(store.stat(stale_id).await, FailureKind::NotFound, "stat of a swept upload");
+    expect_kind(store.stat(stale_id).await, FailureKind::Gone, "an expired upload, once swept, is Gone");
     assert_eq!(stat(store, held_id).await.offset, 0, "the held upload is still there");
     assert!(stat(store, finished_id).await.finished, "a finished upload younger than its age stays");
 

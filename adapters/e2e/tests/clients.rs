@@ -1,50 +1,22 @@
 //! Real TUS clients (tus-js-client 4.3, tuspy 1.1) upload to every runtime; the finished files are checked by
 //! sha256. The clients are installed on first use, at the versions pinned in conformance/scripts/deps/ (npm ci and
 //! pip), by `conformance/scripts/peers.sh install tus-js-client|tuspy` into `target/tus-peers/`, where the peer
-//! tests' installs live too.
+//! tests' installs live too (common/mod.rs, shared with everyday.rs). Every client run is bounded and killed by its
+//! PID past the bound.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::time::Duration;
 
+use common::{clients_dir, node_prefix, python, run};
 use sha2::{Digest, Sha256};
 use tussi_e2e::{Options, TestServer, ALL};
 
-fn run(command: &mut Command) -> String {
-    let output = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8 output")
-}
-
-/// `peers.sh install CLIENT` (once per checkout: the script keeps what it installed and locks while it installs)
-/// and the value of the `NAME=` line it prints.
-fn install(client: &str, name: &str) -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/scripts/peers.sh");
-    let out = run(Command::new("bash").arg(script).args(["install", client]));
-    let value = out.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("no {name} in {out}"));
-    PathBuf::from(value)
-}
-
-/// The directory whose `node_modules` holds tus-js-client.
-fn node_prefix() -> &'static Path {
-    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
-    PREFIX.get_or_init(|| install("tus-js-client", "NODE_PREFIX="))
-}
-
-/// The python of a venv with tuspy.
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| install("tuspy", "PYTHON="))
-}
-
-fn clients_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
-}
+/// The bound on one client run (nine uploads of at most 10 MiB on loopback take seconds); past it the client is
+/// killed by its PID.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(300);
 
 struct Sample {
     path: PathBuf,
@@ -106,11 +78,14 @@ fn tus_js_client_uploads_to_every_runtime() {
     let specs = specs(&samples, &chunks);
     for rt in ALL {
         let server = TestServer::start(rt, Options::default());
-        let output = run(Command::new("node")
-            .arg(clients_dir().join("upload.mjs"))
-            .arg(&server.url)
-            .args(&specs)
-            .env("TUS_NODE_PREFIX", node_prefix()));
+        let output = run(
+            Command::new("node")
+                .arg(clients_dir().join("upload.mjs"))
+                .arg(&server.url)
+                .args(&specs)
+                .env("TUS_NODE_PREFIX", node_prefix()),
+            CLIENT_TIMEOUT,
+        );
         check_uploads(&server, &output, &samples, specs.len(), &format!("tus-js-client on {rt:?}"));
     }
 }
@@ -123,7 +98,10 @@ fn tuspy_uploads_to_every_runtime() {
     let specs = specs(&samples, &chunks);
     for rt in ALL {
         let server = TestServer::start(rt, Options::default());
-        let output = run(Command::new(python()).arg(clients_dir().join("upload.py")).arg(&server.url).args(&specs));
+        let output = run(
+            Command::new(python()).arg(clients_dir().join("upload.py")).arg(&server.url).args(&specs),
+            CLIENT_TIMEOUT,
+        );
         check_uploads(&server, &output, &samples, specs.len(), &format!("tuspy on {rt:?}"));
     }
 }
@@ -135,12 +113,15 @@ fn tus_js_client_resumes_an_interrupted_upload() {
     let big = &samples[2];
     for rt in ALL {
         let server = TestServer::start(rt, Options::default());
-        let output = run(Command::new("node")
-            .arg(clients_dir().join("upload.mjs"))
-            .arg("--interrupt")
-            .arg(&server.url)
-            .arg(format!("{}:262144", big.path.display()))
-            .env("TUS_NODE_PREFIX", node_prefix()));
+        let output = run(
+            Command::new("node")
+                .arg(clients_dir().join("upload.mjs"))
+                .arg("--interrupt")
+                .arg(&server.url)
+                .arg(format!("{}:262144", big.path.display()))
+                .env("TUS_NODE_PREFIX", node_prefix()),
+            CLIENT_TIMEOUT,
+        );
         let line = output.lines().find(|l| l.starts_with('{')).expect("a result line");
         assert_eq!(field(line, "url"), field(line, "firstUrl"), "{rt:?}: resumed the same upload, not a new one");
         let before: u64 =

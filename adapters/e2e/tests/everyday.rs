@@ -4,20 +4,23 @@
 //!   `uploadLengthDeferred` on a Node stream, `abort(true)`, and resuming through its Node `FileUrlStorage` an upload
 //!   that has already finished (and been claimed by the file worker);
 //! - tuspy (clients/everyday.py) with its defaults;
-//! - raw sockets: a HEAD during a silent PATCH reports what the PATCH stored, and a refused body is drained so the
-//!   client reads the 413 instead of a reset.
+//! - raw sockets: a HEAD during a silent PATCH reports what the PATCH stored, a refused body is drained so the
+//!   client reads the 413 instead of a reset, and creation-with-upload with `Expect: 100-continue` (the body sent
+//!   after the `100 Continue`; a POST refused from its head answered with the final status, no body sent).
 //!
-//! The clients are installed as in clients.rs (`conformance/scripts/peers.sh install tus-js-client|tuspy`, pinned
-//! versions, into `target/tus-peers/`). Every client process runs under a deadline and is killed by its PID past it;
-//! every socket has read and write timeouts.
+//! The clients are installed as in clients.rs (common/mod.rs: `conformance/scripts/peers.sh install
+//! tus-js-client|tuspy`, pinned versions, into `target/tus-peers/`). Every client process runs under a deadline and
+//! is killed by its PID past it; every socket has read and write timeouts.
+
+mod common;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{clients_dir, node_prefix, python, run_bounded};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tussi_e2e::{Options, Rt, TestServer, ALL};
@@ -26,73 +29,6 @@ const MIB: usize = 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Client processes
-
-/// Runs `command` to completion or until `timeout`, when it is killed (by its PID, through the child handle).
-/// Returns (success, stdout, stderr). Output is read on threads so a chatty child cannot block on a full pipe.
-fn run_bounded(command: &mut Command, timeout: Duration) -> (bool, String, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the client") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (out, err) = (out.join().expect("stdout reader"), err.join().expect("stderr reader"));
-    match status {
-        Some(status) => (status.success(), out, err),
-        None => panic!("{command:?} still running after {timeout:?}: killed\nstdout: {out}\nstderr: {err}"),
-    }
-}
-
-/// `peers.sh install CLIENT` (once per checkout) and the value of the `NAME=` line it prints.
-fn install(client: &str, name: &str) -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/scripts/peers.sh");
-    // A first install downloads from npm / PyPI: allow it time.
-    let (ok, out, err) =
-        run_bounded(Command::new("bash").arg(script).args(["install", client]), Duration::from_secs(900));
-    assert!(ok, "peers.sh install {client} failed:\n{out}\n{err}");
-    let value = out.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("no {name} in {out}"));
-    PathBuf::from(value)
-}
-
-/// The directory whose `node_modules` holds tus-js-client.
-fn node_prefix() -> &'static Path {
-    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
-    PREFIX.get_or_init(|| install("tus-js-client", "NODE_PREFIX="))
-}
-
-/// The python of a venv with tuspy.
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| install("tuspy", "PYTHON="))
-}
-
-fn clients_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
-}
 
 /// Runs `everyday.mjs MODE ENDPOINT ARGS...` and returns its JSON line; panics (showing the requests it sent and
 /// its error) when it fails. Uploads here are tens of MiB on loopback: 120 s is far beyond a healthy run.
@@ -392,6 +328,8 @@ fn tuspy_defaults_upload_a_file_over_10_mib_in_one_patch() {
 // Raw sockets
 
 struct Reply {
+    /// The response head as read, for messages.
+    head: String,
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -405,15 +343,16 @@ impl Reply {
 
 /// Sends one request on a new connection and reads the response.
 fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
-    let mut stream = connect(addr);
+    let mut stream = connect(addr, Duration::from_secs(15));
     stream.write_all(request).expect("send");
     read_reply(&mut stream, request.starts_with(b"HEAD ")).expect("read the response")
 }
 
-fn connect(addr: SocketAddr) -> TcpStream {
+/// A new connection whose reads and writes time out after `timeout`.
+fn connect(addr: SocketAddr, timeout: Duration) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(15))).expect("read timeout");
-    stream.set_write_timeout(Some(Duration::from_secs(15))).expect("write timeout");
+    stream.set_read_timeout(Some(timeout)).expect("read timeout");
+    stream.set_write_timeout(Some(timeout)).expect("write timeout");
     stream
 }
 
@@ -430,8 +369,8 @@ fn read_reply(stream: &mut TcpStream, head_request: bool) -> io::Result<Reply> {
         }
         raw.push(byte[0]);
     }
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let mut lines = text.split("\r\n");
+    let head = String::from_utf8_lossy(&raw).into_owned();
+    let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let status = status_line
         .split(' ')
@@ -445,7 +384,7 @@ fn read_reply(stream: &mut TcpStream, head_request: bool) -> io::Result<Reply> {
     let length = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0u8; if head_request || status == 204 { 0 } else { length }];
     stream.read_exact(&mut body)?;
-    Ok(Reply { status, headers, body })
+    Ok(Reply { head, status, headers, body })
 }
 
 fn create(addr: SocketAddr, length: u64) -> String {
@@ -456,6 +395,15 @@ fn create(addr: SocketAddr, length: u64) -> String {
     );
     assert_eq!(reply.status, 201, "creation");
     reply.header("location").expect("Location").rsplit('/').next().expect("id").to_owned()
+}
+
+/// The head of a creation-with-upload POST: an upload of `upload_length` bytes, a body of `content_length`, and the
+/// `extra` header lines (each ending in CRLF).
+fn post_with_upload(upload_length: u64, content_length: usize, extra: &str) -> String {
+    format!(
+        "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {upload_length}\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {content_length}\r\n{extra}\r\n"
+    )
 }
 
 fn head_request(id: &str) -> String {
@@ -482,7 +430,7 @@ fn a_head_during_a_stalled_patch_reports_what_it_stored_within_a_second() {
         let data = pattern(TOTAL);
         let id = create(server.addr, TOTAL as u64);
 
-        let mut stalled = connect(server.addr);
+        let mut stalled = connect(server.addr, Duration::from_secs(15));
         stalled.write_all(patch_head(&id, 0, TOTAL).as_bytes()).expect("PATCH head");
         stalled.write_all(&data[..SENT]).expect("2 MiB of the body");
         std::thread::sleep(Duration::from_millis(500));
@@ -543,9 +491,7 @@ struct Refusal {
 /// that streams its body and watches for an early response). Both directions have 20 s timeouts: a server that
 /// neither reads nor closes shows up as a write timeout.
 fn send_refused(addr: SocketAddr, head: &str, body_len: usize) -> Refusal {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("read timeout");
-    stream.set_write_timeout(Some(Duration::from_secs(20))).expect("write timeout");
+    let mut stream = connect(addr, Duration::from_secs(20));
     let mut writing = stream.try_clone().expect("clone");
     let head = head.as_bytes().to_vec();
     let writer = std::thread::spawn(move || {
@@ -618,10 +564,92 @@ fn a_refused_body_is_drained_and_the_client_reads_the_413() {
         assert_eq!(reply.header("upload-offset"), Some("0"), "{rt:?}: a refused declared body stores nothing");
 
         // Creation-with-upload whose body is longer than the Upload-Length it declares.
-        let head = format!(
-            "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 1000\r\n\
-             Content-Type: application/offset+octet-stream\r\nContent-Length: {BODY}\r\n\r\n"
-        );
+        let head = post_with_upload(1000, BODY, "");
         assert_refused_and_read(send_refused(server.addr, &head, BODY), BODY, &format!("{rt:?}: 24 MiB POST"));
+    }
+}
+
+const EXPECT_CONTINUE: &str = "Expect: 100-continue\r\n";
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Case 9: creation-with-upload with `Expect: 100-continue` (as curl and .NET's HttpClient send a larger body): the
+/// client sends the head alone and waits; the server, taking the body, answers `100 Continue`; the client sends the
+/// body and reads the 201 of an upload that holds it.
+#[test]
+fn creation_with_upload_expecting_100_continue_gets_a_100_then_the_201() {
+    const LEN: usize = 1000;
+    let data = pattern(LEN);
+    for rt in ALL {
+        let server = TestServer::start(rt, Options::default());
+        // The read timeout bounds the wait for the 100 Continue: a server that never asks for the body fails here.
+        let mut stream = connect(server.addr, Duration::from_secs(5));
+        let head = post_with_upload(LEN as u64, LEN, EXPECT_CONTINUE);
+        let sent = Instant::now();
+        stream.write_all(head.as_bytes()).expect("the POST head");
+        let interim = read_reply(&mut stream, false)
+            .unwrap_or_else(|e| panic!("{rt:?}: no answer within 5 s to the head alone (the body not sent): {e}"));
+        let waited = sent.elapsed();
+        assert_eq!(interim.status, 100, "{rt:?}: the answer to the head alone: {:?}", interim.head);
+        assert!(interim.head.starts_with("HTTP/1.1 100 Continue\r\n"), "{rt:?}: {:?}", interim.head);
+
+        stream.write_all(&data).expect("the body");
+        let reply = read_reply(&mut stream, false).expect("the response to the POST");
+        assert_eq!(reply.status, 201, "{rt:?}: {:?} {}", reply.head, String::from_utf8_lossy(&reply.body));
+        assert_eq!(reply.header("upload-offset"), Some("1000"), "{rt:?}: {:?}", reply.head);
+        let location = reply.header("location").unwrap_or_else(|| panic!("{rt:?}: no Location: {:?}", reply.head));
+        let id = id_of(location);
+        let head_reply = exchange(server.addr, head_request(&id).as_bytes());
+        assert_eq!(head_reply.header("upload-offset"), Some("1000"), "{rt:?}: HEAD {location}: {:?}", head_reply.head);
+        assert!(std::fs::read(server.completed_file(&id)).ok() == Some(data.clone()), "{rt:?}: the stored bytes");
+        eprintln!(
+            "{rt:?}: sent {head:?}; read {:?} after {waited:?}; sent {LEN} bytes; read {:?}",
+            interim.head, reply.head
+        );
+    }
+}
+
+/// Case 10: a POST with `Expect: 100-continue` that the server refuses from its head alone (a 2000-byte body for a
+/// 1000-byte upload) is answered at once with the final 413 and no `100 Continue` before it, so the client never
+/// sends the body; nothing is created.
+#[test]
+fn a_post_expecting_100_continue_refused_by_its_head_gets_the_413_without_sending_the_body() {
+    for rt in ALL {
+        let server = TestServer::start(rt, Options::default());
+        let before = files_under(server.dir());
+        let mut stream = connect(server.addr, Duration::from_secs(5));
+        let head = post_with_upload(1000, 2000, EXPECT_CONTINUE);
+        stream.write_all(head.as_bytes()).expect("the POST head");
+        let reply = read_reply(&mut stream, false)
+            .unwrap_or_else(|e| panic!("{rt:?}: no answer within 5 s to the head alone (the body not sent): {e}"));
+        assert_eq!(
+            reply.status, 413,
+            "{rt:?}: the first answer to the head alone, which must be final (no 100 Continue): {:?}",
+            reply.head
+        );
+        // What the connection does next is only logged: hyper closes it, since the body it never asked for may
+        // still come.
+        stream.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+        let mut rest = Vec::new();
+        let after = stream.read_to_end(&mut rest).map(|_| String::from_utf8_lossy(&rest).into_owned());
+        eprintln!(
+            "{rt:?}: sent {head:?}; read {:?} {:?}; then {after:?}",
+            reply.head,
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(files_under(server.dir()), before, "{rt:?}: the refused POST created files");
     }
 }

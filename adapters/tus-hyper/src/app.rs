@@ -141,6 +141,19 @@ impl<S: Store> TusAppBuilder<S> {
         self
     }
 
+    /// How long an unfinished upload lives after its last write: answers carry `Upload-Expires`, a request past it
+    /// gets 410. Default: one day — keep it equal to the `stale_upload_age` of the janitor that sweeps the store.
+    pub fn expire_after(mut self, age: Duration) -> Self {
+        self.server = self.server.expire_after(age);
+        self
+    }
+
+    /// Uploads never expire (for a store nobody sweeps): no `Upload-Expires`, no expiration extension.
+    pub fn never_expire(mut self) -> Self {
+        self.server = self.server.never_expire();
+        self
+    }
+
     /// Answers CORS preflights and adds CORS headers to every response (see [`Cors`](tus_proto::Cors)). Default:
     /// off — leave it off when a layer of the host application handles CORS (tower-http's `CorsLayer`).
     pub fn cors(mut self, cors: tus_proto::Cors) -> Self {

@@ -1,4 +1,5 @@
-//! Reading what is left of a refused request's body, so that the client reads the answer instead of a broken pipe.
+//! Reading what is left of a refused request's body, so that the client reads the answer instead of a broken pipe;
+//! and the body wrapper that knows how far a body got (and keeps its trailers).
 //!
 //! A server that answers before the body is read and then closes the connection resets it while the client is
 //! still sending: the client's next write fails (EPIPE, ECONNRESET) and it never reads the status. Browsers and
@@ -34,11 +35,18 @@ pub(crate) struct Tracked<B> {
     polled: bool,
     ended: bool,
     last_frame: Option<Instant>,
+    /// The body's trailers, once they came (a chunked body may end with some: an `Upload-Checksum`).
+    trailers: Option<HeaderMap>,
 }
 
 impl<B> Tracked<B> {
     pub(crate) fn new(inner: B) -> Self {
-        Tracked { inner, polled: false, ended: false, last_frame: None }
+        Tracked { inner, polled: false, ended: false, last_frame: None, trailers: None }
+    }
+
+    /// The trailers the body ended with, if any came.
+    pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
+        self.trailers.take()
     }
 
     /// Whether the body was being read and has gone silent.
@@ -57,7 +65,12 @@ impl<B: Body + Unpin> Body for Tracked<B> {
         let poll = Pin::new(&mut this.inner).poll_frame(cx);
         match &poll {
             Poll::Ready(None | Some(Err(_))) => this.ended = true,
-            Poll::Ready(Some(Ok(_))) => this.last_frame = Some(Instant::now()),
+            Poll::Ready(Some(Ok(frame))) => {
+                this.last_frame = Some(Instant::now());
+                if let Some(trailers) = frame.trailers_ref() {
+                    this.trailers = Some(trailers.clone());
+                }
+            }
             Poll::Pending => {}
         }
         poll

@@ -51,7 +51,11 @@ where
         let response = app.server.finish(head, response);
         log_outcome(&response);
         drain(app, runtime, &parts.headers, &mut body).await;
-        let (response, events) = response.into_http();
+        let (mut response, events) = response.into_http();
+        if response.status().as_u16() == 460 {
+            // No standard reason phrase: hyper would write "<none>".
+            response.extensions_mut().insert(hyper::ext::ReasonPhrase::from_static(b"Checksum Mismatch"));
+        }
         deliver(app, events).await;
         response.map(|reason| Full::new(Bytes::from(reason)))
     }
@@ -59,7 +63,7 @@ where
     .await
 }
 
-async fn drive<S, B>(app: &TusApp<S>, runtime: &Runtime, head: RequestHead<'_>, body: &mut B) -> Response
+async fn drive<S, B>(app: &TusApp<S>, runtime: &Runtime, head: RequestHead<'_>, body: &mut Tracked<B>) -> Response
 where
     S: Store,
     B: Body + Unpin,
@@ -100,7 +104,7 @@ where
                 open.continue_with(result)
             }
             Step::Receive(rx) => match read_before_open.take() {
-                Some((data, ending)) => receive_read(app, rx, data, ending).await,
+                Some((data, ending)) => receive_read(app, rx, data, ending, body.take_trailers()).await,
                 None => receive(app, runtime, rx, body).await,
             },
             Step::Commit(mut commit) => {
@@ -161,23 +165,22 @@ async fn receive_read<S: Store>(
     mut rx: Receive<S::Upload>,
     data: Bytes,
     ending: Option<Interruption>,
+    trailers: Option<http::HeaderMap>,
 ) -> Step<S::Upload> {
-    let start = rx.write_offset();
     let accepted = rx.accept(&data).len();
     if accepted > 0 {
         if let Err(failure) = write(app, &mut rx, vec![data.slice(..accepted)]).await {
             return rx.failed(failure);
         }
     }
-    conclude(rx, start, ending)
+    if let Some(trailers) = trailers {
+        rx.trailers(&trailers);
+    }
+    conclude(rx, ending)
 }
 
-/// Ends a body that was written from `start`: records the bytes and the offset, then finishes or reports how the
-/// body was cut.
-fn conclude<U>(rx: Receive<U>, start: u64, ending: Option<Interruption>) -> Step<U> {
-    let span = tracing::Span::current();
-    span.record("bytes", rx.write_offset() - start);
-    span.record("offset", rx.write_offset());
+/// Ends a body: finishes, or reports how it was cut.
+fn conclude<U>(rx: Receive<U>, ending: Option<Interruption>) -> Step<U> {
     match ending {
         Some(why) => rx.interrupted(why),
         None => rx.finish(),
@@ -193,7 +196,12 @@ const STALE_AFTER: Duration = Duration::from_millis(500);
 /// in one storage call. A batch is as large as the shared budget grants (up to `batch_size`, at least
 /// [`SMALL_WRITE`]).
 /// While a batch is written, the body is read ahead with what the budget has free.
-async fn receive<S, B>(app: &TusApp<S>, runtime: &Runtime, mut rx: Receive<S::Upload>, body: &mut B) -> Step<S::Upload>
+async fn receive<S, B>(
+    app: &TusApp<S>,
+    runtime: &Runtime,
+    mut rx: Receive<S::Upload>,
+    body: &mut Tracked<B>,
+) -> Step<S::Upload>
 where
     S: Store,
     B: Body + Unpin,
@@ -202,7 +210,6 @@ where
     let mut batch = Batch::default();
     let mut reservation: Option<Reservation> = None;
     let mut ahead = ReadAhead::default();
-    let start = rx.write_offset();
     let ending = loop {
         let data = match next_data(app, runtime, &mut rx, body, &mut ahead).await {
             Ok(data) => data,
@@ -236,7 +243,7 @@ where
             }
             // A DELETE of this upload stops it at once, however lively the body.
             if app.store.release_requested(rx.upload()) == ReleaseRequest::Terminate {
-                return conclude(rx, start, Some(Interruption::Terminated));
+                return conclude(rx, Some(Interruption::Terminated));
             }
         }
         if rx.overflowed() {
@@ -248,7 +255,10 @@ where
             return rx.failed(failure);
         }
     }
-    conclude(rx, start, ending)
+    if let Some(trailers) = body.take_trailers() {
+        rx.trailers(&trailers);
+    }
+    conclude(rx, ending)
 }
 
 /// The next data of the body, or how it ended: what was read ahead first, then the body itself, with the read
@@ -328,7 +338,25 @@ async fn run_create_hook<S>(app: &TusApp<S>, hook: &CreateHook) -> HookOutcome {
 /// carries the method, path and upload id.
 fn log_outcome(response: &Response) {
     let status = response.status();
-    tracing::Span::current().record("status", status.as_u16());
+    let span = tracing::Span::current();
+    span.record("status", status.as_u16());
+    // What the request kept, from what it answers: a body the checksum refused kept nothing.
+    let kept: u64 = response
+        .events()
+        .iter()
+        .map(|event| match event {
+            tus_proto::Event::Progress { bytes_written, .. } => *bytes_written,
+            _ => 0,
+        })
+        .sum();
+    if kept > 0 {
+        span.record("bytes", kept);
+    }
+    let offset =
+        response.headers().get(tus_proto::headers::UPLOAD_OFFSET).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(offset) = offset {
+        span.record("offset", offset);
+    }
     // An answer to HEAD carries no reason: the status's own name stands in.
     let reason = Some(response.body()).filter(|r| !r.is_empty()).or(status.canonical_reason()).unwrap_or_default();
     if status.is_server_error() {

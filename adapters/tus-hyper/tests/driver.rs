@@ -336,3 +336,60 @@ async fn a_body_that_ends_or_overflows_while_read_ahead_is_committed_as_far_as_i
     let state = store.inner.stat(id).await.expect("state");
     assert_eq!(state.offset, 1550, "stored up to the length, nothing past it");
 }
+
+/// A body of `data` in two frames, ended by the trailers `trailers`.
+fn with_trailers(data: &[u8], trailers: http::HeaderMap) -> StreamBody<FrameStream> {
+    let (a, b) = data.split_at(data.len() / 2);
+    let frames = vec![
+        Ok(Frame::data(Bytes::copy_from_slice(a))),
+        Ok(Frame::data(Bytes::copy_from_slice(b))),
+        Ok(Frame::trailers(trailers)),
+    ];
+    StreamBody::new(futures_lite::stream::iter(frames))
+}
+
+#[tokio::test]
+async fn a_checksum_trailer_is_verified_and_a_mismatch_keeps_nothing() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let store = MemoryStore::new();
+    let app = TusApp::builder(store.clone()).base_path("/files").build().map(Arc::new).expect("app");
+    let rt = runtime();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let trailer = |bytes: &[u8]| {
+        let digest = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes));
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("upload-checksum", format!("sha256 {digest}").parse().expect("value"));
+        trailers
+    };
+    let announced = |request: Request<StreamBody<FrameStream>>| {
+        let (mut parts, body) = request.into_parts();
+        parts.headers.insert("trailer", "Upload-Checksum".parse().expect("value"));
+        Request::from_parts(parts, body)
+    };
+    let id = id_of(&handle(&app, &rt, post(data.len() as u64), None).await);
+
+    let wrong = announced(patch(id, 0, with_trailers(&data, trailer(b"something else"))));
+    let response = handle(&app, &rt, wrong, None).await;
+    assert_eq!(response.status().as_u16(), 460);
+    assert_eq!(response.headers()["upload-offset"], "0");
+    assert_eq!(store.stat(id).await.expect("state").offset, 0, "a mismatch keeps nothing");
+
+    let unannounced = patch(id, 0, with_trailers(&data, trailer(&data)));
+    let response = handle(&app, &rt, unannounced, None).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "an unannounced trailer was not hashed: refused");
+    assert_eq!(store.stat(id).await.expect("state").offset, 0);
+
+    let id = id_of(&handle(&app, &rt, post(data.len() as u64), None).await);
+    let right = announced(patch(id, 0, with_trailers(&data, trailer(&data))));
+    let response = handle(&app, &rt, right, None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (_, stored) = finished(&store, id).await;
+    assert!(stored == data);
+
+    let id = id_of(&handle(&app, &rt, post(data.len() as u64), None).await);
+    let missing = announced(patch(id, 0, with_trailers(&data, http::HeaderMap::new())));
+    let response = handle(&app, &rt, missing, None).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "an announced trailer that never came");
+    assert_eq!(store.stat(id).await.expect("state").offset, 0);
+}

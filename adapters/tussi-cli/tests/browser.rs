@@ -22,9 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use common::{test_data, wait_bounded, wait_for_file, Server};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use common::{run_bounded, test_data, wait_for_file, Server};
 use serde_json::Value;
 
 const MIB: usize = 1 << 20;
@@ -76,40 +74,21 @@ struct DriverRun {
 /// SIGTERM lets puppeteer close Chromium; Chromium also exits by itself when the driver's pipe to it closes.
 fn run_driver(installed: &Installed, args: &[&str]) -> DriverRun {
     let timeout = DRIVER_TIMEOUT.as_secs().to_string();
-    let mut child = Command::new("node")
-        .arg(browser_dir().join("uppy.mjs"))
-        .args(args)
-        .args(["--timeout", &timeout])
-        .env("TUS_BROWSER_PREFIX", &installed.node_prefix)
-        .env("CHROMIUM", &installed.chromium)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start node (the CI installs nodejs)");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = wait_bounded(&mut child, DRIVER_TIMEOUT + Duration::from_secs(30)).unwrap_or_else(|| {
-        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-        if wait_bounded(&mut child, Duration::from_secs(10)).is_none() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("the browser driver overstayed its own {DRIVER_TIMEOUT:?} limit and was killed");
-    });
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
-    eprintln!("[browser] exit {:?}\n{stdout}{stderr}", status.code());
-    let lines = stdout.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
-    DriverRun { status, lines, stdout }
+    let run = run_bounded(
+        Command::new("node")
+            .arg(browser_dir().join("uppy.mjs"))
+            .args(args)
+            .args(["--timeout", &timeout])
+            .env("TUS_BROWSER_PREFIX", &installed.node_prefix)
+            .env("CHROMIUM", &installed.chromium),
+        "node (the CI installs nodejs)",
+        DRIVER_TIMEOUT + Duration::from_secs(30),
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|| panic!("the browser driver overstayed its own {DRIVER_TIMEOUT:?} limit and was killed"));
+    eprintln!("[browser] exit {:?}\n{}{}", run.status.code(), run.stdout, run.stderr);
+    let lines = run.stdout.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    DriverRun { status: run.status, lines, stdout: run.stdout }
 }
 
 impl DriverRun {

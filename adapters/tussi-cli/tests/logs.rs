@@ -4,33 +4,15 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::Server;
-
-/// One request on its own connection; the status line's code and the whole response.
-fn request(server: &Server, head: &str) -> (u16, String) {
-    let authority = server.url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("URL");
-    let mut stream = TcpStream::connect(authority).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let head = head.replace('\n', "\r\n");
-    write!(stream, "{head}Host: {authority}\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status line");
-    (status, response)
-}
+use common::{header, request, Server};
 
 /// Creates an upload of `length` bytes and returns its path.
 fn create(server: &Server, length: u64) -> String {
     let (status, response) = request(server, &format!("POST /files/ HTTP/1.1\nUpload-Length: {length}\n"));
     assert_eq!(status, 201, "{response}");
-    let location = response
-        .lines()
-        .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
-        .expect("Location");
+    let location = header(&response, "location").expect("Location");
     location.split_once("//").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned())).expect("path")
 }
 

@@ -240,6 +240,8 @@ impl Harness {
             .max_size(MAX_SIZE)
             .max_chunk_size(MAX_CHUNK)
             .base_path("/files")
+            // The model has no expiry: its clock advances by days between operations.
+            .never_expire()
             .build()
             .expect("a valid configuration");
         Harness {

@@ -128,7 +128,8 @@ pub(crate) struct ServerArgs {
     #[arg(short = 'y', long, env = "TUSSI_NO_PROMPT", value_parser = BoolishValueParser::new())]
     pub(crate) no_prompt: bool,
 
-    /// Delete unfinished uploads with no write for this long, in seconds (janitor).
+    /// Unfinished uploads expire this long after their last write, in seconds: announced in Upload-Expires,
+    /// answered 410 afterwards, and deleted by the janitor.
     #[arg(long, env = "TUSSI_STALE_UPLOAD_AGE", value_name = "SECS", default_value_t = 86_400)]
     pub(crate) stale_upload_age: u64,
 

@@ -153,6 +153,8 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
         .inline_writes_at_once(threads.serving);
     let mut builder = TusApp::builder(store)
         .base_path(BASE_PATH)
+        // What the server promises in Upload-Expires is what the janitor does.
+        .expire_after(Duration::from_secs(args.stale_upload_age))
         .max_metadata_size(args.max_metadata_size)
         .trusted_proxies(args.trusted_proxies.iter().cloned())
         .on_event(on_event);

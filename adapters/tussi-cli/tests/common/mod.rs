@@ -1,12 +1,13 @@
 //! Shared helpers of the end-to-end tests: start `tussi-server` on 127.0.0.1 and a free port (`--port 0`, read
-//! back from the banner), run `tussi-upload` with a time limit, wait for files with a bound. Every process is
-//! stopped by its own PID; every wait is bounded.
+//! back from the banner), run `tussi-upload` (or any program: `run_bounded`) with a time limit, wait for files with
+//! a bound. Every process is stopped by its own PID; every wait is bounded.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead as _, BufReader, Read as _};
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -98,11 +99,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
-            if wait_bounded(&mut self.child, Duration::from_secs(10)).is_none() {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-            }
+            stop(&mut self.child, Duration::from_secs(10));
         }
     }
 }
@@ -134,7 +131,20 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     }
 }
 
-/// What a finished `tussi-upload` run printed.
+/// Stops `child` by its PID: SIGTERM, then SIGKILL if it still runs after `grace` (at once when `grace` is zero);
+/// reaps it.
+pub fn stop(child: &mut Child, grace: Duration) {
+    if !grace.is_zero() {
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        if wait_bounded(child, grace).is_some() {
+            return;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// What a finished process (`tussi-upload`, the browser driver) printed.
 #[derive(Debug)]
 pub struct Run {
     /// Exit status.
@@ -152,37 +162,43 @@ impl Run {
     }
 }
 
-/// Runs `tussi-upload` in `cwd` with `args` and no stdin, killed after `limit`.
-pub fn upload(cwd: &Path, args: &[&str], limit: Duration) -> Run {
-    let mut child = Command::new(UPLOAD)
-        .current_dir(cwd)
-        .args(args)
-        .env_remove("TUSSI_URL")
+/// Runs `command` with no stdin, its stdout and stderr read to their ends on two threads (a chatty child cannot
+/// block on a full pipe), and waits for it at most `limit`. If it still runs then, it is stopped by its PID
+/// ([`stop`] with `grace`) and the answer is `None`. `what` names the program when it cannot be started.
+pub fn run_bounded(command: &mut Command, what: &str, limit: Duration, grace: Duration) -> Option<Run> {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start tussi-upload");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = match wait_bounded(&mut child, limit) {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tussi-upload did not finish within {limit:?}");
-        }
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let out = read_on_a_thread(child.stdout.take().unwrap());
+    let err = read_on_a_thread(child.stderr.take().unwrap());
+    let Some(status) = wait_bounded(&mut child, limit) else {
+        stop(&mut child, grace);
+        return None;
     };
-    let run = Run { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() };
+    Some(Run { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() })
+}
+
+/// Reads `stream` to its end on a thread of its own.
+fn read_on_a_thread(mut stream: impl std::io::Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Runs `tussi-upload` in `cwd` with `args` and no stdin, killed after `limit`.
+pub fn upload(cwd: &Path, args: &[&str], limit: Duration) -> Run {
+    let run = run_bounded(
+        Command::new(UPLOAD).current_dir(cwd).args(args).env_remove("TUSSI_URL"),
+        "tussi-upload",
+        limit,
+        Duration::ZERO,
+    )
+    .unwrap_or_else(|| panic!("tussi-upload did not finish within {limit:?}"));
     eprintln!("[upload {args:?}] exit {:?}\n{}{}", run.status.code(), run.stdout, run.stderr);
     run
 }
@@ -204,4 +220,24 @@ pub fn test_data(len: usize, seed: u64) -> Vec<u8> {
     let mut data = vec![0; len];
     tussi_cli::source::fill_generated(seed, 0, &mut data);
     data
+}
+
+/// One raw HTTP/1.1 request to `server` on its own connection, with `Host`, `Tus-Resumable: 1.0.0` and
+/// `Connection: close` added to `head` (its lines end in `\n`): the status and the whole response.
+pub fn request(server: &Server, head: &str) -> (u16, String) {
+    use std::io::Write as _;
+    let authority = server.url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("URL");
+    let mut stream = std::net::TcpStream::connect(authority).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = head.replace('\n', "\r\n");
+    write!(stream, "{head}Host: {authority}\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).expect("response");
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    (status, response)
+}
+
+/// A header's value in a raw response, by its lower-case name (hyper writes names lower-case).
+pub fn header<'r>(response: &'r str, name: &str) -> Option<&'r str> {
+    response.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim)
 }
