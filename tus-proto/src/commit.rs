@@ -6,7 +6,7 @@ use http::header::HeaderValue;
 use http::StatusCode;
 
 use crate::response::headers;
-use crate::{Event, Response, Step, StoreFailure, UploadState};
+use crate::{Concat, Event, Response, Step, StoreFailure, UploadState};
 
 /// How the body of a PATCH ended, which decides the answer after the commit.
 #[derive(Debug)]
@@ -84,7 +84,8 @@ impl<U> Commit<U> {
                 if self.stored > 0 {
                     events.push(Event::Progress { upload: state.clone(), bytes_written: self.stored });
                 }
-                if self.complete {
+                // A partial upload is only a part: the final that assembles it completes.
+                if self.complete && state.concat != Some(Concat::Partial) {
                     events.push(Event::Completed { upload: state.clone() });
                 }
                 events

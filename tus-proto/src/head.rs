@@ -6,10 +6,10 @@ use http::header::HeaderValue;
 use http::StatusCode;
 
 use crate::response::headers;
-use crate::{Response, Step, StoreFailure, UploadId, UploadState};
+use crate::{Concat, Response, Step, StoreFailure, UploadId, UploadState};
 
-pub(crate) fn begin<U>(id: UploadId, expired_before: Option<SystemTime>) -> Step<U> {
-    Step::Stat(Stat { id, expired_before })
+pub(crate) fn begin<U>(id: UploadId, expired_before: Option<SystemTime>, collection: String) -> Step<U> {
+    Step::Stat(Stat { id, expired_before, collection })
 }
 
 /// Asks for the state of an upload (a shared, read-only look). Answer with [`Stat::continue_with`].
@@ -19,6 +19,8 @@ pub struct Stat {
     id: UploadId,
     /// An unfinished upload last written before this has expired.
     expired_before: Option<SystemTime>,
+    /// The path uploads live under, for the URLs of `Upload-Concat`.
+    collection: String,
 }
 
 impl Stat {
@@ -34,8 +36,22 @@ impl Stat {
             Err(failure) => Response::failure(&failure),
             Ok(state) if is_expired(&state, self.expired_before) => expired(),
             Ok(state) => {
-                let mut response =
-                    Response::new(StatusCode::NO_CONTENT).no_store().number(headers::UPLOAD_OFFSET, state.offset);
+                let mut response = Response::new(StatusCode::NO_CONTENT).no_store();
+                // A final upload has no offset until it is assembled.
+                let unassembled = matches!(state.concat, Some(Concat::Final(_))) && !state.finished;
+                if !unassembled {
+                    response = response.number(headers::UPLOAD_OFFSET, state.offset);
+                }
+                match &state.concat {
+                    None => {}
+                    Some(Concat::Partial) => {
+                        response = response.header(headers::UPLOAD_CONCAT, HeaderValue::from_static("partial"))
+                    }
+                    Some(Concat::Final(parts)) => {
+                        let urls: Vec<String> = parts.iter().map(|id| format!("{}/{id}", self.collection)).collect();
+                        response = response.header_str(headers::UPLOAD_CONCAT, &format!("final;{}", urls.join(" ")));
+                    }
+                }
                 response = match state.length {
                     Some(length) => response.number(headers::UPLOAD_LENGTH, length),
                     None => response.header(headers::UPLOAD_DEFER_LENGTH, HeaderValue::from_static("1")),

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use crate::{
-    CreateHook, FailureKind, HookOutcome, Interruption, NewUpload, RequestHead, Response, Server, Step, StoreFailure,
-    UploadId, UploadState,
+    Concat, CreateHook, FailureKind, HookOutcome, Interruption, NewUpload, RequestHead, Response, Server, Step,
+    StoreFailure, UploadId, UploadState,
 };
 
 /// The storage operations a [`MemoryStore`] can be told to fail.
@@ -86,12 +86,25 @@ impl MemoryStore {
         self.uploads.get_mut(&id).ok_or_else(|| StoreFailure::new(FailureKind::NotFound, format!("no upload {id}")))
     }
 
-    /// Creates an upload.
+    /// Creates an upload; a final one only when every part is a finished partial upload (its length is theirs).
     pub fn create(&mut self, new: &NewUpload) -> Result<(MemoryUpload, UploadId), StoreFailure> {
         self.injected(Operation::Create)?;
+        let mut length = new.length;
+        if let Some(Concat::Final(parts)) = &new.concat {
+            let mut sum = 0;
+            for part in parts {
+                let state = self.uploads.get(part).map(|e| &e.state);
+                match state {
+                    Some(s) if s.concat == Some(Concat::Partial) && s.length.is_some() => sum += s.length.unwrap_or(0),
+                    _ => return Err(StoreFailure::new(FailureKind::InvalidConcat, format!("{part} is no partial"))),
+                }
+            }
+            length = Some(sum);
+        }
         self.created += 1;
         let id = UploadId::from_uuid(uuid::Uuid::from_u128(0x4000_8000_0000_0000_0000 | self.created));
-        let mut state = UploadState::new(id, new.length, 0);
+        let mut state = UploadState::new(id, length, 0);
+        state.concat = new.concat.clone();
         state.metadata = new.metadata.clone();
         state.server_metadata = new.server_metadata.clone();
         state.last_write = Some(new.created_at);
@@ -135,7 +148,16 @@ impl MemoryStore {
         if complete {
             entry.state.length = Some(offset);
         }
-        Ok(entry.state.clone())
+        let committed = entry.state.clone();
+        if complete && committed.concat == Some(Concat::Partial) {
+            let waits = |s: &UploadState| matches!(&s.concat, Some(Concat::Final(p)) if p.contains(&upload.id));
+            let waiting: Vec<UploadId> =
+                self.uploads.iter().filter(|(_, e)| !e.state.finished && waits(&e.state)).map(|(id, _)| *id).collect();
+            for id in waiting {
+                self.assemble(&MemoryUpload { id })?;
+            }
+        }
+        Ok(committed)
     }
 
     /// Records the length of an upload created without one.
@@ -143,6 +165,31 @@ impl MemoryStore {
         self.injected(Operation::DeclareLength)?;
         let entry = self.entry(upload.id)?;
         entry.state.length = Some(length);
+        Ok(entry.state.clone())
+    }
+
+    /// Assembles a final upload from its parts, finishes it and removes the parts; while some part is still
+    /// uploading, the final stays as it is (the commit completing the last part assembles it).
+    pub fn assemble(&mut self, upload: &MemoryUpload) -> Result<UploadState, StoreFailure> {
+        let Some(Concat::Final(parts)) = self.entry(upload.id)?.state.concat.clone() else {
+            return Err(StoreFailure::new(FailureKind::Internal, "not a final upload"));
+        };
+        let mut data = Vec::new();
+        for part in &parts {
+            match self.uploads.get(part) {
+                Some(e) if e.state.finished => data.extend_from_slice(self.committed_bytes(*part).unwrap_or_default()),
+                Some(_) => return Ok(self.entry(upload.id)?.state.clone()),
+                None => return Err(StoreFailure::new(FailureKind::InvalidConcat, "a part vanished")),
+            }
+        }
+        for part in &parts {
+            self.uploads.remove(part);
+        }
+        let entry = self.entry(upload.id)?;
+        entry.state.offset = data.len() as u64;
+        entry.state.length = Some(entry.state.offset);
+        entry.state.finished = true;
+        entry.data = data;
         Ok(entry.state.clone())
     }
 
@@ -164,7 +211,8 @@ impl MemoryStore {
 
     /// Claims a finished upload: removes it and returns its state and bytes.
     pub fn claim(&mut self, id: UploadId) -> Option<(UploadState, Vec<u8>)> {
-        if !self.uploads.get(&id)?.state.finished {
+        let state = &self.uploads.get(&id)?.state;
+        if !state.finished || state.concat == Some(Concat::Partial) {
             return None;
         }
         let mut entry = self.uploads.remove(&id)?;
@@ -235,6 +283,10 @@ impl MemoryStore {
                 Step::Terminate(t) => {
                     let result = self.delete(t.id());
                     t.continue_with(result)
+                }
+                Step::Assemble(mut a) => {
+                    let result = self.assemble(a.upload());
+                    a.continue_with(result)
                 }
             };
         }

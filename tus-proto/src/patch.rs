@@ -10,7 +10,7 @@ use crate::commit::{commit_or_respond, too_large, AfterCommit, Ending, Interrupt
 use crate::head::{expired, is_expired};
 use crate::parse::{self, Single};
 use crate::response::headers;
-use crate::{Event, Response, Server, Step, StoreFailure, UploadId, UploadState};
+use crate::{Concat, Event, Response, Server, Step, StoreFailure, UploadId, UploadState};
 
 pub(crate) fn begin<U>(
     server: &Server,
@@ -113,6 +113,12 @@ impl Open {
         };
         if is_expired(&state, self.expired_before) {
             return Step::Respond(expired());
+        }
+        if let Some(Concat::Final(_)) = state.concat {
+            return Step::Respond(Response::refuse(
+                StatusCode::FORBIDDEN,
+                "a final upload is assembled from its parts and takes no PATCH",
+            ));
         }
         if self.offset != state.offset {
             return Step::Respond(

@@ -11,7 +11,7 @@ use crate::commit::{commit_or_respond, created_response, too_large, AfterCommit,
 use crate::parse::{self, Single};
 use crate::patch::{Creation, Limits};
 use crate::response::headers;
-use crate::{Event, Metadata, NewUpload, Receive, Response, Server, Step, StoreFailure, UploadId, UploadState};
+use crate::{Concat, Event, Metadata, NewUpload, Receive, Response, Server, Step, StoreFailure, UploadId, UploadState};
 
 pub(crate) fn begin<U>(
     server: &Server,
@@ -27,6 +27,7 @@ pub(crate) fn begin<U>(
                 metadata: valid.metadata,
                 server_metadata: Metadata::new(),
                 created_at: now,
+                concat: valid.concat,
             },
             location_base,
             body: valid.body,
@@ -46,10 +47,26 @@ struct Valid {
     body: Option<Option<u64>>,
     /// The checksum of those bytes.
     check: Option<Check>,
+    /// A partial or final upload (concatenation).
+    concat: Option<Concat>,
 }
 
 fn validate(server: &Server, request_headers: &HeaderMap) -> Result<Valid, Response> {
     let bad = |reason: String| Response::refuse(StatusCode::BAD_REQUEST, reason);
+    let concat = concat_header(server, request_headers).map_err(bad)?;
+    if let Some(Concat::Final(_)) = concat {
+        // Its length is the sum of its parts', and its bytes are theirs.
+        let sized = request_headers.contains_key(headers::UPLOAD_LENGTH)
+            || request_headers.contains_key(headers::UPLOAD_DEFER_LENGTH);
+        if sized {
+            return Err(bad("a final upload takes no Upload-Length: its length is the sum of its parts'".into()));
+        }
+        if creation_body(server, request_headers, None)?.is_some() {
+            return Err(bad("a final upload takes no data: its bytes are its parts'".into()));
+        }
+        let metadata = metadata(server, request_headers)?;
+        return Ok(Valid { length: None, metadata, body: None, check: None, concat });
+    }
     let length = parse::integer_header(request_headers, &headers::UPLOAD_LENGTH, "Upload-Length").map_err(bad)?;
     let deferred = match parse::single(request_headers, &headers::UPLOAD_DEFER_LENGTH) {
         Single::Absent => false,
@@ -65,6 +82,43 @@ fn validate(server: &Server, request_headers: &HeaderMap) -> Result<Valid, Respo
     if let Some(max) = server.max_size.filter(|&max| length.is_some_and(|length| length > max)) {
         return Err(Response::refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("Upload-Length exceeds {max}")));
     }
+    let metadata = metadata(server, request_headers)?;
+    let body = creation_body(server, request_headers, length)?;
+    let check = match body {
+        Some(_) => checksum::requested(request_headers).map_err(bad)?,
+        None => None,
+    };
+    Ok(Valid { length, metadata, body, check, concat })
+}
+
+/// The `Upload-Concat` of a POST: `partial`, or `final;` and the parts' URLs (absolute, or paths), each naming an
+/// upload of this endpoint. The error is the reason for a 400.
+fn concat_header(server: &Server, request_headers: &HeaderMap) -> Result<Option<Concat>, String> {
+    let value = match parse::single(request_headers, &headers::UPLOAD_CONCAT) {
+        Single::Absent => return Ok(None),
+        Single::Repeated => return Err("Upload-Concat appears more than once".into()),
+        Single::Present(value) => value.to_str().map_err(|_| "Upload-Concat is not ASCII".to_owned())?,
+    };
+    if value == "partial" {
+        return Ok(Some(Concat::Partial));
+    }
+    let Some(urls) = value.strip_prefix("final;") else {
+        return Err("Upload-Concat must be \"partial\" or \"final;<url> <url> ...\"".into());
+    };
+    let parts = urls
+        .split(' ')
+        .filter(|url| !url.is_empty())
+        .map(|url| server.upload_at(url).ok_or_else(|| format!("{url:?} in Upload-Concat names no upload here")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if parts.is_empty() {
+        return Err("a final upload names at least one partial upload".into());
+    }
+    Ok(Some(Concat::Final(parts)))
+}
+
+/// The validated `Upload-Metadata` of a POST.
+fn metadata(server: &Server, request_headers: &HeaderMap) -> Result<Metadata, Response> {
+    let bad = |reason: String| Response::refuse(StatusCode::BAD_REQUEST, reason);
     let metadata = match parse::single(request_headers, &headers::UPLOAD_METADATA) {
         Single::Absent => Metadata::new(),
         Single::Repeated => return Err(bad("Upload-Metadata appears more than once".into())),
@@ -81,12 +135,7 @@ fn validate(server: &Server, request_headers: &HeaderMap) -> Result<Valid, Respo
             return Err(bad("filename must be printable ASCII".into()));
         }
     }
-    let body = creation_body(server, request_headers, length)?;
-    let check = match body {
-        Some(_) => checksum::requested(request_headers).map_err(bad)?,
-        None => None,
-    };
-    Ok(Valid { length, metadata, body, check })
+    Ok(metadata)
 }
 
 /// Whether the POST carries data (creation-with-upload), with its declared length. A body of another type is
@@ -233,7 +282,11 @@ impl Create {
         state.metadata = self.new.metadata;
         state.server_metadata = self.new.server_metadata;
         state.last_write = Some(self.new.created_at);
+        state.concat = self.new.concat;
         let created = Event::Created { upload: state.clone() };
+        if let Some(Concat::Final(_)) = &state.concat {
+            return Step::Assemble(Assemble { upload, location, created });
+        }
         if let Some(declared) = self.body {
             let creation = Creation { location: location.clone(), created: created.clone() };
             return match Receive::new(upload, state, declared, self.limits, self.check, Some(creation)) {
@@ -247,5 +300,38 @@ impl Create {
             return commit_or_respond(upload, state, 0, after);
         }
         Step::Respond(created_response(&location).about(&state).event(created))
+    }
+}
+
+/// Asks storage to assemble a final upload from its partial uploads (concatenation), in order, and finish it.
+/// Answer with [`Assemble::continue_with`].
+#[derive(Debug)]
+#[must_use = "feed the storage result back with continue_with"]
+pub struct Assemble<U> {
+    upload: U,
+    location: String,
+    created: Event,
+}
+
+impl<U> Assemble<U> {
+    /// The final upload, just created: its record names the parts.
+    pub fn upload(&mut self) -> &mut U {
+        &mut self.upload
+    }
+
+    /// Feeds back the final upload's state — finished, or not yet when some part is still uploading
+    /// (concatenation-unfinished) — or the failure. 201 with `Location`; a finished final is handed to workers like
+    /// any finished upload.
+    pub fn continue_with(self, result: Result<UploadState, StoreFailure>) -> Step<U> {
+        Step::Respond(match result {
+            Ok(state) if state.finished => {
+                let completed = Event::Completed { upload: state };
+                created_response(&self.location).event(self.created).event(completed)
+            }
+            // concatenation-unfinished: assembled when its last part completes.
+            Ok(_) => created_response(&self.location).event(self.created),
+            // The store removed the final it could not assemble: for the client (and events) it never was.
+            Err(failure) => Response::failure(&failure),
+        })
     }
 }

@@ -250,9 +250,13 @@ impl Server {
     pub fn extensions(&self) -> &'static str {
         match self.expire_after {
             Some(_) => {
-                "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,expiration"
+                "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,\
+                 concatenation,concatenation-unfinished,expiration"
             }
-            None => "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer",
+            None => {
+                "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,\
+                 concatenation,concatenation-unfinished"
+            }
         }
     }
 
@@ -302,7 +306,7 @@ impl Server {
                 Ok(location_base) => post::begin(self, head.headers, location_base, now),
                 Err(response) => Step::Respond(response),
             },
-            (Target::Upload(id), Method::HEAD) => head::begin(id, self.expired_before(now)),
+            (Target::Upload(id), Method::HEAD) => head::begin(id, self.expired_before(now), self.collection_of(path)),
             (Target::Upload(id), Method::PATCH) => patch::begin(self, head.headers, id, self.expired_before(now)),
             (Target::Upload(id), Method::DELETE) => delete::begin(id),
             // Without a base path, a last segment that is not an id may still have been meant as one.
@@ -315,6 +319,30 @@ impl Server {
                 Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "upload not found"))
             }
             (Target::Unknown, _) => Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "not found")),
+        }
+    }
+
+    /// The upload a URL of `Upload-Concat` names: an absolute URL or a path, of this endpoint.
+    pub(crate) fn upload_at(&self, url: &str) -> Option<UploadId> {
+        let path = if url.starts_with('/') {
+            url.split(['?', '#']).next()?.to_owned()
+        } else {
+            url.parse::<Uri>().ok().filter(|u| u.scheme().is_some())?.path().to_owned()
+        };
+        let path = path.trim_end_matches('/');
+        let last = match &self.base_path {
+            Some((base, _)) => path.strip_prefix(base.as_str())?.strip_prefix('/')?,
+            None => path.rsplit('/').next()?,
+        };
+        last.parse().ok()
+    }
+
+    /// The path of the collection an upload's request `path` is in, as clients see it (for the URLs of
+    /// `Upload-Concat`).
+    fn collection_of(&self, path: &str) -> String {
+        match &self.base_path {
+            Some((base, _)) => base.clone(),
+            None => path.trim_end_matches('/').rsplit_once('/').map_or("", |(collection, _)| collection).to_owned(),
         }
     }
 

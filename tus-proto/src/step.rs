@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 
-use crate::{Commit, Create, CreateHook, DeclareLength, Open, Receive, Response, Stat, Terminate};
+use crate::{Assemble, Commit, Create, CreateHook, DeclareLength, Open, Receive, Response, Stat, Terminate};
 
 /// What the driver must do next for one request. `U` is the driver's handle to an open upload (for example a
 /// locked file): the core carries it between steps but never touches it.
@@ -23,6 +23,7 @@ use crate::{Commit, Create, CreateHook, DeclareLength, Open, Receive, Response, 
 /// | PATCH | `Open` → `Receive` → `Commit` → `Respond` | 415/400/413 at `begin`; a storage failure of `Open` (404, 410, 423, 500); 409 on a wrong offset and 413 past the length after `Open`; after `Receive`, no `Commit` when nothing was stored and nothing finishes; 204 with the new offset, or the refusal of how the body ended (413, 400, 408, 409, 410) with the offset committed |
 /// | PATCH fixing a deferred length | `Open` → `DeclareLength` → `Receive` → `Commit` → `Respond` | as PATCH; 400 when `Upload-Length` is below the offset or differs from a known length |
 /// | DELETE | `Terminate` → `Respond` | 404/410/403/423 from storage; 204 |
+/// | POST of a final upload | `Hook` → `Create` → `Assemble` → `Respond` | 400 at `begin` (a part that names no upload here, a length or data); 400 from storage for a part that is not a finished partial upload; 201 |
 ///
 /// Steps never go back: a request visits each step at most once, in the order of its row.
 #[must_use = "a step must be driven to a Response"]
@@ -40,6 +41,8 @@ pub enum Step<U> {
     Stat(Stat),
     /// Open the upload for writing (exclusively), then [`Open::continue_with`] the handle and state.
     Open(Open),
+    /// Assemble a final upload from its partial uploads, then [`Assemble::continue_with`] the finished state.
+    Assemble(Assemble<U>),
     /// Record the length of an upload created without one, then [`DeclareLength::continue_with`] the new state.
     DeclareLength(DeclareLength<U>),
     /// Remove the upload from storage, then [`Terminate::continue_with`] the result.

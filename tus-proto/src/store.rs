@@ -10,6 +10,17 @@ use http::StatusCode;
 
 use crate::{Metadata, UploadId};
 
+/// An upload's part in concatenation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Concat {
+    /// A partial upload (`Upload-Concat: partial`): uploaded like any other, but never handed to workers nor
+    /// announced as completed; a final upload assembles it.
+    Partial,
+    /// A final upload (`Upload-Concat: final;…`): these partial uploads, in order, assembled into one.
+    Final(Vec<UploadId>),
+}
+
 /// What storage knows about one upload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -30,6 +41,8 @@ pub struct UploadState {
     /// When bytes were last committed (or the upload created), where the store keeps it: an unfinished upload
     /// expires this long after it (expiration).
     pub last_write: Option<SystemTime>,
+    /// Its part in concatenation, if any.
+    pub concat: Option<Concat>,
 }
 
 impl UploadState {
@@ -43,6 +56,7 @@ impl UploadState {
             server_metadata: Metadata::new(),
             finished: false,
             last_write: None,
+            concat: None,
         }
     }
 
@@ -70,12 +84,21 @@ pub struct NewUpload {
     pub server_metadata: Metadata,
     /// The request time, as given to [`Server::begin`](crate::Server::begin).
     pub created_at: SystemTime,
+    /// A partial or final upload of concatenation. A final's length is the sum of its parts' (the store computes
+    /// it), and it is created only when every part is a partial upload of the store.
+    pub concat: Option<Concat>,
 }
 
 impl NewUpload {
     /// A creation request with no server metadata (for stores' own tests and tools; the core builds its own).
     pub fn new(length: Option<u64>, metadata: Metadata, created_at: SystemTime) -> Self {
-        NewUpload { length, metadata, server_metadata: Metadata::new(), created_at }
+        NewUpload { length, metadata, server_metadata: Metadata::new(), created_at, concat: None }
+    }
+
+    /// Makes it a partial or a final upload.
+    pub fn with_concat(mut self, concat: Concat) -> Self {
+        self.concat = Some(concat);
+        self
     }
 
     /// Sets the server metadata.
@@ -95,6 +118,8 @@ pub enum FailureKind {
     Gone,
     /// The upload is finished and was handed over to the application: it can no longer be changed or removed: 403.
     Finished,
+    /// A final upload names something that is not a finished partial upload of this store: 400.
+    InvalidConcat,
     /// Another request holds the upload and did not let go in time: 423.
     Locked,
     /// No space left for the data: 507.
@@ -112,6 +137,7 @@ impl FailureKind {
             FailureKind::NotFound => StatusCode::NOT_FOUND,
             FailureKind::Gone => StatusCode::GONE,
             FailureKind::Finished => StatusCode::FORBIDDEN,
+            FailureKind::InvalidConcat => StatusCode::BAD_REQUEST,
             FailureKind::Locked => StatusCode::LOCKED,
             FailureKind::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
             FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -125,6 +151,7 @@ impl FailureKind {
             FailureKind::NotFound => "upload not found",
             FailureKind::Gone => "upload is gone",
             FailureKind::Finished => "upload is finished and was handed over",
+            FailureKind::InvalidConcat => "a final upload must name finished partial uploads",
             FailureKind::Locked => "upload is busy with another request",
             FailureKind::NoSpace => "not enough storage space",
             FailureKind::Unavailable => "storage unavailable",

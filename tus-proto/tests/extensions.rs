@@ -358,3 +358,93 @@ fn unfinished_uploads_carry_upload_expires_and_answer_410_once_expired() {
     let r = t.send("OPTIONS", "/files", &[], &[]);
     assert!(!header(&r, "tus-extension").unwrap().contains("expiration"));
 }
+
+/// Creates a partial upload of `data`, sent in one PATCH; its path.
+fn partial(t: &mut Harness, data: &[u8]) -> String {
+    let length = data.len().to_string();
+    let r =
+        t.send("POST", "/files", &[V, ("host", "h"), ("upload-length", &length), ("upload-concat", "partial")], &[]);
+    assert_eq!(r.status(), 201, "{}", r.body());
+    let id = id_of(&r);
+    let r = t.patch(id, 0, &[data]);
+    assert_eq!(r.status(), 204);
+    assert!(!r.events().iter().any(|e| matches!(e, Event::Completed { .. })), "a partial is never completed");
+    format!("/files/{id}")
+}
+
+#[test]
+fn a_final_upload_assembles_its_partials_in_order() {
+    let mut t = harness();
+    let (a, b) = (partial(&mut t, b"hello "), partial(&mut t, b"world"));
+    let head_a = t.send("HEAD", &a, &[V], &[]);
+    assert_eq!((header(&head_a, "upload-concat"), header(&head_a, "upload-offset")), (Some("partial"), Some("6")));
+    // Absolute and relative URLs; the same partial twice.
+    let concat = format!("final;http://h{a} {b} {a}");
+    let r = t.send(
+        "POST",
+        "/files",
+        &[V, ("host", "h"), ("upload-concat", &concat), ("upload-metadata", "filename YS50eHQ=")],
+        &[],
+    );
+    assert_eq!(r.status(), 201, "{}", r.body());
+    assert!(matches!(r.events(), [Event::Created { .. }, Event::Completed { .. }]), "{:?}", r.events());
+    let id = id_of(&r);
+    assert_eq!(t.store.committed_bytes(id), Some(&b"hello worldhello "[..]));
+    let state = t.store.stat(id).unwrap();
+    assert!(state.finished && state.length == Some(17));
+    assert_eq!(state.metadata.get("filename"), Some("a.txt"), "the final's own metadata");
+    let path = format!("/files/{id}");
+    let head = t.send("HEAD", &path, &[V], &[]);
+    assert_eq!(header(&head, "upload-concat"), Some(format!("final;{a} {b} {a}").as_str()));
+    assert_eq!(header(&head, "upload-offset"), Some("17"));
+    // PATCH on a final: 403.
+    let r = t.send("PATCH", &path, &[V, OCTETS, ("upload-offset", "17"), ("content-length", "0")], &[]);
+    assert_eq!(r.status(), 403);
+}
+
+#[test]
+fn a_final_upload_refuses_what_is_not_a_partial() {
+    let mut t = harness();
+    let plain = format!("/files/{}", t.create(3));
+    let r = t.send("POST", "/files", &[V, ("host", "h"), ("upload-length", "3"), ("upload-concat", "partial")], &[]);
+    let unfinished = format!("/files/{}", id_of(&r));
+    let done = partial(&mut t, b"abc");
+    let _ = unfinished;
+    for (parts, why) in [
+        (plain.clone(), "an ordinary upload"),
+        ("/files/00000000-0000-4000-8000-0000000000ff".into(), "an unknown upload"),
+    ] {
+        let concat = format!("final;{done} {parts}");
+        let r = t.send("POST", "/files", &[V, ("host", "h"), ("upload-concat", &concat)], &[]);
+        assert_eq!(r.status(), 400, "{why}: {}", r.body());
+        assert!(r.events().is_empty(), "{why}: nothing created");
+    }
+    for bad in ["final;", "final;/elsewhere/x", "final;not a url", "partial;", "finale;/files/x", "Partial"] {
+        let r = t.send("POST", "/files", &[V, ("host", "h"), ("upload-length", "3"), ("upload-concat", bad)], &[]);
+        assert_eq!(r.status(), 400, "{bad:?}");
+    }
+    let concat = format!("final;{done}");
+    let r = t.send("POST", "/files", &[V, ("host", "h"), ("upload-length", "3"), ("upload-concat", &concat)], &[]);
+    assert_eq!(r.status(), 400, "a final takes no Upload-Length");
+    assert!(t.store.stat(done.rsplit('/').next().unwrap().parse().unwrap()).is_ok(), "the partial is still there");
+}
+
+#[test]
+fn a_final_of_unfinished_partials_is_assembled_when_the_last_one_completes() {
+    let mut t = harness();
+    let r = t.send("POST", "/files", &[V, ("host", "h"), ("upload-length", "3"), ("upload-concat", "partial")], &[]);
+    let pending = id_of(&r);
+    let done = partial(&mut t, b"def");
+    let concat = format!("final;/files/{pending} {done}");
+    let r = t.send("POST", "/files", &[V, ("host", "h"), ("upload-concat", &concat)], &[]);
+    assert_eq!(r.status(), 201, "{}", r.body());
+    assert!(matches!(r.events(), [Event::Created { .. }]), "not completed yet: {:?}", r.events());
+    let id = id_of(&r);
+    let head = t.send("HEAD", &format!("/files/{id}"), &[V], &[]);
+    assert_eq!(header(&head, "upload-offset"), None, "no offset until it is assembled");
+    assert!(header(&head, "upload-concat").unwrap().starts_with("final;"));
+    assert_eq!(t.patch(pending, 0, &[b"abc"]).status(), 204);
+    assert_eq!(t.store.committed_bytes(id), Some(&b"abcdef"[..]), "the last part's commit assembled it");
+    let head = t.send("HEAD", &format!("/files/{id}"), &[V], &[]);
+    assert_eq!(header(&head, "upload-offset"), Some("6"));
+}

@@ -18,7 +18,7 @@ fn options_advertises_version_extensions_and_max_size() {
     assert_eq!(header(&r, "tus-version"), Some("1.0.0"));
     assert_eq!(
         header(&r, "tus-extension"),
-        Some("creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,expiration")
+        Some("creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,concatenation,concatenation-unfinished,expiration")
     );
     assert_eq!(header(&r, "tus-checksum-algorithm"), Some("sha1,sha256,sha512,md5,crc32"));
     assert_eq!(header(&r, "tus-max-size"), Some("1000"));

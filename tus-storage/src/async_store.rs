@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use tus_proto::{FailureKind, NewUpload, StoreFailure, UploadId, UploadState};
+use tus_proto::{Concat, FailureKind, NewUpload, StoreFailure, UploadId, UploadState};
 use tus_store::{Claim, JanitorConfig, ReleaseRequest, Store, SweepReason, Swept, UploadRecord, SMALL_WRITE};
 
 use crate::completed::CompletedUpload;
@@ -56,6 +56,8 @@ enum Work {
     Write { bytes: u64 },
     /// Committing an offset (finishing included).
     Commit,
+    /// Assembling a final upload from its parts: as long as copying them takes.
+    Assemble,
 }
 
 /// Where a storage call runs.
@@ -81,6 +83,7 @@ impl Policy {
             Work::Open => true,
             Work::Write { bytes } => bytes <= SMALL_WRITE as u64,
             Work::Commit => !self.fsync,
+            Work::Assemble => false,
         };
         if !short {
             return Place::Pool;
@@ -238,8 +241,13 @@ impl<O: Offload> Store for AsyncFileStore<O> {
 
     /// [`FileStore::create`]; short (see `Policy::place`) when fsync is off and the preallocation small.
     async fn create(&self, new: NewUpload) -> Result<(AsyncUploadWriter<O>, UploadId), StoreFailure> {
-        // A deferred length preallocates nothing.
-        let place = self.policy.place(Work::Create { length: new.length.unwrap_or(0) });
+        let work = match new.concat {
+            // Its length is its parts': read from their records, then preallocated.
+            Some(Concat::Final(_)) => Work::Assemble,
+            // A deferred length preallocates nothing.
+            _ => Work::Create { length: new.length.unwrap_or(0) },
+        };
+        let place = self.policy.place(work);
         let store = self.store.clone();
         let (writer, id) = run(&self.offload, place, move || store.create(&new)).await?;
         Ok((self.wrap(writer), id))
@@ -294,6 +302,10 @@ impl<O: Offload> Store for AsyncFileStore<O> {
     async fn discard(&self, upload: &mut Self::Upload) -> Result<(), StoreFailure> {
         upload.writer.as_mut().ok_or_else(|| lost(upload.id))?.discard();
         Ok(())
+    }
+
+    async fn assemble(&self, upload: &mut Self::Upload) -> Result<UploadState, StoreFailure> {
+        upload.run(Work::Assemble, UploadWriter::assemble).await
     }
 
     async fn declare_length(&self, upload: &mut Self::Upload, length: u64) -> Result<UploadState, StoreFailure> {

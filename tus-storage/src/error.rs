@@ -21,6 +21,8 @@ pub enum Cause {
     CorruptRecord(String),
     /// The upload was deleted (the store remembers it for a while).
     Deleted,
+    /// A final upload names something that is not a finished partial upload: the text says what.
+    InvalidConcat(String),
     /// The upload finished and a worker claimed it: it can no longer be changed or deleted.
     HandedOver,
     /// The caller broke a rule of the API (writing past the length, committing bytes never written, saving a
@@ -107,6 +109,7 @@ impl FileStoreError {
             Cause::LockTimeout => FailureKind::Locked,
             Cause::Timeout => FailureKind::Unavailable,
             Cause::Deleted => FailureKind::Gone,
+            Cause::InvalidConcat(_) => FailureKind::InvalidConcat,
             Cause::HandedOver => FailureKind::Finished,
             Cause::CorruptRecord(_) | Cause::Misuse(_) => FailureKind::Internal,
         }
@@ -134,6 +137,7 @@ impl fmt::Display for FileStoreError {
             Cause::CorruptRecord(why) => write!(f, ": corrupt record: {why}"),
             Cause::Misuse(why) => write!(f, ": {why}"),
             Cause::Deleted => f.write_str(": the upload was deleted"),
+            Cause::InvalidConcat(why) => write!(f, ": {why}"),
             Cause::HandedOver => f.write_str(": the upload finished and was handed over to a worker"),
         }
     }

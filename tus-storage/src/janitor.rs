@@ -184,6 +184,8 @@ impl FileStore {
         // Forgetting first: what this run ends is remembered for a full `ended_upload_age`.
         let forgotten = crate::tombstone::forget_older(&self.inner.ended, config.ended_upload_age, now);
         let mut report = JanitorReport { forgotten, ..JanitorReport::default() };
+        // Finals whose parts all completed but whose assembly a crash or a failure left undone.
+        report.repaired.extend(self.assemble_waiting());
         self.sweep_uploads(config, now, &mut report);
         self.sweep_completed(config, now, &mut report);
         report
@@ -217,7 +219,10 @@ impl FileStore {
                 report.delete(dir.staging_temp(id), id, Leftover);
             }
             let reason = match read_record(&dir.at(Entry::Record(id))) {
-                Ok(record) if record.length == Some(record.offset) => Some(FinaliseZombie),
+                // A complete partial upload waits here for its final (and expires like an unfinished one).
+                Ok(record) if record.length == Some(record.offset) && !record.is_finished_partial() => {
+                    Some(FinaliseZombie)
+                }
                 Ok(record) => {
                     let idle = now.duration_since(record.last_write).unwrap_or(Duration::ZERO);
                     (idle > config.stale_upload_age).then_some(Stale)

@@ -108,6 +108,7 @@
 mod async_store;
 mod cached;
 pub mod completed;
+mod concat;
 mod config;
 mod dirsync;
 mod error;

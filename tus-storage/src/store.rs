@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
 use nix::unistd::AccessFlags;
-use tus_proto::{Metadata, NewUpload, StoreFailure, UploadId, UploadState};
+use tus_proto::{Concat, Metadata, NewUpload, StoreFailure, UploadId, UploadState};
 use uuid::Uuid;
 
 use crate::cached::CachedReads;
@@ -154,8 +154,16 @@ impl FileStore {
     ///
     /// Not enough free space (checked with `statvfs`, then by the preallocation itself) is `NoSpace`, with nothing
     /// left behind. A filesystem that cannot preallocate is used without it (counted in [`StoreStats`]).
+    ///
+    /// A final upload of concatenation is created only when every part is a finished partial upload, with their
+    /// summed length (see the `concat` module).
     pub fn create(&self, new: &NewUpload) -> Result<(UploadWriter, UploadId), StoreFailure> {
-        let record = UploadRecord::new(new.length, new.metadata.clone(), new.server_metadata.clone(), new.created_at);
+        let mut record =
+            UploadRecord::new(new.length, new.metadata.clone(), new.server_metadata.clone(), new.created_at);
+        if let Some(Concat::Final(parts)) = &new.concat {
+            record.length = Some(self.parts_length(parts).map_err(StoreFailure::from)?);
+        }
+        record.concat = new.concat.clone();
         self.create_upload(record).map_err(StoreFailure::from)
     }
 

@@ -3,7 +3,7 @@
 use std::io::IoSlice;
 use std::time::SystemTime;
 
-use tus_proto::{StoreFailure, UploadId, UploadState};
+use tus_proto::{Concat, StoreFailure, UploadId, UploadState};
 
 use crate::error::{Cause, FileStoreError};
 use crate::fsutil::{create_record, replace_record, start_writeback, write_all_vectored_at, write_new_record};
@@ -61,6 +61,10 @@ impl UploadWriter {
         self.id
     }
 
+    pub(crate) fn store(&self) -> &FileStore {
+        &self.store
+    }
+
     /// Whether the upload is finalised (no writes will be accepted).
     pub fn is_finished(&self) -> bool {
         matches!(self.state, State::Finished { .. })
@@ -112,6 +116,20 @@ impl UploadWriter {
         }
         *record = next;
         Ok(record.to_state(id, false))
+    }
+
+    /// Fills this upload with `fill` (given its locked data file and record; returns how many bytes it wrote from
+    /// offset 0), then commits them complete: finalised like an upload whose last PATCH arrived.
+    pub(crate) fn fill_and_finish(
+        &mut self,
+        fill: impl FnOnce(&std::fs::File, &UploadRecord) -> Result<u64, FileStoreError>,
+    ) -> Result<UploadState, FileStoreError> {
+        let State::Active { file, record, written, .. } = &mut self.state else {
+            return Err(misuse("assemble a finished upload".into()));
+        };
+        let total = fill(file, record)?;
+        *written = total;
+        self.commit_at(total, true, SystemTime::now())
     }
 
     /// A cloneable handle answering [`release_requested`](Self::release_requested), usable while the writer itself
@@ -212,7 +230,8 @@ impl UploadWriter {
         // before the record is renamed into place (it then names the new offset) or the data is published.
         let data_synced =
             if fsync { Some(inner.helpers.sync_data(file, "fdatasync data", uploads.data(id))?) } else { None };
-        if !complete {
+        // A partial upload is complete when its record says so; it stays here, never published to a worker.
+        if !complete || next.concat == Some(Concat::Partial) {
             let tmp = uploads.at(Entry::StagingTemp(id));
             write_new_record(&next, &tmp, fsync)?;
             if let Err(e) = data_synced.map_or(Ok(()), Pending::wait) {
@@ -225,7 +244,12 @@ impl UploadWriter {
             }
             *record = next;
             *writeback_from = (*writeback_from).max(offset); // with fsync on, the commit synced them
-            return Ok(record.to_state(id, false));
+            let state = record.to_state(id, false);
+            if complete {
+                // concatenation-unfinished: a final waiting for this part may be complete now.
+                self.store.assemble_finals_of(id, file);
+            }
+            return Ok(state);
         }
         next.finish(now);
         self.finalise(next, data_synced)

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use tus_proto::{Metadata, UploadId};
+use tus_proto::{Concat, Metadata, NewUpload, UploadId};
 use tus_storage::UploadRecord;
 
 const VERSION: &str = "3.1.0";
@@ -209,4 +209,86 @@ fn we_resume_and_claim_what_python_wrote() {
     let tail = |t: &str| t[t.find("\"server_metadata\"").unwrap()..].to_owned();
     assert_eq!(tail(&ours), tail(&text), "a Python-written record round-trips through ours");
     assert_eq!(UploadRecord::from_json(&text).unwrap(), *record);
+}
+
+/// One `wait_for_file` with a timeout of `argv[4]` seconds: prints the name it claimed (saving the data as
+/// [`CLAIM`] does), or `nothing` when it timed out.
+const CLAIM_OR_NOTHING: &str = r#"
+import sys, anyio
+from pathlib import Path
+from tussi.app import TUSApp
+from tussi.storage import FilesystemStorage
+up, comp, dest, timeout = sys.argv[1:5]
+async def main():
+    app = TUSApp(FilesystemStorage(up), comp)
+    try:
+        async with app.wait_for_file(timeout=float(timeout), poll_interval=0.05) as f:
+            f.save(Path(dest) / f.name)
+            print(f.name)
+    except TimeoutError:
+        print('nothing')
+anyio.run(main)
+"#;
+
+#[test]
+fn python_workers_never_claim_a_partial_upload() {
+    let Some(python) = python() else { return };
+    let dirs = Dirs::new();
+    let store = dirs.store();
+    let dest = dirs.root.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let args = [dirs.uploads(), dirs.completed(), dest.clone()].map(|p| p.display().to_string());
+
+    // A complete partial upload (concatenation), created first: the oldest, were it claimable ...
+    let length = 300_000u64;
+    let metadata = Metadata::from_iter([("filename", "part.bin")]);
+    let new = NewUpload::new(Some(length), metadata, SystemTime::now()).with_concat(Concat::Partial);
+    let (mut writer, partial) = store.create(&new).unwrap();
+    write_pattern(&mut writer, 21, 0, length, 65_536);
+    let state = writer.commit(length, true).unwrap();
+    assert!(state.finished && state.offset == length, "a complete partial reads as finished: {state:?}");
+    drop(writer);
+    // ... then a finished ordinary upload.
+    let (mut writer, ordinary) = create(&store, Some(5000), 22);
+    write_pattern(&mut writer, 22, 0, 5000, 65_536);
+    writer.commit(5000, true).unwrap();
+    drop(writer);
+
+    // The Python worker claims the ordinary one; asked again, it finds nothing to claim.
+    let out = run(&python, CLAIM, &[&args[0], &args[1], &args[2], "1"]);
+    assert_eq!(out.split(' ').next(), Some(ordinary.to_string().as_str()), "python output:\n{out}");
+    let out = run(&python, CLAIM_OR_NOTHING, &[&args[0], &args[1], &args[2], "1.0"]);
+    assert_eq!(out.trim(), "nothing", "the Python worker claimed a partial upload");
+    assert_eq!(names(&dest), [ordinary.to_string(), format!("{ordinary}.meta")]);
+
+    // The partial is still ours: finished, in the upload directory, its record readable by Python too.
+    let state = store.stat(partial).unwrap();
+    assert_eq!((state.offset, state.finished, state.concat), (length, true, Some(Concat::Partial)));
+    assert_eq!(names(&dirs.uploads()), [partial.to_string(), format!("{partial}.meta")]);
+    assert!(names(&dirs.completed()).is_empty());
+    let record = dirs.uploads().join(format!("{partial}.meta"));
+    let dumped: serde_json::Value = serde_json::from_str(&run(&python, DUMP, &[record.to_str().unwrap()])).unwrap();
+    assert_eq!((dumped["length"].as_u64(), dumped["offset"].as_u64()), (Some(length), Some(length)), "{dumped}");
+
+    // Assembled into a final upload, it becomes claimable, and the Python worker takes the final.
+    let new = NewUpload::new(None, Metadata::from_iter([("filename", "whole.bin")]), SystemTime::now())
+        .with_concat(Concat::Final(vec![partial]));
+    let (mut writer, whole) = store.create(&new).unwrap();
+    let state = writer.assemble().unwrap();
+    assert!(state.finished && state.offset == length, "{state:?}");
+    drop(writer);
+    let out = run(&python, CLAIM_OR_NOTHING, &[&args[0], &args[1], &args[2], "10"]);
+    assert_eq!(out.trim(), whole.to_string(), "python output:\n{out}");
+    assert_eq!(first_mismatch(21, 0, &std::fs::read(dest.join(whole.to_string())).unwrap()), None);
+    // Nothing left of the partial (or the final) in the upload directory, nor in any subdirectory of it.
+    let left: Vec<String> = std::fs::read_dir(dirs.uploads())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .flat_map(
+            |p| if p.is_dir() { std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).collect() } else { vec![p] },
+        )
+        .filter(|p| !p.starts_with(dirs.uploads().join(".ended")))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(left.is_empty(), "the partial is gone: {left:?}");
 }

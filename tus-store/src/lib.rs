@@ -66,6 +66,12 @@
 //! - **Claiming.** [`claim`](Store::claim) hands one finished upload to one worker, oldest first: no upload is
 //!   handed out twice, across every process that shares the backend. When the [`Claim`] ends (finished or dropped)
 //!   its data and record are gone from the store; only the fact that it finished, and its length, are remembered.
+//! - **Concatenation.** A partial upload ([`Concat::Partial`](tus_proto::Concat)) is written like any other; once
+//!   every byte is committed it reads as finished, but it is never claimed. A final upload is created only when
+//!   every part it names is a partial upload of known length (`create` answers `InvalidConcat` otherwise), with
+//!   their summed length. [`assemble`](Store::assemble) fills and finishes it when every part is complete; when
+//!   some are not (concatenation-unfinished) it stays unfinished, and the `commit` that completes its last part
+//!   assembles it — in whichever process that happens. The parts are then gone.
 //! - **Deferred length.** An upload created without a length gets it once, from
 //!   [`declare_length`](Store::declare_length) or from the commit that completes it.
 //! - **Deleting.** [`delete`](Store::delete) removes an upload that no worker claimed, taking it over from a holder
@@ -158,6 +164,14 @@ pub trait Store: Send + Sync + 'static {
         upload: &mut Self::Upload,
         length: u64,
     ) -> impl Future<Output = Result<UploadState, StoreFailure>> + Send;
+
+    /// Assembles a final upload (created with [`Concat::Final`](tus_proto::Concat)) from its parts, in order, and
+    /// finishes it as a complete `commit` would: from then on it is claimed like any finished upload, and the
+    /// parts are removed. When some part is not complete yet, the final stays unfinished (the answer says so) and
+    /// the commit completing its last part assembles it. When it cannot be assembled (a part is no longer a
+    /// partial upload — another final took it, or it was deleted: `InvalidConcat`), the final is removed and
+    /// nothing of it stays. Backends copy without passing the bytes through user space where they can.
+    fn assemble(&self, upload: &mut Self::Upload) -> impl Future<Output = Result<UploadState, StoreFailure>> + Send;
 
     /// Forgets every byte written through this handle since the last commit: the next write starts at the
     /// committed offset again. The committed state does not change.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use tus_proto::{FailureKind, NewUpload, StoreFailure, UploadId, UploadState};
+use tus_proto::{Concat, FailureKind, NewUpload, StoreFailure, UploadId, UploadState};
 
 use crate::{Claim, JanitorConfig, ReleaseRequest, Store, SweepReason, Swept, UploadRecord, STAT_SETTLE};
 
@@ -29,6 +29,8 @@ pub enum Operation {
     Delete,
     /// [`Store::declare_length`].
     DeclareLength,
+    /// [`Store::assemble`].
+    Assemble,
 }
 
 /// Uploads held in memory. Ids are sequential UUIDs (repeatable runs). Cheap to clone: clones share the uploads.
@@ -238,6 +240,37 @@ impl State {
         }
     }
 
+    /// Assembles the final upload `id` if every part is a complete partial: its data, finished, the parts removed.
+    fn assemble_if_ready(&mut self, id: UploadId) -> Option<UploadState> {
+        let Some(Concat::Final(parts)) = self.uploads.get(&id).filter(|e| !e.finished)?.record.concat.clone() else {
+            return None;
+        };
+        let mut data = Vec::new();
+        for part in &parts {
+            let entry = self.uploads.get(part).filter(|e| !e.claimed && e.record.is_finished_partial())?;
+            data.extend_from_slice(&entry.data[..entry.record.offset as usize]);
+        }
+        for part in &parts {
+            self.uploads.remove(part);
+        }
+        let now = SystemTime::now();
+        let entry = self.uploads.get_mut(&id)?;
+        entry.record.offset = data.len() as u64;
+        entry.record.length = Some(entry.record.offset);
+        entry.record.last_write = now;
+        entry.record.finish(now);
+        entry.data = data;
+        entry.finished = true;
+        entry.holder = None;
+        Some(state_of(id, entry))
+    }
+
+    /// The final uploads waiting for `part`.
+    fn finals_waiting_for(&self, part: UploadId) -> Vec<UploadId> {
+        let waits = |e: &Entry| matches!(&e.record.concat, Some(Concat::Final(parts)) if parts.contains(&part));
+        self.uploads.iter().filter(|(_, e)| !e.finished && waits(e)).map(|(id, _)| *id).collect()
+    }
+
     /// The entry `upload` holds, or why it holds none.
     fn held(&mut self, upload: &MemoryUpload) -> Result<&mut Entry, StoreFailure> {
         let entry = self.uploads.get_mut(&upload.id).ok_or_else(|| not_found(upload.id))?;
@@ -277,7 +310,22 @@ impl Store for MemoryStore {
         state.injected(Operation::Create, None)?;
         state.created += 1;
         let id = UploadId::from_uuid(uuid::Uuid::from_u128(0x4000_8000_0000_0000_0000 | state.created));
-        let record = UploadRecord::new(new.length, new.metadata, new.server_metadata, new.created_at);
+        let mut length = new.length;
+        if let Some(Concat::Final(parts)) = &new.concat {
+            // Finished or not (concatenation-unfinished), each part is a partial upload of known length.
+            let mut sum = 0u64;
+            for part in parts {
+                match state.uploads.get(part).filter(|e| !e.claimed && e.record.concat == Some(Concat::Partial)) {
+                    Some(Entry { record: UploadRecord { length: Some(len), .. }, .. }) => sum += len,
+                    _ => {
+                        return Err(failure(FailureKind::InvalidConcat, *part, "not a partial upload of known length"))
+                    }
+                }
+            }
+            length = Some(sum);
+        }
+        let mut record = UploadRecord::new(length, new.metadata, new.server_metadata, new.created_at);
+        record.concat = new.concat;
         let entry = Entry {
             record,
             data: Vec::new(),
@@ -379,12 +427,19 @@ impl Store for MemoryStore {
         }
         entry.record.offset = offset;
         entry.record.last_write = now;
-        if complete {
+        // A partial upload reads as finished from its record alone, and is never handed over.
+        if complete && entry.record.concat != Some(Concat::Partial) {
             entry.record.finish(now);
             entry.finished = true;
             entry.holder = None;
         }
         let committed = state_of(id, entry);
+        if committed.finished && committed.concat == Some(Concat::Partial) {
+            // concatenation-unfinished: a final waiting for this part may be complete now.
+            for waiting in state.finals_waiting_for(id) {
+                state.assemble_if_ready(waiting);
+            }
+        }
         drop(state);
         if complete {
             self.shared.changed.notify_all();
@@ -398,6 +453,27 @@ impl Store for MemoryStore {
         entry.data.truncate(usize::try_from(entry.record.offset).unwrap_or(usize::MAX));
         upload.written = entry.record.offset;
         Ok(())
+    }
+
+    async fn assemble(&self, upload: &mut MemoryUpload) -> Result<UploadState, StoreFailure> {
+        let mut state = self.lock();
+        state.injected(Operation::Assemble, Some(upload.id))?;
+        let id = upload.id;
+        let Some(Concat::Final(parts)) = state.held(upload)?.record.concat.clone() else {
+            return Err(misuse(id, "assemble of an upload that is not a final one".into()));
+        };
+        // A part gone meanwhile (assembled into another final, deleted): refused, and the final removed.
+        let partial = |e: &Entry| !e.claimed && e.record.concat == Some(Concat::Partial);
+        if let Some(gone) = parts.iter().find(|part| !state.uploads.get(part).is_some_and(partial)) {
+            let gone = *gone;
+            state.uploads.remove(&id);
+            return Err(failure(FailureKind::InvalidConcat, gone, "not a partial upload any more"));
+        }
+        // Not ready: the commit that completes its last partial assembles it.
+        let assembled = state.assemble_if_ready(id).unwrap_or_else(|| state_of(id, &state.uploads[&id]));
+        drop(state);
+        self.shared.changed.notify_all();
+        Ok(assembled)
     }
 
     async fn declare_length(&self, upload: &mut MemoryUpload, length: u64) -> Result<UploadState, StoreFailure> {

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use tus_proto::{Metadata, UploadId, UploadState};
+use tus_proto::{Concat, Metadata, UploadId, UploadState};
 
 use crate::iso8601;
 
@@ -39,6 +39,9 @@ pub struct UploadRecord {
     pub finished_at: Option<SystemTime>,
     /// `finished_at - created_at` (set in the completed area only).
     pub duration: Option<Duration>,
+    /// A partial or final upload of concatenation: the field `concat`, `"partial"` or `"final;<id> <id> …"`,
+    /// written only for them (ordinary records stay byte for byte the original's; it ignores the field).
+    pub concat: Option<Concat>,
 }
 
 /// The JSON shape, field for field in the original's order.
@@ -57,6 +60,8 @@ struct Raw {
     finished_at: Option<TimeValue>,
     #[serde(default)]
     duration: Option<TimeValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    concat: Option<String>,
 }
 
 /// A date-time or duration: a string as written, or a number of seconds (which the original also accepts).
@@ -129,7 +134,13 @@ impl UploadRecord {
             created_at,
             finished_at: None,
             duration: None,
+            concat: None,
         }
+    }
+
+    /// Whether this is a partial upload that received every byte: finished, and never handed to a worker.
+    pub fn is_finished_partial(&self) -> bool {
+        self.concat == Some(Concat::Partial) && self.length == Some(self.offset)
     }
 
     /// The record as compact JSON in the original's field order.
@@ -144,6 +155,13 @@ impl UploadRecord {
             created_at: to_secs(self.created_at),
             finished_at: self.finished_at.map(|t| TimeValue::Text(iso8601::format_datetime(t))),
             duration: self.duration.map(|d| TimeValue::Text(iso8601::format_duration(d))),
+            concat: self.concat.as_ref().map(|concat| match concat {
+                Concat::Final(parts) => {
+                    let ids: Vec<String> = parts.iter().map(UploadId::to_string).collect();
+                    format!("final;{}", ids.join(" "))
+                }
+                _ => "partial".to_owned(),
+            }),
         };
         // A struct of plain maps and numbers: serialisation cannot fail (non-finite floats become `null`).
         serde_json::to_string(&raw).unwrap_or_default()
@@ -183,7 +201,18 @@ impl UploadRecord {
                 Some(whole_micros(d).map_err(|_| corrupt("duration too long"))?)
             }
         };
+        let concat = match raw.concat.as_deref() {
+            None => None,
+            Some("partial") => Some(Concat::Partial),
+            Some(other) => {
+                let bad = || corrupt(format!("bad concat: {other:?}"));
+                let ids = other.strip_prefix("final;").ok_or_else(bad)?;
+                let parts = ids.split(' ').map(|id| id.parse().map_err(|_| bad())).collect::<Result<Vec<_>, _>>()?;
+                Some(Concat::Final(parts))
+            }
+        };
         Ok(UploadRecord {
+            concat,
             length: raw.length,
             offset: raw.offset,
             metadata: raw.metadata.into_iter().collect(),
@@ -228,8 +257,9 @@ impl UploadRecord {
         let mut state = UploadState::new(id, self.length, self.offset);
         state.metadata = self.metadata.clone();
         state.server_metadata = self.server_metadata.clone();
-        state.finished = finished;
+        state.finished = finished || self.is_finished_partial();
         state.last_write = Some(self.last_write);
+        state.concat = self.concat.clone();
         state
     }
 }

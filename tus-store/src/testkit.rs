@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_lite::future;
-use tus_proto::{FailureKind, Metadata, NewUpload, StoreFailure, UploadId, UploadState};
+use tus_proto::{Concat, FailureKind, Metadata, NewUpload, StoreFailure, UploadId, UploadState};
 
 use crate::{Claim, JanitorConfig, ReleaseRequest, Store, SweepReason, STAT_SETTLE};
 
@@ -43,6 +43,8 @@ pub async fn run<S: Store>(mut new_store: impl FnMut() -> S) {
         a_deferred_length_is_declared_once,
         stat_takes_in_what_a_silent_holder_stored,
         ended_uploads_are_remembered_then_forgotten,
+        partials_assemble_into_one_final_claimed_once,
+        a_final_of_unfinished_partials_is_assembled_by_the_last_commit,
     );
 }
 
@@ -396,4 +398,62 @@ async fn ended_uploads_are_remembered_then_forgotten<S: Store>(store: &S) {
     assert_eq!(swept.forgotten, 2, "then forgotten: {swept:?}");
     expect_kind(store.stat(deleted).await, FailureKind::NotFound, "a deleted upload, forgotten");
     expect_kind(store.stat(claimed).await, FailureKind::NotFound, "a claimed upload, forgotten");
+}
+
+async fn partials_assemble_into_one_final_claimed_once<S: Store>(store: &S) {
+    let mut parts = Vec::new();
+    for data in [&b"hello "[..], b"world"] {
+        let new = new_upload(Some(data.len() as u64)).with_concat(Concat::Partial);
+        let (mut upload, id) = store.create(new).await.expect("create a partial");
+        store_bytes(store, &mut upload, 0, data, true).await;
+        drop(upload);
+        let state = stat(store, id).await;
+        assert!(state.finished && state.concat == Some(Concat::Partial), "a complete partial: {state:?}");
+        parts.push(id);
+    }
+    assert!(store.claim(Duration::from_millis(200)).await.expect("claim").is_none(), "partials are never claimed");
+
+    // A final may name a part twice; one that is not a partial upload is refused, with nothing created.
+    let (plain, plain_id) = store.create(new_upload(Some(3))).await.expect("create");
+    drop(plain);
+    let refused = store.create(new_upload(None).with_concat(Concat::Final(vec![parts[0], plain_id]))).await;
+    expect_kind(refused.map(|(_, id)| id), FailureKind::InvalidConcat, "a final naming an ordinary upload");
+
+    let order = vec![parts[0], parts[1], parts[0]];
+    let (mut last, id) =
+        store.create(new_upload(None).with_concat(Concat::Final(order))).await.expect("create the final");
+    assert_eq!(stat(store, id).await.length, Some(17), "the final's length is its parts'");
+    let assembled = store.assemble(&mut last).await.expect("assemble");
+    assert!(assembled.finished && assembled.offset == 17, "{assembled:?}");
+    drop(last);
+    let (claim, bytes) = claim_bytes(store).await;
+    assert_eq!(claim.id(), id);
+    assert_eq!(bytes, b"hello worldhello ", "the parts, in order");
+    claim.finish().await.expect("finish");
+    expect_kind(store.stat(parts[1]).await, FailureKind::NotFound, "a part is gone once assembled");
+}
+
+async fn a_final_of_unfinished_partials_is_assembled_by_the_last_commit<S: Store>(store: &S) {
+    let mut parts = Vec::new();
+    for length in [3, 4] {
+        let (upload, id) = store.create(new_upload(Some(length)).with_concat(Concat::Partial)).await.expect("create");
+        parts.push((upload, id));
+    }
+    let ids = vec![parts[0].1, parts[1].1];
+    let (mut last, id) = store.create(new_upload(None).with_concat(Concat::Final(ids))).await.expect("create");
+    let pending = store.assemble(&mut last).await.expect("assemble, pending");
+    assert!(!pending.finished && pending.length == Some(7), "not assembled while parts are missing: {pending:?}");
+    drop(last);
+    let (mut second, _) = parts.pop().expect("second");
+    let (mut first, _) = parts.pop().expect("first");
+    store_bytes(store, &mut second, 0, b"defg", true).await;
+    drop(second);
+    assert!(!stat(store, id).await.finished, "one part is still missing");
+    store_bytes(store, &mut first, 0, b"abc", true).await;
+    drop(first);
+    let state = stat(store, id).await;
+    assert!(state.finished && state.offset == 7, "the last part's commit assembled the final: {state:?}");
+    let (claim, bytes) = claim_bytes(store).await;
+    assert_eq!((claim.id(), bytes.as_slice()), (id, &b"abcdefg"[..]));
+    claim.finish().await.expect("finish");
 }

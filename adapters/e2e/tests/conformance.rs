@@ -45,8 +45,49 @@ fn passes_every_must_and_should(rt: Rt, inline_writes: InlineWrites) {
     assert!(counts.pass >= 40, "{rt:?}: too few scenarios passed: {counts:?}");
     assert_eq!(report.verdict("fault-stale-resume"), Some(Verdict::Pass), "{rt:?}");
     assert_eq!(report.verdict("fault-concurrent-patch"), Some(Verdict::Pass), "{rt:?}");
-    // Each runs only when OPTIONS lists its extension: a pass proves both.
-    for id in ["termination-delete", "defer-length-flow", "defer-length-bad-value", "creation-with-upload"] {
+    // OPTIONS lists every TUS 1.0.0 extension, and sha1 among the checksum algorithms.
+    for ext in EXTENSIONS {
+        assert!(report.server.has(ext), "{rt:?}: {ext} not advertised: {:?}", report.server.extensions);
+    }
+    assert!(report.server.checksum_algorithms.iter().any(|a| a == "sha1"), "{rt:?}: {:?}", report.server);
+    // Each runs only when OPTIONS lists its extension(s): a pass proves both.
+    for id in EXTENSION_SCENARIOS {
         assert_eq!(report.verdict(id), Some(Verdict::Pass), "{rt:?}: {id}");
     }
 }
+
+/// The extensions of TUS 1.0.0, all of which tussi offers.
+const EXTENSIONS: [&str; 9] = [
+    "creation",
+    "creation-with-upload",
+    "creation-defer-length",
+    "termination",
+    "checksum",
+    "checksum-trailer",
+    "concatenation",
+    "concatenation-unfinished",
+    "expiration",
+];
+
+/// The scenarios of the extensions (and of OPTIONS consistency), each of which must pass.
+const EXTENSION_SCENARIOS: [&str; 19] = [
+    "termination-delete",
+    "defer-length-flow",
+    "defer-length-bad-value",
+    "creation-with-upload",
+    "checksum-options-algorithms",
+    "checksum-sha1-match",
+    "checksum-mismatch-460",
+    "checksum-unsupported-400",
+    "checksum-trailer-match",
+    "checksum-trailer-mismatch-460",
+    "concat-partial-head",
+    "concat-final",
+    "concat-patch-final-403",
+    "concat-unfinished-final",
+    "concat-unfinished-head-no-offset",
+    "expiration-patch",
+    "expiration-post",
+    "expiration-head",
+    "options-extensions-consistent",
+];

@@ -117,6 +117,10 @@ where
                 let result = store.declare_length(declare.upload(), length).await;
                 declare.continue_with(result)
             }
+            Step::Assemble(mut assemble) => {
+                let result = store.assemble(assemble.upload()).await;
+                assemble.continue_with(result)
+            }
             Step::Terminate(terminate) => {
                 span.record("upload_id", field::display(terminate.id()));
                 let result = store.delete(terminate.id()).await;

@@ -240,6 +240,10 @@ impl Store for SlowWrites {
         self.inner.discard(upload).await
     }
 
+    async fn assemble(&self, upload: &mut Self::Upload) -> Result<UploadState, StoreFailure> {
+        self.inner.assemble(upload).await
+    }
+
     async fn declare_length(&self, upload: &mut Self::Upload, length: u64) -> Result<UploadState, StoreFailure> {
         self.inner.declare_length(upload, length).await
     }

@@ -1,17 +1,27 @@
 //! The scenario catalogue: core protocol, creation (and the other extensions), and network faults.
 
-use crate::scenario::{Capture, Expect, Pred, RequestSpec, Requirement, Scenario, Step, Target};
+use crate::context::Ctx;
+use crate::runner::run_steps;
+use crate::scenario::{Capture, Expect, Outcome, Pred, RequestSpec, Requirement, Scenario, Step, Target};
 
+pub mod checksum;
+pub mod concatenation;
 pub mod core;
 pub mod creation;
+pub mod expiration;
 pub mod extensions;
 pub mod faults;
+pub mod options;
 
 /// Every scenario, in run order.
 pub fn all() -> Vec<Scenario> {
     let mut v = core::scenarios();
     v.extend(creation::scenarios());
     v.extend(extensions::scenarios());
+    v.extend(checksum::scenarios());
+    v.extend(concatenation::scenarios());
+    v.extend(expiration::scenarios());
+    v.extend(options::scenarios());
     v.extend(faults::scenarios());
     v
 }
@@ -36,10 +46,33 @@ pub(crate) fn head() -> RequestSpec {
 
 /// A well-formed PATCH of `{upload}` at `offset` (a template such as `"0"` or `"{offset}"`).
 pub(crate) fn patch(offset: &str, body: &[u8]) -> RequestSpec {
-    RequestSpec::new("PATCH", Target::Var("upload"))
+    patch_of("upload", offset, body)
+}
+
+/// A well-formed PATCH of the upload captured as `var`, at `offset`.
+pub(crate) fn patch_of(var: &'static str, offset: &str, body: &[u8]) -> RequestSpec {
+    RequestSpec::new("PATCH", Target::Var(var))
         .header("Upload-Offset", offset)
         .header("Content-Type", OFFSET_STREAM)
         .body(body)
+}
+
+/// Runs declarative `steps`; when they all held, `then` judges what they captured (`Err`: a violation of the
+/// rule under test; `Ok`: a note for the report). For rules the expectations of a step cannot state (a date
+/// that must parse, URLs that must name given uploads).
+pub(crate) fn steps_then(
+    ctx: &mut Ctx<'_>,
+    steps: &[Step],
+    then: impl FnOnce(&mut Ctx<'_>) -> Result<String, String>,
+) -> Outcome {
+    match run_steps(ctx, steps) {
+        Outcome::Pass(trace) => match then(ctx) {
+            Ok(note) if note.is_empty() => Outcome::Pass(trace),
+            Ok(note) => Outcome::Pass(format!("{trace}; {note}")),
+            Err(why) => Outcome::Violation(format!("{why} [after {trace}]")),
+        },
+        other => other,
+    }
 }
 
 /// A check that HEAD reports `offset`.
