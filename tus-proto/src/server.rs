@@ -290,6 +290,10 @@ impl Server {
         if let Some(cors) = self.cors.as_ref().filter(|_| CorsPolicy::is_preflight(head.method, head.headers)) {
             return Step::Respond(cors.preflight());
         }
+        // Not a TUS request at all (`GET /`, a health check of a load balancer): 404, not 412.
+        if self.is_outside(head.uri.path()) {
+            return Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "not found"));
+        }
         let method = match effective_method(head) {
             Ok(method) => method,
             Err(reason) => return Step::Respond(Response::refuse(StatusCode::BAD_REQUEST, reason)),
@@ -319,6 +323,16 @@ impl Server {
                 Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "upload not found"))
             }
             (Target::Unknown, _) => Step::Respond(Response::refuse(StatusCode::NOT_FOUND, "not found")),
+        }
+    }
+
+    /// Whether `path` lies outside the endpoint (its base path, when requests include it).
+    fn is_outside(&self, path: &str) -> bool {
+        match &self.base_path {
+            Some((base, Mount::Direct)) => {
+                !path.strip_prefix(base.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            }
+            _ => false,
         }
     }
 

@@ -448,3 +448,14 @@ fn a_final_of_unfinished_partials_is_assembled_when_the_last_one_completes() {
     let head = t.send("HEAD", &format!("/files/{id}"), &[V], &[]);
     assert_eq!(header(&head, "upload-offset"), Some("6"));
 }
+
+#[test]
+fn paths_outside_the_endpoint_are_404_whatever_the_version() {
+    let mut t = harness();
+    for (method, path) in [("GET", "/"), ("HEAD", "/healthz"), ("POST", "/filesx"), ("OPTIONS", "/other/files")] {
+        let r = t.send(method, path, &[], &[]);
+        assert_eq!(r.status(), 404, "{method} {path}");
+    }
+    assert_eq!(t.send("POST", "/files", &[("upload-length", "1")], &[]).status(), 412, "the endpoint keeps its rules");
+    assert_eq!(t.send("GET", "/files/", &[], &[]).status(), 412);
+}

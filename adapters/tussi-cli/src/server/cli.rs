@@ -28,6 +28,10 @@ Finished uploads are moved into the dest dir under the basename of their `filena
 numbered on collisions (a.tar.gz, a_1.tar.gz, ...; nothing is ever overwritten), each with its record beside it \
 as <name>.meta.
 
+Open by default: anyone who reaches the port may upload (no authentication), of any size (no --max-size), from \
+pages on any origin (CORS; --cors-origin restricts it). It listens on 127.0.0.1 unless told otherwise; binding \
+another address without --max-size logs a warning.
+
 Logs go to stderr; RUST_LOG adjusts them (default: info). Stop with Ctrl-C or SIGTERM: requests in flight are \
 finished first.
 

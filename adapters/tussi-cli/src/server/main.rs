@@ -175,6 +175,13 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
         .map_err(context(format_args!("cannot listen on {}:{}", args.host, args.port)))?;
     let port = listener.local_addr().map_err(context("cannot read the listening address"))?.port();
     banner(&args, &completed, port);
+    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
+    if !loopback && args.max_size.is_none() {
+        tracing::warn!(
+            "listening on {} with no --max-size and no authentication: anyone who reaches it can fill the disk",
+            args.host
+        );
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
