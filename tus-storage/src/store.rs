@@ -25,6 +25,11 @@ use crate::tombstone::{self, Ended};
 use crate::writer::UploadWriter;
 use tus_store::{ReleaseRequest, UploadRecord, STAT_SETTLE};
 
+/// How far ahead of the bytes written the data file is reserved (`posix_fallocate`): at creation the first
+/// stretch, then the next as bytes arrive. Bounds what an upload that declares much and sends little holds of the
+/// disk, while most of a large upload still lands in few extents.
+pub const RESERVE_AHEAD: u64 = 64 * 1024 * 1024;
+
 /// The blocking storage core: uploads as files in a staging directory, finished ones in a completed directory.
 ///
 /// Cheap to clone (one `Arc`), `Send + Sync`; every method blocks on file I/O, so async code calls it through
@@ -147,8 +152,9 @@ impl FileStore {
         }
     }
 
-    /// Creates an upload under a fresh random id: data file (`O_EXCL`, preallocated with `posix_fallocate` to the
-    /// declared length) and record; with fsync on, the record and both names are durable (the empty data file
+    /// Creates an upload under a fresh random id: data file (`O_EXCL`, its first [`RESERVE_AHEAD`] bytes reserved
+    /// with `posix_fallocate`, the rest as bytes arrive; the whole length must fit at creation) and record; with
+    /// fsync on, the record and both names are durable (the empty data file
     /// itself becomes durable with the first commit, and is recreated should a crash lose it before). The returned
     /// writer holds the exclusive lock.
     ///
@@ -225,21 +231,34 @@ impl FileStore {
         Ok(UploadWriter::active(self.clone(), id, locked, record))
     }
 
-    /// Reserves `length` bytes for the data file of `id` with `posix_fallocate`: `NoSpace` when the filesystem
-    /// has too little free space; skipped (and counted) on filesystems that cannot preallocate.
+    /// Checks that `length` bytes fit (`NoSpace` otherwise) and reserves the first [`RESERVE_AHEAD`] of them for
+    /// the data file of `id` with `posix_fallocate`; skipped (and counted) on filesystems that cannot preallocate.
     pub(crate) fn preallocate(&self, file: &File, id: UploadId, length: Option<u64>) -> Result<(), FileStoreError> {
         let Some(length) = length.filter(|&l| l > 0) else { return Ok(()) };
         let path = self.inner.uploads.data(id);
+        // The whole length must fit now (the early 507), but only the first stretch is reserved: uploads that
+        // declare much and send nothing cannot take the disk from the others.
         if free_space(file, &path)? < length {
             return Err(no_space(&path, id));
         }
-        let len = i64::try_from(length).map_err(|_| no_space(&path, id))?;
-        match nix::fcntl::posix_fallocate(file, 0, len) {
+        self.reserve(file, id, 0, length.min(RESERVE_AHEAD))
+    }
+
+    /// Reserves `len` bytes of the data file of `id` from `from` (`posix_fallocate`): `NoSpace` when the filesystem
+    /// is full; nothing on a filesystem that cannot (counted in [`StoreStats`]).
+    pub(crate) fn reserve(&self, file: &File, id: UploadId, from: u64, len: u64) -> Result<(), FileStoreError> {
+        let path = self.inner.uploads.data(id);
+        let (from, len) = match (i64::try_from(from), i64::try_from(len)) {
+            (Ok(from), Ok(len)) if len > 0 => (from, len),
+            _ => return Ok(()),
+        };
+        match nix::fcntl::posix_fallocate(file, from, len) {
             Ok(()) => Ok(()),
             Err(Errno::EOPNOTSUPP | Errno::ENOSYS) => {
                 self.inner.preallocation_skipped.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
+            Err(Errno::ENOSPC | Errno::EDQUOT) => Err(no_space(&path, id)),
             Err(e) => Err(FileStoreError::errno("preallocate", &path, e).with_id(id)),
         }
     }

@@ -10,7 +10,7 @@ use crate::fsutil::{create_record, replace_record, start_writeback, write_all_ve
 use crate::helpers::Pending;
 use crate::layout::Entry;
 use crate::lock::{Locked, ReleaseWatch};
-use crate::store::FileStore;
+use crate::store::{FileStore, RESERVE_AHEAD};
 use tus_store::UploadRecord;
 
 /// Exclusive access to one upload, from [`FileStore::create`] or [`FileStore::open`] until dropped.
@@ -33,7 +33,7 @@ pub struct UploadWriter {
 enum State {
     /// Holding the lock. `written` is the end of the contiguous bytes written from the committed offset; the
     /// writeback of the bytes from `writeback_from` on has not been started.
-    Active { file: Locked, record: UploadRecord, written: u64, writeback_from: u64 },
+    Active { file: Locked, record: UploadRecord, written: u64, writeback_from: u64, reserved: Option<u64> },
     /// Finalised (by this writer or before it was opened): no lock, no writes.
     Finished { record: UploadRecord },
 }
@@ -49,7 +49,8 @@ impl UploadWriter {
     pub(crate) fn active(store: FileStore, id: UploadId, file: Locked, record: UploadRecord) -> Self {
         let watch = store.release_watch(id);
         let (written, writeback_from) = (record.offset, record.offset);
-        UploadWriter { store, id, watch, state: State::Active { file, record, written, writeback_from } }
+        let reserved = None; // learnt from the file's size on the first write that needs it
+        UploadWriter { store, id, watch, state: State::Active { file, record, written, writeback_from, reserved } }
     }
 
     pub(crate) fn finished(store: FileStore, id: UploadId, record: UploadRecord) -> Self {
@@ -163,7 +164,7 @@ impl UploadWriter {
     }
 
     fn write(&mut self, offset: u64, parts: &[IoSlice<'_>]) -> Result<(), FileStoreError> {
-        let State::Active { file, record, written, writeback_from } = &mut self.state else {
+        let State::Active { file, record, written, writeback_from, reserved } = &mut self.state else {
             return Err(misuse("write to a finished upload".into()));
         };
         if offset < record.offset || offset > *written {
@@ -176,6 +177,20 @@ impl UploadWriter {
             return Err(misuse(format!("write up to {end} past the declared length {:?}", record.length)));
         }
         let uploads = &self.store.inner.uploads;
+        // Reserved ahead of the writer, a stretch at a time (see `RESERVE_AHEAD`); a full disk is `NoSpace` here.
+        if let Some(length) = record.length {
+            let now_reserved = match *reserved {
+                Some(reserved) => reserved,
+                None => file.metadata().map(|m| m.len()).unwrap_or(0),
+            };
+            if end > now_reserved {
+                let to = length.min(end.saturating_add(RESERVE_AHEAD));
+                self.store.reserve(file, self.id, now_reserved, to - now_reserved)?;
+                *reserved = Some(to);
+            } else {
+                *reserved = Some(now_reserved);
+            }
+        }
         write_all_vectored_at(file, parts, offset)
             .map_err(|e| FileStoreError::io("write data", &uploads.data(self.id), e))?;
         *written = (*written).max(end);
@@ -208,7 +223,7 @@ impl UploadWriter {
         let (file, record, written, writeback_from) = match &mut self.state {
             State::Finished { record } if record.offset == offset => return Ok(record.to_state(id, true)),
             State::Finished { .. } => return Err(misuse(format!("commit of {offset} on a finished upload"))),
-            State::Active { file, record, written, writeback_from } => (file, record, *written, writeback_from),
+            State::Active { file, record, written, writeback_from, .. } => (file, record, *written, writeback_from),
         };
         if offset < record.offset || offset > written {
             let committed = record.offset;
