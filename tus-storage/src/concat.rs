@@ -221,8 +221,10 @@ impl UploadWriter {
         })?;
         // Assembled and durable as the store promises: the parts have served.
         let _ = std::fs::remove_file(&registration);
-        for (part, ..) in &locked {
-            store.remove_part(*part);
+        if store.inner.config.remove_assembled_parts {
+            for (part, ..) in &locked {
+                store.remove_part(*part);
+            }
         }
         drop(locked);
         Ok(state)

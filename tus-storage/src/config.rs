@@ -24,6 +24,9 @@ pub struct StoreConfig {
     /// Watch the completed directory with inotify so finishes in other processes wake `wait_for_file` at once:
     /// default `true`. When off (or when inotify is unavailable) only in-process finishes wake waiters at once.
     pub inotify: bool,
+    /// Remove the partial uploads a final upload was assembled from (concatenation): default `true`. When off,
+    /// they stay, complete, until the janitor's `stale_upload_age` (another final may name them again).
+    pub remove_assembled_parts: bool,
 }
 
 impl StoreConfig {
@@ -37,6 +40,7 @@ impl StoreConfig {
             release_timeout: Duration::from_secs(3),
             claim_poll_interval: Duration::from_secs(2),
             inotify: true,
+            remove_assembled_parts: true,
         }
     }
 

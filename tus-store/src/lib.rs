@@ -71,7 +71,8 @@
 //!   every part it names is a partial upload of known length (`create` answers `InvalidConcat` otherwise), with
 //!   their summed length. [`assemble`](Store::assemble) fills and finishes it when every part is complete; when
 //!   some are not (concatenation-unfinished) it stays unfinished, and the `commit` that completes its last part
-//!   assembles it — in whichever process that happens. The parts are then gone.
+//!   assembles it — in whichever process that happens. The parts are then gone (unless the backend is configured
+//!   to keep them: the file store's `remove_assembled_parts`).
 //! - **Deferred length.** An upload created without a length gets it once, from
 //!   [`declare_length`](Store::declare_length) or from the commit that completes it.
 //! - **Deleting.** [`delete`](Store::delete) removes an upload that no worker claimed, taking it over from a holder

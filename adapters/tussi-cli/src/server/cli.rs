@@ -106,6 +106,11 @@ pub(crate) struct ServerArgs {
     #[arg(long = "trusted-proxy", env = "TUSSI_TRUSTED_PROXIES", value_name = "IP|CIDR", value_delimiter = ',')]
     pub(crate) trusted_proxies: Vec<String>,
 
+    /// Keep the partial uploads a final upload was assembled from (concatenation) until the janitor expires
+    /// them, instead of removing them at once.
+    #[arg(long, env = "TUSSI_KEEP_PARTIALS", value_parser = BoolishValueParser::new())]
+    pub(crate) keep_partials: bool,
+
     /// Do not fsync data and records (faster; an upload's last chunks may be lost in a power cut).
     #[arg(long, env = "TUSSI_NO_FSYNC", value_parser = BoolishValueParser::new())]
     pub(crate) no_fsync: bool,
