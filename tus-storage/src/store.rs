@@ -449,13 +449,15 @@ impl FileStore {
 
     fn delete_upload(&self, id: UploadId) -> Result<(), FileStoreError> {
         let (writer, state) = self.open_for(id, ReleaseRequest::Terminate)?;
-        let dir = if state.finished { &self.inner.completed } else { &self.inner.uploads };
-        if state.finished && !dir.at(Entry::Data(id)).exists() {
+        // A complete partial upload reads as finished but lives, held by the writer, in the upload directory.
+        let published = state.finished && state.concat != Some(Concat::Partial);
+        let dir = if published { &self.inner.completed } else { &self.inner.uploads };
+        if published && !dir.at(Entry::Data(id)).exists() {
             return Err(FileStoreError::new("delete upload", Cause::HandedOver));
         }
         // Holding the upload: for an unfinished one the writer's lock; for a finished one the claim lock, taken
         // here the way a worker takes it, so that a claimed upload is never pulled from under its worker.
-        let _claim_lock = if state.finished {
+        let _claim_lock = if published {
             let data = dir.at(Entry::Data(id));
             let file =
                 data.open(OpenMode::Read).map_err(|e| FileStoreError::io("open finished upload", &data.path(), e))?;

@@ -412,6 +412,12 @@ async fn partials_assemble_into_one_final_claimed_once<S: Store>(store: &S) {
         parts.push(id);
     }
     assert!(store.claim(Duration::from_millis(200)).await.expect("claim").is_none(), "partials are never claimed");
+    // A complete partial nobody assembled can be deleted like any upload of the store.
+    let (mut spare, spare_id) = store.create(new_upload(Some(1)).with_concat(Concat::Partial)).await.expect("create");
+    store_bytes(store, &mut spare, 0, b"x", true).await;
+    drop(spare);
+    store.delete(spare_id).await.expect("delete a complete partial");
+    expect_kind(store.stat(spare_id).await, FailureKind::Gone, "a deleted partial");
 
     // A final may name a part twice; one that is not a partial upload is refused, with nothing created.
     let (plain, plain_id) = store.create(new_upload(Some(3))).await.expect("create");
