@@ -115,6 +115,13 @@ impl Response {
         response
     }
 
+    /// A 500 for a server set up wrong: the client gets a short reason, the log `cause`.
+    pub(crate) fn misconfigured(cause: &str) -> Self {
+        let mut response = Response::refuse(StatusCode::INTERNAL_SERVER_ERROR, "server misconfigured");
+        response.cause = Some(cause.to_owned());
+        response
+    }
+
     /// The refusal for a storage failure.
     pub(crate) fn failure(failure: &StoreFailure) -> Self {
         let mut response = Response::refuse(failure.kind().status(), failure.kind().reason());

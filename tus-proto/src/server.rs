@@ -145,7 +145,9 @@ impl ServerBuilder {
     }
 
     /// Adds peers (IPs or CIDR blocks) whose `X-Forwarded-Proto` / `Forwarded: proto=` set the scheme of
-    /// `Location`. Checked by [`build`](Self::build).
+    /// `Location`. Checked by [`build`](Self::build). The driver must then give each request's peer address
+    /// ([`RequestHead::with_peer`]): a creation without one is answered 500 (with the cause in the log), rather
+    /// than building `Location` as if no proxy had forwarded anything.
     pub fn trusted_proxies<I, S>(mut self, proxies: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -418,6 +420,13 @@ impl Server {
             }
             Single::Absent => head.uri.authority().map(|a| a.as_str().to_owned()),
         };
+        // Trusting proxies without knowing who is asking would silently ignore their headers: refuse, loudly.
+        if !self.trusted_proxies.is_empty() && head.peer.is_none() {
+            return Err(Response::misconfigured(
+                "trusted proxies are configured, but the driver gave no peer address (RequestHead::with_peer; with \
+                 tus-hyper behind a router, insert a PeerAddr extension)",
+            ));
+        }
         Ok(match host {
             None => collection.to_owned(),
             Some(host) => {

@@ -459,3 +459,17 @@ fn paths_outside_the_endpoint_are_404_whatever_the_version() {
     assert_eq!(t.send("POST", "/files", &[("upload-length", "1")], &[]).status(), 412, "the endpoint keeps its rules");
     assert_eq!(t.send("GET", "/files/", &[], &[]).status(), 412);
 }
+
+#[test]
+fn trusting_proxies_without_a_peer_address_is_refused_loudly() {
+    let server = Server::builder().base_path("/files").trusted_proxies(["10.0.0.0/8"]).build().unwrap();
+    let mut t = with_server(server);
+    let forwarded = [V, ("host", "h"), ("upload-length", "1"), ("x-forwarded-proto", "https")];
+    let r = t.send("POST", "/files", &forwarded, &[]);
+    assert_eq!(r.status(), 500, "no peer address: the forwarded scheme cannot be trusted or ignored silently");
+    assert!(r.cause().is_some_and(|c| c.contains("peer address")), "{:?}", r.cause());
+    t.peer = Some("10.1.2.3".parse().unwrap());
+    let r = t.send("POST", "/files", &forwarded, &[]);
+    assert_eq!(r.status(), 201);
+    assert!(header(&r, "location").unwrap().starts_with("https://h/files/"));
+}

@@ -190,6 +190,7 @@ fn location_is_absolute_encoded_and_proxy_aware() {
         header(&r, "location").unwrap().rsplit_once('/').unwrap().0.to_owned()
     };
     let mut t = with_server(Server::builder().trusted_proxies(["10.0.0.0/8", "::1"]).build().unwrap());
+    t.peer = Some("192.0.2.1".parse().unwrap()); // a peer that is no trusted proxy
     assert_eq!(loc(&mut t, "/up%20loads/", &[("host", "example.com:8080")]), "http://example.com:8080/up%20loads");
     assert_eq!(loc(&mut t, "/files", &[]), "/files", "no Host: a relative Location");
     assert_eq!(
