@@ -32,3 +32,28 @@ fn assembled_parts_are_removed_or_kept_as_configured() {
         }
     }
 }
+
+#[test]
+fn a_final_waiting_in_one_store_is_assembled_by_a_part_completed_in_another() {
+    // Two stores on the same directories share nothing in memory: what one does reaches the other only through
+    // the files, as between two processes.
+    let dirs = Dirs::new();
+    let (here, there) = (FileStore::new(dirs.config()).expect("store"), FileStore::new(dirs.config()).expect("store"));
+    let done = partial(&here, b"ab");
+    let new = NewUpload::new(Some(2), Metadata::new(), SystemTime::now()).with_concat(Concat::Partial);
+    let (mut late, late_id) = there.create(&new).expect("create the last partial elsewhere");
+    let new = NewUpload::new(None, Metadata::new(), SystemTime::now()).with_concat(Concat::Final(vec![done, late_id]));
+    let (mut last, id) = here.create(&new).expect("create the final");
+    assert!(!last.assemble().expect("assemble, waiting").finished, "a part is still uploading");
+    drop(last);
+    late.write_at(0, b"cd").expect("write");
+    assert!(late.commit(2, true).expect("the last part's commit").finished);
+    drop(late);
+    let state = here.stat(id).expect("stat");
+    assert!(state.finished && state.offset == 4, "assembled by the other store's commit: {state:?}");
+    let mut claim = here.wait_for_file(std::time::Duration::from_secs(1)).expect("claim the final");
+    assert_eq!(claim.id(), id);
+    let out = dirs.root.path().join("final");
+    claim.save(&out).expect("save");
+    assert_eq!(std::fs::read(out).expect("read"), b"abcd");
+}
