@@ -5,13 +5,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use tus_hyper::tus_proto::Event;
 pub use tus_hyper::tus_storage::InlineWrites;
 use tus_hyper::tus_storage::{StoreConfig, UploadRecord};
-use tus_hyper::{Claim as _, ServeOptions, Store, TusApp, TusAppBuilder};
+use tus_hyper::{BoxError, Claim as _, ServeOptions, Store, TusApp, TusAppBuilder};
 
 /// The async runtimes tussi runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +56,9 @@ pub struct Options {
     pub inline_writes: InlineWrites,
     /// Limits of the HTTP layer (header read timeout, shutdown grace).
     pub serve: ServeOptions,
+    /// Records every lifecycle event the app delivers (through its `on_event` hook), in order, for
+    /// [`TestServer::events`]. Off by default: no hook is set.
+    pub record_events: bool,
 }
 
 impl Default for Options {
@@ -68,6 +72,7 @@ impl Default for Options {
             fsync: false,
             inline_writes: InlineWrites::default(),
             serve: ServeOptions::default(),
+            record_events: false,
         }
     }
 }
@@ -79,6 +84,7 @@ pub struct TestServer {
     /// The listening address.
     pub addr: SocketAddr,
     dir: tempfile::TempDir,
+    events: Arc<Mutex<Vec<Event>>>,
     stop: Option<async_channel::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -103,11 +109,13 @@ impl TestServer {
             std::fs::create_dir_all(&claimed).expect("claimed directory");
         }
         let worker = options.worker.then_some(claimed);
+        let events = Arc::new(Mutex::new(Vec::new()));
         let thread = match rt {
             Rt::Tokio | Rt::TokioThreads => {
                 let app = Arc::new(
                     configure(
                         &options,
+                        &events,
                         TusApp::builder(tus_tokio::file_store(config).expect("store").inline_writes(inline)),
                     )
                     .build()
@@ -140,6 +148,7 @@ impl TestServer {
                 let app = Arc::new(
                     configure(
                         &options,
+                        &events,
                         TusApp::builder(tus_smol::file_store(config).expect("store").inline_writes(inline)),
                     )
                     .build()
@@ -158,6 +167,7 @@ impl TestServer {
                 let app = Arc::new(
                     configure(
                         &options,
+                        &events,
                         TusApp::builder(tus_async_std::file_store(config).expect("store").inline_writes(inline)),
                     )
                     .build()
@@ -172,7 +182,7 @@ impl TestServer {
                 })
             }
         };
-        TestServer { url: format!("http://{addr}/files/"), addr, dir, stop: Some(stop), thread: Some(thread) }
+        TestServer { url: format!("http://{addr}/files/"), addr, dir, events, stop: Some(stop), thread: Some(thread) }
     }
 
     /// The storage root (with `uploads/` and `completed/`).
@@ -199,6 +209,11 @@ impl TestServer {
     /// The record the file worker saved for a claimed upload.
     pub fn claimed_record(&self, id: &str) -> Option<UploadRecord> {
         UploadRecord::from_file(self.dir.path().join("claimed").join(format!("{id}.meta"))).ok()
+    }
+
+    /// The lifecycle events delivered so far, in order ([`Options::record_events`]; none without it).
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().expect("events").clone()
     }
 }
 
@@ -238,8 +253,19 @@ async fn file_worker<S: Store>(app: Arc<TusApp<S>>, dest: PathBuf) {
     }
 }
 
-fn configure<S: Store>(options: &Options, builder: TusAppBuilder<S>) -> TusAppBuilder<S> {
+fn configure<S: Store>(
+    options: &Options,
+    events: &Arc<Mutex<Vec<Event>>>,
+    builder: TusAppBuilder<S>,
+) -> TusAppBuilder<S> {
     let mut builder = builder.base_path("/files").body_read_timeout(options.body_read_timeout);
+    if options.record_events {
+        let events = events.clone();
+        builder = builder.on_event(move |event: Event| {
+            events.lock().expect("events").push(event);
+            std::future::ready(Ok::<(), BoxError>(()))
+        });
+    }
     if let Some(max) = options.max_size {
         builder = builder.max_size(max);
     }

@@ -9,15 +9,14 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::{Shutdown, SocketAddr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::{clients_dir, python, run_bounded};
+use common::{clients_dir, connect, exchange, octets, pattern, python, request, run_bounded, Reply};
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
@@ -32,95 +31,6 @@ const IO_TIMEOUT: Duration = Duration::from_secs(20);
 /// The bound on the tuspy run; past it the client is killed by its PID.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(180);
 
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Reply {
-    fn offset(&self) -> Option<u64> {
-        self.headers.get("upload-offset").map(|v| v.parse().expect("numeric Upload-Offset"))
-    }
-
-    fn id(&self) -> Option<String> {
-        self.headers.get("location").map(|l| l.rsplit('/').next().expect("id").to_owned())
-    }
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
-    stream.set_write_timeout(Some(IO_TIMEOUT)).expect("write timeout");
-    stream
-}
-
-/// Sends one request (with `Connection: close`) on a new connection and reads the whole response.
-fn exchange(addr: SocketAddr, request: &[u8], head_request: bool) -> Reply {
-    let mut stream = connect(addr);
-    stream.write_all(request).expect("send the request");
-    read_reply(&mut stream, head_request)
-}
-
-/// Reads a response up to the end of the connection (every request here says `Connection: close`).
-fn read_reply(stream: &mut TcpStream, head_request: bool) -> Reply {
-    let mut raw = Vec::new();
-    if let Err(error) = stream.read_to_end(&mut raw) {
-        panic!("reading the response: {error} (read so far: {:?})", String::from_utf8_lossy(&raw));
-    }
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no complete response head: {:?}", String::from_utf8_lossy(&raw)));
-    let text = String::from_utf8(raw[..end].to_vec()).expect("ASCII head");
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().expect("status line");
-    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let rest = &raw[end + 4..];
-    let body = if head_request {
-        Vec::new()
-    } else if headers.get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        dechunk(rest)
-    } else {
-        let len = headers.get("content-length").map_or(rest.len(), |v| v.parse().expect("Content-Length"));
-        rest[..len.min(rest.len())].to_vec()
-    };
-    Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(line_end) = raw.windows(2).position(|w| w == b"\r\n") else { return out };
-        let size = std::str::from_utf8(&raw[..line_end]).ok().and_then(|s| usize::from_str_radix(s.trim(), 16).ok());
-        let Some(size) = size.filter(|&s| s > 0) else { return out };
-        let start = line_end + 2;
-        out.extend_from_slice(&raw[start..(start + size).min(raw.len())]);
-        raw = &raw[(start + size + 2).min(raw.len())..];
-    }
-}
-
-/// A request with the TUS header and `Connection: close`, `headers`, and `body` as it is (framing is the caller's).
-fn request(method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
-    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        text.push_str(&format!("{name}: {value}\r\n"));
-    }
-    text.push_str("\r\n");
-    let mut bytes = text.into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-fn octets() -> (&'static str, String) {
-    ("Content-Type", "application/offset+octet-stream".to_owned())
-}
-
 /// A PATCH head with a Content-Length body and, if given, `Upload-Checksum: <checksum>`.
 fn patch_request(id: &str, offset: u64, body: &[u8], checksum: Option<&str>) -> Vec<u8> {
     let mut headers = vec![("Upload-Offset", offset.to_string()), octets(), ("Content-Length", body.len().to_string())];
@@ -131,7 +41,7 @@ fn patch_request(id: &str, offset: u64, body: &[u8], checksum: Option<&str>) -> 
 }
 
 fn patch(addr: SocketAddr, id: &str, offset: u64, body: &[u8], checksum: Option<&str>) -> Reply {
-    exchange(addr, &patch_request(id, offset, body, checksum), false)
+    exchange(addr, &patch_request(id, offset, body, checksum), IO_TIMEOUT)
 }
 
 /// A chunked PATCH that announces `Trailer: Upload-Checksum` and ends with `trailer` (none: the announced trailer
@@ -143,7 +53,7 @@ fn patch_chunked(addr: SocketAddr, id: &str, offset: u64, body: &[u8], trailer: 
         ("Transfer-Encoding", "chunked".to_owned()),
         ("Trailer", "Upload-Checksum".to_owned()),
     ];
-    exchange(addr, &request("PATCH", &format!("/files/{id}"), &headers, &chunked(body, trailer)), false)
+    exchange(addr, &request("PATCH", &format!("/files/{id}"), &headers, &chunked(body, trailer)), IO_TIMEOUT)
 }
 
 /// `data` as a chunked body of 16 KiB chunks (a last short one), then the last chunk and the trailer section.
@@ -163,42 +73,11 @@ fn chunked(data: &[u8], trailer: Option<&str>) -> Vec<u8> {
 }
 
 fn create(addr: SocketAddr, length: u64) -> String {
-    let reply = exchange(addr, &request("POST", "/files/", &[("Upload-Length", length.to_string())], b""), false);
-    assert_eq!(reply.status, 201, "create: {reply:?}");
-    reply.id().expect("Location")
+    common::create(addr, length, IO_TIMEOUT)
 }
 
 fn head_offset(addr: SocketAddr, id: &str) -> u64 {
-    let reply = exchange(addr, &request("HEAD", &format!("/files/{id}"), &[], b""), true);
-    assert_eq!(reply.status, 204, "HEAD: {reply:?}");
-    reply.offset().expect("Upload-Offset in HEAD")
-}
-
-/// Waits (at most 10 s) until HEAD reports `expected`; returns the last offset seen.
-fn wait_for_offset(addr: SocketAddr, id: &str, expected: u64) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let offset = head_offset(addr, id);
-        if offset == expected || Instant::now() > deadline {
-            return offset;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `len` pseudo-random bytes (xorshift64*), different for every `seed` and without a period that a chunk could
-/// hide in: a chunk stored at the wrong offset, or a checksum of the wrong chunk, shows.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = 0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0xD1B5_4A32_D192_ED03);
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        out.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    common::head_offset(addr, id, IO_TIMEOUT)
 }
 
 fn digest(algorithm: &str, data: &[u8]) -> Vec<u8> {
@@ -313,7 +192,7 @@ fn an_unsupported_or_malformed_checksum_answers_400_with_a_reason() {
             ("Upload-Checksum", format!("sha1 {right_sha1}")),
             ("Upload-Checksum", format!("sha1 {right_sha1}")),
         ];
-        let reply = exchange(server.addr, &request("PATCH", &format!("/files/{id}"), &headers, body), false);
+        let reply = exchange(server.addr, &request("PATCH", &format!("/files/{id}"), &headers, body), IO_TIMEOUT);
         assert_eq!(reply.status, 400, "{rt:?}: Upload-Checksum twice: {reply:?}");
         // Both as a header and as a trailer.
         let headers = [
@@ -324,7 +203,8 @@ fn an_unsupported_or_malformed_checksum_answers_400_with_a_reason() {
             ("Upload-Checksum", format!("sha1 {right_sha1}")),
         ];
         let chunked_body = chunked(body, Some(&format!("sha1 {right_sha1}")));
-        let reply = exchange(server.addr, &request("PATCH", &format!("/files/{id}"), &headers, &chunked_body), false);
+        let reply =
+            exchange(server.addr, &request("PATCH", &format!("/files/{id}"), &headers, &chunked_body), IO_TIMEOUT);
         assert_eq!(reply.status, 400, "{rt:?}: header and trailer: {reply:?}");
         assert_eq!(head_offset(server.addr, &id), 1000, "{rt:?}: offset unchanged after every 400");
         // The same bytes with a valid checksum go in.
@@ -407,7 +287,7 @@ fn a_checksum_trailer_is_verified() {
 
 /// Sends `head` and `part` of a body on a new connection, then closes it (the client is gone mid-body).
 fn cut_off(addr: SocketAddr, head_and_part: &[u8]) {
-    let mut stream = connect(addr);
+    let mut stream = connect(addr, IO_TIMEOUT);
     stream.write_all(head_and_part).expect("send part of a request");
     std::thread::sleep(Duration::from_millis(200)); // the server is now waiting for the rest
     stream.shutdown(Shutdown::Both).expect("cut off");
@@ -447,7 +327,11 @@ fn a_checksummed_body_that_breaks_off_keeps_nothing() {
         // The control: the same cut without a checksum keeps what arrived.
         let plain = patch_request(&id, 0, &data, None);
         cut_off(server.addr, &plain[..plain.len() - data.len() + sent]);
-        assert_eq!(wait_for_offset(server.addr, &id, sent as u64), sent as u64, "{rt:?}: a plain cut keeps its bytes");
+        assert_eq!(
+            common::wait_for_offset(server.addr, &id, sent as u64, IO_TIMEOUT),
+            sent as u64,
+            "{rt:?}: a plain cut keeps its bytes"
+        );
 
         let rest = &data[sent..];
         let reply = patch(server.addr, &id, sent as u64, rest, Some(&checksum("sha1", rest)));
@@ -464,7 +348,7 @@ fn post_with_data(addr: SocketAddr, length: usize, body: &[u8], checksum: &str) 
         ("Content-Length", body.len().to_string()),
         ("Upload-Checksum", checksum.to_owned()),
     ];
-    exchange(addr, &request("POST", "/files/", &headers, body), false)
+    exchange(addr, &request("POST", "/files/", &headers, body), IO_TIMEOUT)
 }
 
 #[test]
@@ -496,7 +380,7 @@ fn creation_with_upload_is_verified() {
             // Unsupported algorithm: 400 before anything is created.
             let reply = post_with_data(server.addr, data.len(), first, &format!("sha3 {}", STANDARD.encode([0u8; 32])));
             assert_eq!(reply.status, 400, "{who}: sha3: {reply:?}");
-            assert!(!reply.headers.contains_key("location"), "{who}: nothing created: {reply:?}");
+            assert!(reply.header("location").is_none(), "{who}: nothing created: {reply:?}");
 
             // A chunked creation body with a checksum trailer.
             let headers = [
@@ -506,12 +390,12 @@ fn creation_with_upload_is_verified() {
                 ("Trailer", "Upload-Checksum".to_owned()),
             ];
             let body = chunked(first, Some(&checksum("sha1", first)));
-            let reply = exchange(server.addr, &request("POST", "/files/", &headers, &body), false);
+            let reply = exchange(server.addr, &request("POST", "/files/", &headers, &body), IO_TIMEOUT);
             assert_eq!((reply.status, reply.offset()), (201, Some(size as u64)), "{who}: trailer: {reply:?}");
             let body = chunked(first, Some(&checksum("sha1", &data[1..=size])));
-            let reply = exchange(server.addr, &request("POST", "/files/", &headers, &body), false);
+            let reply = exchange(server.addr, &request("POST", "/files/", &headers, &body), IO_TIMEOUT);
             assert_mismatch(&reply, 0, &format!("{who}: wrong trailer"));
-            assert!(reply.headers.contains_key("location"), "{who}: {reply:?}");
+            assert!(reply.header("location").is_some(), "{who}: {reply:?}");
         }
     }
 }
@@ -520,10 +404,11 @@ fn creation_with_upload_is_verified() {
 fn options_announces_the_checksum_extensions_and_algorithms() {
     for rt in ALL {
         let server = TestServer::start(rt, Options::default());
-        let reply = exchange(server.addr, b"OPTIONS /files/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", false);
+        let reply =
+            exchange(server.addr, b"OPTIONS /files/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", IO_TIMEOUT);
         assert!(reply.status == 204 || reply.status == 200, "{rt:?}: {reply:?}");
         let list = |name: &str| -> Vec<String> {
-            let value = reply.headers.get(name).unwrap_or_else(|| panic!("{rt:?}: no {name}: {reply:?}"));
+            let value = reply.header(name).unwrap_or_else(|| panic!("{rt:?}: no {name}: {reply:?}"));
             value.split(',').map(|v| v.trim().to_owned()).collect()
         };
         let extensions = list("tus-extension");

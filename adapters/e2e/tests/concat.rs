@@ -19,24 +19,21 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::{clients_dir, node_prefix, run_bounded};
+use common::{clients_dir, exchange, node_prefix, octets, pattern, request, run_bounded, wait_until, Reply};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tus_hyper::tus_proto::Event;
-use tus_hyper::tus_storage::{StoreConfig, UploadRecord};
-use tus_hyper::{BoxError, ServeOptions, Store, TusApp};
-use tussi_e2e::{Options, Rt, TestServer, ALL};
+use tus_hyper::tus_storage::UploadRecord;
+use tussi_e2e::{Options, TestServer, ALL};
 
 /// Bound on every socket read and write.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -47,75 +44,18 @@ const MIB: usize = 1024 * 1024;
 // ---------------------------------------------------------------------------------------------------------------
 // Raw HTTP
 
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-
-    fn offset(&self) -> Option<u64> {
-        self.header("upload-offset").map(|v| v.parse().expect("numeric Upload-Offset"))
-    }
-
-    fn id(&self) -> Option<String> {
-        self.header("location").map(|l| l.rsplit('/').next().expect("id").to_owned())
-    }
-}
-
-/// Sends one request (with `Connection: close`) on a new connection and reads the whole response.
-fn exchange(addr: SocketAddr, request: &[u8], head_request: bool) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
-    stream.set_write_timeout(Some(IO_TIMEOUT)).expect("write timeout");
-    stream.write_all(request).expect("send the request");
-    let mut raw = Vec::new();
-    if let Err(error) = stream.read_to_end(&mut raw) {
-        panic!("reading the response: {error} (read so far: {:?})", String::from_utf8_lossy(&raw));
-    }
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no complete response head: {:?}", String::from_utf8_lossy(&raw)));
-    let text = String::from_utf8(raw[..end].to_vec()).expect("ASCII head");
-    let mut lines = text.split("\r\n");
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    // Bodies here are short reasons: the rest of the connection, without chunk framing worth undoing.
-    let body = if head_request { String::new() } else { String::from_utf8_lossy(&raw[end + 4..]).into_owned() };
-    Reply { status, headers, body }
-}
-
-/// A request with the TUS header and `Connection: close`, `headers`, and `body` (with its `Content-Length` when
-/// not empty).
-fn request(method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
-    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        text.push_str(&format!("{name}: {value}\r\n"));
-    }
+/// Sends a request with `headers`, and `body` with its `Content-Length` when not empty (common/mod.rs: `request`,
+/// `exchange`).
+fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Reply {
+    let mut headers = headers.to_vec();
     if !body.is_empty() {
-        text.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        headers.push(("Content-Length", body.len().to_string()));
     }
-    text.push_str("\r\n");
-    let mut bytes = text.into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-fn octets() -> (&'static str, String) {
-    ("Content-Type", "application/offset+octet-stream".to_owned())
+    exchange(addr, &request(method, path, &headers, body), IO_TIMEOUT)
 }
 
 fn post(addr: SocketAddr, headers: &[(&str, String)], body: &[u8]) -> Reply {
-    exchange(addr, &request("POST", "/files/", headers, body), false)
+    send(addr, "POST", "/files/", headers, body)
 }
 
 /// `POST` of a partial upload of `length` (with `data` as creation-with-upload when not empty); returns its id.
@@ -138,8 +78,7 @@ fn create_ordinary(addr: SocketAddr, length: usize, who: &str) -> String {
 }
 
 fn patch(addr: SocketAddr, id: &str, offset: usize, body: &[u8]) -> Reply {
-    let headers = [("Upload-Offset", offset.to_string()), octets()];
-    exchange(addr, &request("PATCH", &format!("/files/{id}"), &headers, body), false)
+    send(addr, "PATCH", &format!("/files/{id}"), &[("Upload-Offset", offset.to_string()), octets()], body)
 }
 
 fn patch_ok(addr: SocketAddr, id: &str, offset: usize, body: &[u8], who: &str) {
@@ -148,7 +87,7 @@ fn patch_ok(addr: SocketAddr, id: &str, offset: usize, body: &[u8], who: &str) {
 }
 
 fn head(addr: SocketAddr, id: &str) -> Reply {
-    exchange(addr, &request("HEAD", &format!("/files/{id}"), &[], b""), true)
+    send(addr, "HEAD", &format!("/files/{id}"), &[], b"")
 }
 
 /// `POST` of a final upload with `Upload-Concat: final;<parts>` and `extra` headers.
@@ -164,20 +103,6 @@ fn metadata_header(name: &str) -> (&'static str, String) {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Data and directories
-
-/// `len` pseudo-random bytes (xorshift64*), different for every `seed`: a part assembled at the wrong place shows.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = 0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0xD1B5_4A32_D192_ED03);
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        out.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 /// The files in `dir` and its subdirectories, as paths relative to it, sorted; without `.ended` (where the store
 /// remembers ended uploads); none if it is missing. An empty subdirectory lists nothing.
@@ -220,19 +145,6 @@ fn files_of(dir: &Path, id: &str) -> Vec<String> {
     names(dir).into_iter().filter(|name| name.contains(id)).collect()
 }
 
-fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A partial upload: `HEAD` answers 204 with `Upload-Concat: partial`, its length, and `offset`.
 fn assert_partial(addr: SocketAddr, id: &str, length: usize, offset: usize, who: &str) {
     let reply = head(addr, id);
@@ -260,17 +172,7 @@ fn assert_gone(addr: SocketAddr, dir: &Path, ids: &[&str], who: &str) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// A server that records its events
-
-/// A file-store server on `rt` (as [`TestServer`], without a worker) whose `on_event` hook records every event as
-/// `"<kind> <id>"`. Stopped gracefully when dropped.
-struct EventServer {
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-    events: Arc<Mutex<Vec<String>>>,
-    stop: Option<async_channel::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
+// Recorded events (`Options::record_events`)
 
 fn describe(event: &Event) -> String {
     match event {
@@ -284,100 +186,14 @@ fn describe(event: &Event) -> String {
     }
 }
 
-fn recording_app<S: Store>(store: S, events: &Arc<Mutex<Vec<String>>>) -> Arc<TusApp<S>> {
-    let events = events.clone();
-    let app = TusApp::builder(store).base_path("/files").on_event(move |event: Event| {
-        let events = events.clone();
-        async move {
-            events.lock().expect("events").push(describe(&event));
-            Ok::<(), BoxError>(())
-        }
-    });
-    Arc::new(app.build().expect("app"))
+/// The events of upload `id`, in order, as `"<kind> <id>"`.
+fn events_of(server: &TestServer, id: &str) -> Vec<String> {
+    server.events().iter().map(describe).filter(|e| e.ends_with(id)).collect()
 }
 
-impl EventServer {
-    fn start(rt: Rt) -> EventServer {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let config = StoreConfig::new(dir.path().join("uploads"), dir.path().join("completed"));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("nonblocking listener");
-        let addr = listener.local_addr().expect("local address");
-        let (stop, stopped) = async_channel::bounded::<()>(1);
-        let shutdown = async move {
-            let _ = stopped.recv().await;
-        };
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let serve = ServeOptions::default();
-        let thread = match rt {
-            Rt::Tokio | Rt::TokioThreads => {
-                let app = recording_app(tus_tokio::file_store(config).expect("store"), &events);
-                std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_multi_thread()
-                        .worker_threads(2)
-                        .enable_all()
-                        .build()
-                        .expect("tokio");
-                    runtime.block_on(async move {
-                        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                        if rt == Rt::TokioThreads {
-                            let threads = tus_tokio::Threads { serving: 2, io: 4 };
-                            tus_tokio::serve_on_threads(listener, app, threads, serve, shutdown)
-                                .await
-                                .expect("threads");
-                        } else {
-                            tus_tokio::serve(listener, app, serve, shutdown).await;
-                        }
-                    });
-                })
-            }
-            Rt::Smol => {
-                let app = recording_app(tus_smol::file_store(config).expect("store"), &events);
-                std::thread::spawn(move || {
-                    smol::block_on(async move {
-                        let listener = smol::net::TcpListener::try_from(listener).expect("smol listener");
-                        tus_smol::serve(listener, app, serve, shutdown).await;
-                    });
-                })
-            }
-            #[cfg(feature = "async-std")]
-            Rt::AsyncStd => {
-                let app = recording_app(tus_async_std::file_store(config).expect("store"), &events);
-                std::thread::spawn(move || {
-                    async_std::task::block_on(async move {
-                        let listener = async_std::net::TcpListener::from(listener);
-                        tus_async_std::serve(listener, app, serve, shutdown).await;
-                    });
-                })
-            }
-        };
-        EventServer { addr, dir, events, stop: Some(stop), thread: Some(thread) }
-    }
-
-    fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// The events of upload `id`, in order, as `"<kind> <id>"`.
-    fn events_of(&self, id: &str) -> Vec<String> {
-        let events = self.events.lock().expect("events");
-        events.iter().filter(|e| e.ends_with(id)).cloned().collect()
-    }
-
-    /// Every `Completed` event so far.
-    fn completions(&self) -> Vec<String> {
-        let events = self.events.lock().expect("events");
-        events.iter().filter(|e| e.starts_with("completed ")).cloned().collect()
-    }
-}
-
-impl Drop for EventServer {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// Every `Completed` event so far, as `"completed <id>"`.
+fn completions(server: &TestServer) -> Vec<String> {
+    server.events().iter().map(describe).filter(|e| e.starts_with("completed ")).collect()
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -387,10 +203,10 @@ impl Drop for EventServer {
 fn partial_uploads_are_assembled_in_order_into_a_final_upload() {
     for rt in ALL {
         let who = format!("{rt:?}");
-        let server = EventServer::start(rt);
+        let server = TestServer::start(rt, Options { record_events: true, ..Options::default() });
         let addr = server.addr;
 
-        let reply = exchange(addr, b"OPTIONS /files/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", false);
+        let reply = exchange(addr, b"OPTIONS /files/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", IO_TIMEOUT);
         let extensions = reply.header("tus-extension").unwrap_or_else(|| panic!("{who}: no Tus-Extension: {reply:?}"));
         assert!(extensions.split(',').any(|e| e.trim() == "concatenation"), "{who}: Tus-Extension: {extensions}");
 
@@ -412,11 +228,11 @@ fn partial_uploads_are_assembled_in_order_into_a_final_upload() {
         for (id, len) in [(&id_a, a.len()), (&id_b, b.len()), (&id_e, 0), (&id_c, c.len())] {
             assert_partial(addr, id, len, len, &who);
             assert_kept_back(server.dir(), id, &who);
-            let events = server.events_of(id);
+            let events = events_of(&server, id);
             assert_eq!(events.first().map(String::as_str), Some(format!("created {id}").as_str()), "{who}");
             assert!(!events.iter().any(|e| e.starts_with("completed")), "{who}: a partial completed: {events:?}");
         }
-        assert!(server.completions().is_empty(), "{who}: {:?}", server.completions());
+        assert!(completions(&server).is_empty(), "{who}: {:?}", completions(&server));
         assert!(names(&server.dir().join("completed")).is_empty(), "{who}: nothing is published");
 
         // The final: absolute URLs and paths mixed, `a` named twice, its own metadata.
@@ -456,11 +272,11 @@ fn partial_uploads_are_assembled_in_order_into_a_final_upload() {
 
         // Created and completed once; the partials are gone, and the upload directory is empty.
         assert_eq!(
-            server.events_of(&id),
+            events_of(&server, &id),
             [format!("created {id}"), format!("completed {id}")],
             "{who}: final's events"
         );
-        assert_eq!(server.completions(), [format!("completed {id}")], "{who}: the only completion");
+        assert_eq!(completions(&server), [format!("completed {id}")], "{who}: the only completion");
         assert_gone(addr, server.dir(), &[&id_a, &id_b, &id_e, &id_c], &who);
         assert!(names(&server.dir().join("uploads")).is_empty(), "{who}: {:?}", names(&server.dir().join("uploads")));
         assert_eq!(names(&server.dir().join("completed")), [id.clone(), format!("{id}.meta")], "{who}");
@@ -514,7 +330,7 @@ fn a_final_naming_anything_but_finished_partials_is_refused_and_creates_nothing(
             (format!("final;{good}"), vec![octets()], b"bytes"),
         ];
         // An unfinished partial is a part like any other where the server offers concatenation-unfinished.
-        let reply = exchange(addr, b"OPTIONS /files/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", false);
+        let reply = exchange(addr, b"OPTIONS /files/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", IO_TIMEOUT);
         let extensions = reply.header("tus-extension").unwrap_or_default().to_owned();
         if !extensions.split(',').any(|e| e.trim() == "concatenation-unfinished") {
             cases.push((format!("final;{good} /files/{unfinished_partial}"), vec![], b""));

@@ -15,17 +15,22 @@
 mod common;
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{clients_dir, node_prefix, python, run_bounded};
+use common::{
+    clients_dir, connect, exchange, node_prefix, patch_head, pattern, python, read_reply, request, run_bounded,
+    wait_until, Reply,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tussi_e2e::{Options, Rt, TestServer, ALL};
 
 const MIB: usize = 1024 * 1024;
+/// Bound on every socket read and write of a one-request connection.
+const IO_TIMEOUT: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Client processes
@@ -84,10 +89,6 @@ fn id_of(url: &str) -> String {
 // ---------------------------------------------------------------------------------------------------------------
 // Files
 
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i.wrapping_mul(31) ^ (i >> 9) ^ (i >> 17)) as u8).collect()
-}
-
 struct Sample {
     path: PathBuf,
     len: usize,
@@ -96,7 +97,7 @@ struct Sample {
 
 impl Sample {
     fn new(dir: &Path, len: usize) -> Sample {
-        let data = pattern(len);
+        let data = pattern(len, len as u64);
         let path = dir.join(format!("sample-{len}.bin"));
         std::fs::write(&path, &data).expect("sample");
         Sample { path, len, sha256: Sha256::digest(&data).into() }
@@ -121,20 +122,6 @@ fn assert_finished(server: &TestServer, id: &str, sample: &Sample, who: &str) {
     assert_eq!(record.length, Some(sample.len as u64), "{who}: the record's length");
     let name = sample.path.file_name().and_then(|n| n.to_str());
     assert_eq!(record.metadata.get("filename"), name, "{who}: metadata");
-}
-
-/// Waits (at most `timeout`) until `done` holds.
-fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -224,7 +211,7 @@ fn tus_js_client_abort_with_terminate_deletes_the_upload() {
             requests_text(&report)
         );
         let id = id_of(&url_of(&report));
-        let head = exchange(server.addr, head_request(&id).as_bytes());
+        let head = head_of(server.addr, &id);
         assert!(head.status == 404 || head.status == 410, "{who}: HEAD after the DELETE answered {}", head.status);
         let left = files_of(&server, &id);
         assert!(left.is_empty(), "{who}: files of the deleted upload remain: {left:?}");
@@ -327,74 +314,13 @@ fn tuspy_defaults_upload_a_file_over_10_mib_in_one_patch() {
 // ---------------------------------------------------------------------------------------------------------------
 // Raw sockets
 
-struct Reply {
-    /// The response head as read, for messages.
-    head: String,
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Sends one request on a new connection and reads the response.
-fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
-    let mut stream = connect(addr, Duration::from_secs(15));
-    stream.write_all(request).expect("send");
-    read_reply(&mut stream, request.starts_with(b"HEAD ")).expect("read the response")
-}
-
-/// A new connection whose reads and writes time out after `timeout`.
-fn connect(addr: SocketAddr, timeout: Duration) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(timeout)).expect("read timeout");
-    stream.set_write_timeout(Some(timeout)).expect("write timeout");
-    stream
-}
-
-/// Reads a response head and its `Content-Length` body (none for a HEAD).
-fn read_reply(stream: &mut TcpStream, head_request: bool) -> io::Result<Reply> {
-    let mut raw = Vec::new();
-    let mut byte = [0u8; 1];
-    while !raw.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte)? == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("connection closed before the response head ended: {:?}", String::from_utf8_lossy(&raw)),
-            ));
-        }
-        raw.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&raw).into_owned();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("status line {status_line:?}")))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
-    let mut body = vec![0u8; if head_request || status == 204 { 0 } else { length }];
-    stream.read_exact(&mut body)?;
-    Ok(Reply { head, status, headers, body })
-}
-
 fn create(addr: SocketAddr, length: u64) -> String {
-    let reply = exchange(
-        addr,
-        format!("POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {length}\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    );
-    assert_eq!(reply.status, 201, "creation");
-    reply.header("location").expect("Location").rsplit('/').next().expect("id").to_owned()
+    common::create(addr, length, IO_TIMEOUT)
+}
+
+/// `HEAD /files/<id>` on a new connection.
+fn head_of(addr: SocketAddr, id: &str) -> Reply {
+    exchange(addr, &request("HEAD", &format!("/files/{id}"), &[], b""), IO_TIMEOUT)
 }
 
 /// The head of a creation-with-upload POST: an upload of `upload_length` bytes, a body of `content_length`, and the
@@ -403,17 +329,6 @@ fn post_with_upload(upload_length: u64, content_length: usize, extra: &str) -> S
     format!(
         "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {upload_length}\r\n\
          Content-Type: application/offset+octet-stream\r\nContent-Length: {content_length}\r\n{extra}\r\n"
-    )
-}
-
-fn head_request(id: &str) -> String {
-    format!("HEAD /files/{id} HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n")
-}
-
-fn patch_head(id: &str, offset: u64, length: usize) -> String {
-    format!(
-        "PATCH /files/{id} HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: {offset}\r\n\
-         Content-Type: application/offset+octet-stream\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
     )
 }
 
@@ -427,11 +342,11 @@ fn a_head_during_a_stalled_patch_reports_what_it_stored_within_a_second() {
     const SENT: usize = 2 * MIB;
     for rt in ALL {
         let server = TestServer::start(rt, Options::default());
-        let data = pattern(TOTAL);
+        let data = pattern(TOTAL, 1);
         let id = create(server.addr, TOTAL as u64);
 
-        let mut stalled = connect(server.addr, Duration::from_secs(15));
-        stalled.write_all(patch_head(&id, 0, TOTAL).as_bytes()).expect("PATCH head");
+        let mut stalled = connect(server.addr, IO_TIMEOUT);
+        stalled.write_all(&patch_head(&id, 0, TOTAL)).expect("PATCH head");
         stalled.write_all(&data[..SENT]).expect("2 MiB of the body");
         std::thread::sleep(Duration::from_millis(500));
 
@@ -440,7 +355,7 @@ fn a_head_during_a_stalled_patch_reports_what_it_stored_within_a_second() {
         let mut answers = Vec::new();
         let offset = loop {
             let sent = Instant::now();
-            let reply = exchange(server.addr, head_request(&id).as_bytes());
+            let reply = head_of(server.addr, &id);
             let took = sent.elapsed();
             assert_eq!(reply.status, 204, "{rt:?}: HEAD during the stalled PATCH");
             let offset: u64 = reply.header("upload-offset").and_then(|v| v.parse().ok()).expect("Upload-Offset");
@@ -461,10 +376,10 @@ fn a_head_during_a_stalled_patch_reports_what_it_stored_within_a_second() {
         );
         eprintln!("{rt:?}: HEAD answers (offset, time) during the stalled PATCH: {answers:?}");
 
-        let mut request = patch_head(&id, SENT as u64, TOTAL - SENT).into_bytes();
+        let mut request = patch_head(&id, SENT as u64, TOTAL - SENT);
         request.extend_from_slice(&data[SENT..]);
-        let reply = exchange(server.addr, &request);
-        assert_eq!(reply.status, 204, "{rt:?}: the rest from {SENT}: {}", String::from_utf8_lossy(&reply.body));
+        let reply = exchange(server.addr, &request, IO_TIMEOUT);
+        assert_eq!(reply.status, 204, "{rt:?}: the rest from {SENT}: {}", reply.body);
         let stored = std::fs::read(server.completed_file(&id)).expect("finished file");
         assert!(Sha256::digest(&stored) == Sha256::digest(&data), "{rt:?}: the finished upload's sha256");
 
@@ -495,7 +410,7 @@ fn send_refused(addr: SocketAddr, head: &str, body_len: usize) -> Refusal {
     let mut writing = stream.try_clone().expect("clone");
     let head = head.as_bytes().to_vec();
     let writer = std::thread::spawn(move || {
-        let piece = pattern(256 * 1024);
+        let piece = pattern(256 * 1024, 2);
         if let Err(e) = writing.write_all(&head) {
             return (0, Some((e, Instant::now())));
         }
@@ -529,7 +444,7 @@ fn assert_refused_and_read(refusal: Refusal, body_len: usize, who: &str) {
         Ok(reply) => reply,
         Err(e) => panic!("{who}: the client could not read the response: {e} ({:?}); {write}", e.kind()),
     };
-    assert_eq!(reply.status, 413, "{who}: status ({}); {write}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.status, 413, "{who}: status ({}); {write}", reply.body);
     if let Some((error, failed_at)) = &refusal.write_error {
         let read_at = refusal.read_at.expect("read");
         assert!(
@@ -560,7 +475,7 @@ fn a_refused_body_is_drained_and_the_client_reads_the_413() {
              Content-Type: application/offset+octet-stream\r\nContent-Length: {BODY}\r\n\r\n"
         );
         assert_refused_and_read(send_refused(server.addr, &head, BODY), BODY, &format!("{rt:?}: 24 MiB PATCH"));
-        let reply = exchange(server.addr, head_request(&id).as_bytes());
+        let reply = head_of(server.addr, &id);
         assert_eq!(reply.header("upload-offset"), Some("0"), "{rt:?}: a refused declared body stores nothing");
 
         // Creation-with-upload whose body is longer than the Upload-Length it declares.
@@ -592,7 +507,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn creation_with_upload_expecting_100_continue_gets_a_100_then_the_201() {
     const LEN: usize = 1000;
-    let data = pattern(LEN);
+    let data = pattern(LEN, 3);
     for rt in ALL {
         let server = TestServer::start(rt, Options::default());
         // The read timeout bounds the wait for the 100 Continue: a server that never asks for the body fails here.
@@ -608,11 +523,11 @@ fn creation_with_upload_expecting_100_continue_gets_a_100_then_the_201() {
 
         stream.write_all(&data).expect("the body");
         let reply = read_reply(&mut stream, false).expect("the response to the POST");
-        assert_eq!(reply.status, 201, "{rt:?}: {:?} {}", reply.head, String::from_utf8_lossy(&reply.body));
+        assert_eq!(reply.status, 201, "{rt:?}: {:?} {}", reply.head, reply.body);
         assert_eq!(reply.header("upload-offset"), Some("1000"), "{rt:?}: {:?}", reply.head);
         let location = reply.header("location").unwrap_or_else(|| panic!("{rt:?}: no Location: {:?}", reply.head));
         let id = id_of(location);
-        let head_reply = exchange(server.addr, head_request(&id).as_bytes());
+        let head_reply = head_of(server.addr, &id);
         assert_eq!(head_reply.header("upload-offset"), Some("1000"), "{rt:?}: HEAD {location}: {:?}", head_reply.head);
         assert!(std::fs::read(server.completed_file(&id)).ok() == Some(data.clone()), "{rt:?}: the stored bytes");
         eprintln!(
@@ -645,11 +560,7 @@ fn a_post_expecting_100_continue_refused_by_its_head_gets_the_413_without_sendin
         stream.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
         let mut rest = Vec::new();
         let after = stream.read_to_end(&mut rest).map(|_| String::from_utf8_lossy(&rest).into_owned());
-        eprintln!(
-            "{rt:?}: sent {head:?}; read {:?} {:?}; then {after:?}",
-            reply.head,
-            String::from_utf8_lossy(&reply.body)
-        );
+        eprintln!("{rt:?}: sent {head:?}; read {:?} {:?}; then {after:?}", reply.head, reply.body);
         assert_eq!(files_under(server.dir()), before, "{rt:?}: the refused POST created files");
     }
 }
