@@ -43,6 +43,12 @@ fn evaluate_one(ctx: &mut Ctx<'_>, e: &Expect, resp: &Response, url: &Url) -> Re
                 Ok(())
             }
         }
+        Expect::Usual(code) => {
+            if resp.status != *code {
+                ctx.note(format!("{code} is the usual status; this server answered {}", resp.status));
+            }
+            Ok(())
+        }
         Expect::Header(name, pred) => check_header(ctx, name, pred, resp),
         Expect::Absent(name) => match resp.header(name) {
             None => Ok(()),

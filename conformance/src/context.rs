@@ -1,5 +1,6 @@
 //! The running state of one scenario: the server's advertised capabilities, variables captured by earlier steps,
-//! the transport, the data probe, notes for the report, and the scenario's time budget.
+//! the transport, the data probe, notes for the report, the scenario's time budget, the exchanges it made, and
+//! what the whole run shares (the headers sent with every request, the uploads created so far).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +10,8 @@ use serde::Serialize;
 
 use crate::client::{ClientError, Framing, RawRequest, Response, Timeouts};
 use crate::probe::DataProbe;
+use crate::report::{Exchange, DUMP_EXCHANGES_LIMIT};
+use crate::runner::Config;
 use crate::scenario::{RequestSpec, Target};
 use crate::transport::{Transport, WireTransport};
 use crate::url::Url;
@@ -82,27 +85,49 @@ pub struct Ctx<'a> {
     pub settings: &'a Settings,
     transport: &'a mut dyn Transport,
     probe: Option<&'a dyn DataProbe>,
+    headers: &'a [(String, String)],
+    created: &'a mut Vec<Url>,
     vars: BTreeMap<String, String>,
     notes: Vec<String>,
+    exchanges: Vec<Exchange>,
     deadline: Instant,
 }
 
 impl<'a> Ctx<'a> {
-    /// A fresh context; the budget starts now.
+    /// A fresh context for a run of `config`; the budget starts now. Uploads created through it are added to
+    /// `created` (the run's list, also used to derive unknown upload URLs).
     pub fn new(
-        base: &'a Url,
+        config: &'a Config,
         server: &'a ServerInfo,
-        settings: &'a Settings,
         transport: &'a mut dyn Transport,
         probe: Option<&'a dyn DataProbe>,
+        created: &'a mut Vec<Url>,
     ) -> Ctx<'a> {
+        let settings = &config.settings;
         let deadline = Instant::now() + settings.budget;
         let mut vars = BTreeMap::new();
         if let Some(max) = server.max_size {
             vars.insert("max_size".to_string(), max.to_string());
             vars.insert("max_size_plus_one".to_string(), max.saturating_add(1).to_string());
         }
-        Ctx { base, server, settings, transport, probe, vars, notes: Vec::new(), deadline }
+        Ctx {
+            base: &config.base,
+            server,
+            settings,
+            transport,
+            probe,
+            headers: &config.headers,
+            created,
+            vars,
+            notes: Vec::new(),
+            exchanges: Vec::new(),
+            deadline,
+        }
+    }
+
+    /// The exchanges made through [`Ctx::send`] so far (the last 50), handing them over.
+    pub fn take_exchanges(&mut self) -> Vec<Exchange> {
+        std::mem::take(&mut self.exchanges)
     }
 
     /// A captured variable.
@@ -163,14 +188,23 @@ impl<'a> Ctx<'a> {
                 let v = self.var(name).ok_or_else(|| format!("no URL captured as {name}"))?;
                 Url::parse(v).map_err(|e| e.to_string())
             }
-            Target::Unknown => Ok(self.base.child(&fresh_uuid())),
+            Target::Unknown => Ok(match self.created.first() {
+                Some(upload) => upload.sibling(&fresh_uuid()),
+                None => self.base.child(&fresh_uuid()),
+            }),
         }
     }
 
-    /// Turns a request spec into the raw request it describes (with `Host` and `Tus-Resumable`).
+    /// A request for `url` with its `Host` and the run's extra headers ([`Config::headers`]), nothing else.
+    pub fn raw(&self, method: &str, url: &Url) -> RawRequest {
+        with_headers(RawRequest::new(method, &url.target).header("Host", url.authority()), self.headers)
+    }
+
+    /// Turns a request spec into the raw request it describes (with `Host`, the run's extra headers and
+    /// `Tus-Resumable`).
     pub fn build(&self, spec: &RequestSpec) -> Result<(Url, RawRequest), String> {
         let url = self.resolve(&spec.target)?;
-        let mut raw = RawRequest::new(&spec.method, &url.target).header("Host", url.authority());
+        let mut raw = self.raw(&spec.method, &url);
         if let Some(v) = &spec.tus_resumable {
             raw = raw.header("Tus-Resumable", v);
         }
@@ -183,12 +217,27 @@ impl<'a> Ctx<'a> {
         Ok((url, raw))
     }
 
-    /// Sends a raw request, within the scenario budget.
+    /// Sends a raw request, within the scenario budget. The exchange is recorded for the report, and an upload
+    /// it created (a POST answered 201 with a `Location`) is added to the run's list.
     pub fn send(&mut self, url: &Url, req: &RawRequest) -> Result<Response, ClientError> {
         if self.remaining().is_zero() {
             return Err(ClientError::Timeout("(scenario budget used up)"));
         }
-        self.transport.send(url, req)
+        let outcome = self.transport.send(url, req);
+        if let Ok(resp) = &outcome {
+            if resp.status == 201 && req.effective_method().eq_ignore_ascii_case("POST") {
+                if let Some(upload) = resp.header("location").and_then(|l| url.join(l).ok()) {
+                    if !self.created.contains(&upload) {
+                        self.created.push(upload);
+                    }
+                }
+            }
+        }
+        if self.exchanges.len() >= DUMP_EXCHANGES_LIMIT {
+            self.exchanges.remove(0);
+        }
+        self.exchanges.push(Exchange::record(req, &outcome));
+        outcome
     }
 
     /// Builds and sends a request spec.
@@ -218,13 +267,13 @@ impl<'a> Ctx<'a> {
 
     /// A HEAD request for `url`.
     pub fn head_request(&self, url: &Url) -> RawRequest {
-        RawRequest::new("HEAD", &url.target).header("Host", url.authority()).header("Tus-Resumable", "1.0.0")
+        self.raw("HEAD", url).header("Tus-Resumable", "1.0.0")
     }
 
     /// A well-formed PATCH of `body` at `offset` (Content-Length framing).
     pub fn patch_request(&self, url: &Url, offset: u64, body: &[u8]) -> RawRequest {
-        let mut r = RawRequest::new("PATCH", &url.target)
-            .header("Host", url.authority())
+        let mut r = self
+            .raw("PATCH", url)
             .header("Tus-Resumable", "1.0.0")
             .header("Upload-Offset", offset.to_string())
             .header("Content-Type", "application/offset+octet-stream")
@@ -251,6 +300,14 @@ impl<'a> Ctx<'a> {
             Some(i) => DataCheck::Mismatch(format!("stored byte at offset {} differs", at + i as u64)),
         }
     }
+}
+
+/// Appends header fields to a request.
+pub(crate) fn with_headers(mut req: RawRequest, headers: &[(String, String)]) -> RawRequest {
+    for (name, value) in headers {
+        req = req.header(name, value);
+    }
+    req
 }
 
 /// Parses a non-negative integer made of ASCII digits only.

@@ -7,6 +7,12 @@
 //! returns). It uses no HTTP library: its own raw client ([`client`]) can send malformed requests, chunked and
 //! slow bodies, and bodies cut off mid-way.
 //!
+//! **For servers of third parties:** headers given in [`Config::headers`] (credentials) go with every request;
+//! upload URLs are used exactly as the server's `Location` gives them, query included; after the run the uploads
+//! it created are deleted when the server offers termination (unless [`Config::keep`]); the [`Report`] carries
+//! the suite version, a timestamp, how many MUSTs were exercised ([`Coverage`]), what became of the uploads
+//! ([`Cleanup`]), and the requests and responses of every scenario that did not pass ([`Exchange`]).
+//!
 //! Scenarios are data ([`scenario::Scenario`]): an id, the clause checked, a [`Level`], the
 //! extensions needed, and steps with expectations. Extensions are detected through OPTIONS `Tus-Extension`; a
 //! scenario needing an extension the server does not offer is "not applicable".
@@ -14,11 +20,14 @@
 //! ```no_run
 //! use tus_conformance::{run, scenarios, Config, Timeouts, Url, WireTransport};
 //!
-//! let config = Config::new(Url::parse("http://127.0.0.1:8080/files/")?);
+//! let mut config = Config::new(Url::parse("http://127.0.0.1:8080/files/")?);
+//! config.add_header("Authorization: Bearer my-token")?; // sent with every request of the run
 //! let mut wire = WireTransport::new(Timeouts::default(), true);
 //! let report = run(&config, &mut wire, None, &scenarios::all())?;
-//! print!("{}", report.table());
-//! std::process::exit(report.exit_code(false));
+//! print!("{}", report.text(true)); // with the exchanges of the scenarios that did not pass
+//! // The uploads the run created were deleted (the server offers termination, `config.keep` is false).
+//! println!("{} of {} uploads deleted", report.cleanup.removed, report.cleanup.created);
+//! std::process::exit(report.exit_code(false)); // 0, 1 (a FAIL) or 3 (the core MUSTs not exercised)
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -57,7 +66,7 @@ mod url;
 pub use client::{AfterCut, ClientError, Connection, Delivery, Framing, RawRequest, Response, Timeouts};
 pub use context::{ServerInfo, Settings};
 pub use probe::{DataProbe, DirProbe, GetProbe};
-pub use report::{Counts, Report, ScenarioResult, Verdict};
+pub use report::{Cleanup, Counts, Coverage, Exchange, Report, ScenarioResult, Verdict};
 pub use runner::{run, Config};
 pub use scenario::{Level, Scenario};
 pub use transport::{Transport, WireTransport};

@@ -10,15 +10,28 @@ use clap::Parser;
 use tus_conformance::{run, scenarios, Config, DataProbe, DirProbe, GetProbe, Settings, Timeouts, Url, WireTransport};
 
 /// Checks a TUS server against the tus 1.0.0 protocol (core, creation and advertised extensions) and common
-/// network faults. Exit status: 0 when no MUST is broken, 1 otherwise (with --strict also on SHOULD warnings and
-/// errors), 2 when the server cannot be reached or the arguments are wrong.
+/// network faults. Exit status: 0 when no MUST is broken; 1 when one is (with --strict also on SHOULD warnings
+/// and errors); 2 when the server cannot be reached or the arguments are wrong; 3 when nothing failed but the core
+/// MUSTs could not be exercised (no scenario working on an upload ran: creation not advertised, or every POST
+/// refused, e.g. for lack of credentials).
 #[derive(Debug, Parser)]
 #[command(name = "tus-conformance", version)]
 struct Args {
-    /// Creation endpoint of the server, e.g. http://127.0.0.1:8080/files/
+    /// Creation endpoint of the server, e.g. http://127.0.0.1:8080/files/ (a query is kept)
     #[arg(required_unless_present = "list")]
     url: Option<String>,
-    /// Print the report as JSON instead of the table.
+    /// Send this header with every request of the run, e.g. 'Authorization: Bearer TOKEN' (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Leave the uploads the suite created on the server (by default they are deleted after the run when the
+    /// server offers termination).
+    #[arg(long)]
+    keep: bool,
+    /// Print the requests and responses of every scenario that did not pass (FAIL, warn, ERROR) after the table.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+    /// Print the report as JSON instead of the table (it always has the exchanges of the scenarios that did not
+    /// pass).
     #[arg(long)]
     json: bool,
     /// Also write a JUnit XML report to this file.
@@ -86,6 +99,10 @@ fn real_main(args: &Args) -> Result<ExitCode, String> {
     config.only.clone_from(&args.only);
     config.skip.clone_from(&args.skip);
     config.extensions.clone_from(&args.extensions);
+    config.keep = args.keep;
+    for h in &args.headers {
+        config.add_header(h)?;
+    }
     if args.list {
         for s in all.iter().filter(|s| config.selects(s.id)) {
             let wire = if s.wire_only() { " [wire]" } else { "" };
@@ -103,7 +120,7 @@ fn real_main(args: &Args) -> Result<ExitCode, String> {
     let probe: Option<Box<dyn DataProbe>> = if !args.data_dir.is_empty() {
         Some(Box::new(DirProbe { dirs: args.data_dir.clone() }))
     } else if args.verify_get {
-        Some(Box::new(GetProbe { timeouts }))
+        Some(Box::new(GetProbe { timeouts, headers: config.headers.clone() }))
     } else {
         None
     };
@@ -113,7 +130,7 @@ fn real_main(args: &Args) -> Result<ExitCode, String> {
     if let Some(path) = &args.junit {
         std::fs::write(path, report.junit()).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
-    let text = if args.json { report.json() } else { report.table() };
+    let text = if args.json { report.json() } else { report.text(args.verbose) };
     let _ = writeln!(out, "{}", text.trim_end());
-    Ok(if report.exit_code(args.strict) == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(ExitCode::from(u8::try_from(report.exit_code(args.strict)).unwrap_or(1)))
 }

@@ -9,6 +9,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::client::{Connection, RawRequest, Timeouts};
+use crate::context::with_headers;
 use crate::url::Url;
 
 /// Reads back the bytes stored for an upload.
@@ -49,17 +50,19 @@ impl DataProbe for DirProbe {
     }
 }
 
-/// Downloads the upload with `GET` (with `Tus-Resumable: 1.0.0`) over a fresh connection.
-#[derive(Debug, Clone, Copy)]
+/// Downloads the upload with `GET` (with `Tus-Resumable: 1.0.0` and the given extra headers) over a fresh
+/// connection.
+#[derive(Debug, Clone)]
 pub struct GetProbe {
     /// Timeouts of the download connection.
     pub timeouts: Timeouts,
+    /// Header fields sent with the GET, after `Host` (credentials, as in `Config::headers`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl DataProbe for GetProbe {
     fn read(&self, url: &Url, len: u64) -> Option<Vec<u8>> {
-        let req = RawRequest::new("GET", &url.target)
-            .header("Host", url.authority())
+        let req = with_headers(RawRequest::new("GET", &url.target).header("Host", url.authority()), &self.headers)
             .header("Tus-Resumable", "1.0.0")
             .header("Connection", "close");
         let resp = Connection::open(&url.authority(), self.timeouts).ok()?.exchange(&req).ok()?;

@@ -1,15 +1,16 @@
-//! Running scenarios: discover the server through OPTIONS, select scenarios, run each within its budget, and
-//! turn outcomes into verdicts according to the scenario's level.
+//! Running scenarios: discover the server through OPTIONS, select scenarios, run each within its budget, turn
+//! outcomes into verdicts according to the scenario's level, and delete the uploads the run created.
 
 use std::thread;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::check::evaluate;
 use crate::client::{AfterCut, ClientError, RawRequest};
-use crate::context::{parse_uint, Ctx, ServerInfo, Settings};
+use crate::context::{parse_uint, with_headers, Ctx, ServerInfo, Settings};
 use crate::probe::DataProbe;
-use crate::report::{Report, ScenarioResult, Verdict};
-use crate::scenario::{Capture, Level, Outcome, Procedure, Requirement, Role, Scenario, Step};
+use crate::report::{rfc3339, Cleanup, Coverage, Report, ScenarioResult, Verdict};
+use crate::scenario::{Capture, Level, Outcome, Procedure, Requirement, Role, Scenario, Step, Target};
+use crate::scenarios::CREATION;
 use crate::transport::Transport;
 use crate::url::Url;
 
@@ -26,12 +27,59 @@ pub struct Config {
     pub skip: Vec<String>,
     /// Extensions to assume instead of those advertised through OPTIONS.
     pub extensions: Option<Vec<String>>,
+    /// Header fields sent with every request of the run, right after `Host`: the OPTIONS discovery, every
+    /// scenario request, the cleanup DELETEs (for example `Authorization: Bearer …`). [`Config::add_header`]
+    /// checks them; pushed here directly, they are sent as they are.
+    pub headers: Vec<(String, String)>,
+    /// Leave the uploads the run created on the server. By default they are deleted after the scenarios when the
+    /// server offers termination.
+    pub keep: bool,
 }
+
+/// Header fields the suite sets (or leaves out) on purpose in its scenarios: not accepted as extra headers.
+const RESERVED: [&str; 7] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "tus-resumable",
+    "content-type",
+    "x-http-method-override",
+    "trailer",
+];
 
 impl Config {
     /// Defaults for a base URL.
     pub fn new(base: Url) -> Config {
-        Config { base, settings: Settings::default(), only: Vec::new(), skip: Vec::new(), extensions: None }
+        Config {
+            base,
+            settings: Settings::default(),
+            only: Vec::new(),
+            skip: Vec::new(),
+            extensions: None,
+            headers: Vec::new(),
+            keep: false,
+        }
+    }
+
+    /// Adds a header sent with every request, given as `Name: value` (as for `--header`). Refused: a name that is
+    /// not an HTTP token, a value with control characters, and the fields the scenarios set themselves (`Host`,
+    /// framing, `Content-Type`, `Tus-Resumable`, `X-HTTP-Method-Override`, `Trailer`, `Upload-*`).
+    pub fn add_header(&mut self, line: &str) -> Result<(), String> {
+        let (name, value) = line.split_once(':').ok_or_else(|| format!("header {line:?}: expected 'Name: value'"))?;
+        let (name, value) = (name.trim(), value.trim());
+        let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(tchar) {
+            return Err(format!("header {line:?}: {name:?} is not a field name"));
+        }
+        if value.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(format!("header {name}: the value has control characters"));
+        }
+        let lower = name.to_ascii_lowercase();
+        if RESERVED.contains(&lower.as_str()) || lower.starts_with("upload-") {
+            return Err(format!("header {name}: the suite sets this field itself in its scenarios"));
+        }
+        self.headers.push((name.to_string(), value.to_string()));
+        Ok(())
     }
 
     /// Whether a scenario id is selected by `only` and `skip`.
@@ -42,8 +90,9 @@ impl Config {
 }
 
 /// Asks the server for its capabilities with OPTIONS on the base URL (without `Tus-Resumable`).
-pub(crate) fn discover(base: &Url, transport: &mut dyn Transport) -> Result<ServerInfo, ClientError> {
-    let req = RawRequest::new("OPTIONS", &base.target).header("Host", base.authority());
+pub(crate) fn discover(config: &Config, transport: &mut dyn Transport) -> Result<ServerInfo, ClientError> {
+    let base = &config.base;
+    let req = with_headers(RawRequest::new("OPTIONS", &base.target).header("Host", base.authority()), &config.headers);
     let resp = transport.send(base, &req)?;
     let mut info = ServerInfo { options_status: Some(resp.status), ..ServerInfo::default() };
     if resp.status / 100 == 2 {
@@ -56,6 +105,9 @@ pub(crate) fn discover(base: &Url, transport: &mut dyn Transport) -> Result<Serv
 }
 
 /// Runs the selected scenarios and returns the report. Fails only if the server cannot be reached at all.
+///
+/// After the scenarios, every upload the run created is deleted when the server offers termination, unless
+/// [`Config::keep`] is set ([`Report::cleanup`] says what became of them).
 pub fn run(
     config: &Config,
     transport: &mut dyn Transport,
@@ -63,38 +115,130 @@ pub fn run(
     scenarios: &[Scenario],
 ) -> Result<Report, ClientError> {
     let started = Instant::now();
-    let mut server = discover(&config.base, transport)?;
+    let timestamp = rfc3339(SystemTime::now());
+    let mut server = discover(config, transport)?;
     if let Some(ext) = &config.extensions {
         server.extensions = ext.iter().map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).collect();
         server.extensions_overridden = true;
     }
+    let selected: Vec<&Scenario> = scenarios.iter().filter(|s| config.selects(s.id)).collect();
+    let mut created: Vec<Url> = Vec::new();
     let mut results = Vec::new();
-    for scenario in scenarios.iter().filter(|s| config.selects(s.id)) {
-        results.push(run_one(config, &server, transport, probe, scenario));
+    for scenario in &selected {
+        if created.is_empty() && uses_unknown(scenario) && server.has("creation") {
+            // An unknown upload URL is made from a real one: create an upload to learn what they look like.
+            let _ = Ctx::new(config, &server, transport, probe, &mut created).create(1);
+        }
+        results.push(run_one(config, &server, transport, probe, scenario, &mut created));
     }
+    let coverage = coverage(&selected, &results);
+    let cleanup = clean_up(config, &server, transport, &created);
     Ok(Report {
+        suite_version: env!("CARGO_PKG_VERSION").to_string(),
+        timestamp,
         target: config.base.to_string(),
         transport: transport.name().to_string(),
         probe: probe.map(|p| p.describe()),
         server,
         results,
+        coverage,
+        cleanup,
         duration_ms: started.elapsed().as_millis() as u64,
     })
 }
 
-/// Runs one scenario (requirements checked first) and returns its result line.
+/// Whether a scenario sends a request to [`Target::Unknown`].
+fn uses_unknown(scenario: &Scenario) -> bool {
+    match &scenario.procedure {
+        Procedure::Steps(steps) => steps.iter().any(|s| s.request.target == Target::Unknown),
+        Procedure::Custom(_) => false,
+    }
+}
+
+/// Counts the MUST-level scenarios that were exercised (pass or FAIL).
+fn coverage(selected: &[&Scenario], results: &[ScenarioResult]) -> Coverage {
+    let mut c = Coverage::default();
+    for (s, r) in selected.iter().zip(results) {
+        let exercised = usize::from(matches!(r.verdict, Verdict::Pass | Verdict::Fail));
+        if matches!(s.level, Level::Must | Level::Extension(_)) {
+            c.must += 1;
+            c.must_exercised += exercised;
+        }
+        if s.level == Level::Must {
+            c.core += 1;
+            c.core_exercised += exercised;
+            if s.requires.contains(&CREATION) {
+                c.core_upload += 1;
+                c.core_upload_exercised += exercised;
+            }
+        }
+    }
+    c
+}
+
+/// Deletes the uploads the run created (when the server offers termination and they are not to be kept).
+fn clean_up(config: &Config, server: &ServerInfo, transport: &mut dyn Transport, created: &[Url]) -> Cleanup {
+    let mut c = Cleanup { created: created.len(), ..Cleanup::default() };
+    if created.is_empty() {
+        return c;
+    }
+    if config.keep {
+        c.skipped = Some("kept on request (--keep)".into());
+        return c;
+    }
+    if !server.has("termination") {
+        c.skipped = Some("the server does not offer termination".into());
+        return c;
+    }
+    // Newest first: a concatenation's final goes before its partial uploads, which a server may keep while a
+    // final needs them.
+    let mut server_gone = false;
+    for url in created.iter().rev() {
+        let why = if server_gone {
+            "not tried (the server could not be reached)".to_string()
+        } else {
+            let req =
+                with_headers(RawRequest::new("DELETE", &url.target).header("Host", url.authority()), &config.headers)
+                    .header("Tus-Resumable", "1.0.0");
+            match transport.send(url, &req) {
+                Ok(r) if r.status / 100 == 2 => {
+                    c.removed += 1;
+                    continue;
+                }
+                Ok(r) if r.status == 404 || r.status == 410 => {
+                    c.already_gone += 1;
+                    continue;
+                }
+                Ok(r) => r.status.to_string(),
+                Err(e) => {
+                    // Cannot connect: the server is gone, and the rest would fail the same way, each after the
+                    // connect timeout.
+                    server_gone = matches!(e, ClientError::Connect(_));
+                    e.to_string()
+                }
+            }
+        };
+        c.failed += 1;
+        c.not_deleted.push(format!("{url}: {why}"));
+    }
+    c
+}
+
+/// Runs one scenario (requirements checked first) and returns its result line. Uploads it creates are added to
+/// `created`.
 pub(crate) fn run_one(
     config: &Config,
     server: &ServerInfo,
     transport: &mut dyn Transport,
     probe: Option<&dyn DataProbe>,
     scenario: &Scenario,
+    created: &mut Vec<Url>,
 ) -> ScenarioResult {
     let started = Instant::now();
-    let (verdict, detail) = match missing_requirement(scenario, server, transport.wire().is_some()) {
-        Some(why) => (Verdict::NotApplicable, why),
+    let (verdict, detail, exchanges) = match missing_requirement(scenario, server, transport.wire().is_some()) {
+        Some(why) => (Verdict::NotApplicable, why, Vec::new()),
         None => {
-            let mut ctx = Ctx::new(&config.base, server, &config.settings, transport, probe);
+            let mut ctx = Ctx::new(config, server, transport, probe, created);
             let outcome = match &scenario.procedure {
                 Procedure::Steps(steps) => run_steps(&mut ctx, steps),
                 Procedure::Custom(f) => f(&mut ctx),
@@ -104,7 +248,11 @@ pub(crate) fn run_one(
                 detail.push_str("; ");
                 detail.push_str(note);
             }
-            (verdict, detail)
+            let exchanges = match verdict {
+                Verdict::Fail | Verdict::Warn | Verdict::Error => ctx.take_exchanges(),
+                _ => Vec::new(),
+            };
+            (verdict, detail, exchanges)
         }
     };
     ScenarioResult {
@@ -116,6 +264,7 @@ pub(crate) fn run_one(
         verdict,
         detail,
         duration_ms: started.elapsed().as_millis() as u64,
+        exchanges,
     }
 }
 
@@ -192,6 +341,10 @@ pub(crate) fn run_steps(ctx: &mut Ctx<'_>, steps: &[Step]) -> Outcome {
         let failures = evaluate(ctx, &step.expect, &resp, &url);
         if !failures.is_empty() {
             return on_failure(step.role, format!("{label}: {}", failures.join(", ")), &trace);
+        }
+        let failures = evaluate(ctx, &step.checks, &resp, &url);
+        if !failures.is_empty() {
+            return on_failure(Role::Check, format!("{label}: {}", failures.join(", ")), &trace);
         }
         for c in &step.capture {
             match c {
@@ -279,5 +432,18 @@ mod tests {
         assert!(c.selects("core-head-offset"));
         assert!(!c.selects("core-patch-409"));
         assert!(!c.selects("creation-201"));
+    }
+
+    #[test]
+    fn extra_headers_are_checked() {
+        let mut c = Config::new(Url::parse("http://127.0.0.1:1/files/").expect("url"));
+        c.add_header("Authorization: Bearer abc: def").expect("valid");
+        c.add_header("X-Tenant:t1").expect("valid");
+        assert_eq!(c.headers, [("Authorization".into(), "Bearer abc: def".into()), ("X-Tenant".into(), "t1".into())]);
+        for bad in ["no colon", ": v", "Bad Name: v", "X: a\rb", "Host: h", "tus-resumable: 1.0.0", "Upload-Offset: 0"]
+        {
+            assert!(c.add_header(bad).is_err(), "{bad}");
+        }
+        assert_eq!(c.headers.len(), 2);
     }
 }

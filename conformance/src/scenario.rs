@@ -58,7 +58,9 @@ pub enum Target {
     Base,
     /// A URL captured by an earlier step (for example `upload`).
     Var(&'static str),
-    /// A well-formed upload URL that does not exist (a fresh random UUID under the base path).
+    /// A well-formed upload URL that does not exist: the first upload URL the run got from a `Location`, with its
+    /// last path segment replaced by a fresh random UUID (same path prefix, same query); before any upload was
+    /// created (creation not offered, or every POST refused), a fresh UUID under the base path.
     Unknown,
 }
 
@@ -158,6 +160,9 @@ pub enum Expect {
     Class(u16),
     /// The status is not 2xx (the request was refused).
     Refused,
+    /// The status most servers answer, where the specification names none: another status only adds a note to
+    /// the report, it never fails the step.
+    Usual(u16),
     /// A header satisfies a predicate.
     Header(&'static str, Pred),
     /// A header is absent.
@@ -202,6 +207,9 @@ pub struct Step {
     pub request: RequestSpec,
     /// Expectations on the response.
     pub expect: Vec<Expect>,
+    /// Expectations judged as the rule under test ([`Role::Check`]) whatever the step's role, once `expect`
+    /// held: a gate whose precondition is met still checks these.
+    pub checks: Vec<Expect>,
     /// Values captured from the response.
     pub capture: Vec<Capture>,
     /// Pause before sending.
@@ -210,7 +218,7 @@ pub struct Step {
 
 impl Step {
     fn with_role(role: Role, request: RequestSpec) -> Step {
-        Step { role, request, expect: Vec::new(), capture: Vec::new(), delay: Duration::ZERO }
+        Step { role, request, expect: Vec::new(), checks: Vec::new(), capture: Vec::new(), delay: Duration::ZERO }
     }
 
     /// A preparation step.
@@ -231,6 +239,13 @@ impl Step {
     /// Adds an expectation.
     pub fn expect(mut self, e: Expect) -> Step {
         self.expect.push(e);
+        self
+    }
+
+    /// Adds an expectation judged as the rule under test even when this step is a gate or a setup step: for
+    /// example, "if the server answers 412 (gate), the 412 MUST carry Tus-Version (check)".
+    pub fn then_check(mut self, e: Expect) -> Step {
+        self.checks.push(e);
         self
     }
 

@@ -73,10 +73,40 @@ impl Url {
         self.path().rsplit('/').find(|s| !s.is_empty()).unwrap_or("")
     }
 
-    /// A child of this URL's path: `/files/` or `/files` joined with `id` gives `/files/id`.
+    /// The query (without the `?`), if the target has one.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, q)| q)
+    }
+
+    /// A child of this URL's path, keeping its query: `/files/` or `/files` joined with `id` gives `/files/id`,
+    /// and `/files/?token=x` gives `/files/id?token=x`.
     pub fn child(&self, id: &str) -> Url {
         let mut u = self.clone();
         u.target = format!("{}/{}", self.path().trim_end_matches('/'), id);
+        if let Some(q) = self.query() {
+            u.target.push('?');
+            u.target.push_str(q);
+        }
+        u
+    }
+
+    /// The same URL with its last non-empty path segment replaced by `id`, keeping everything around it (a
+    /// trailing slash, the query): `/files/abc?token=x` gives `/files/<id>?token=x`. A URL without a path
+    /// segment gets `id` as its only one.
+    pub fn sibling(&self, id: &str) -> Url {
+        let path = self.path();
+        let trimmed = path.trim_end_matches('/');
+        let start = trimmed.rfind('/').map_or(0, |i| i + 1);
+        let mut u = self.clone();
+        u.target = if trimmed.is_empty() {
+            format!("/{id}")
+        } else {
+            format!("{}{id}{}", &trimmed[..start], &path[trimmed.len()..])
+        };
+        if let Some(q) = self.query() {
+            u.target.push('?');
+            u.target.push_str(q);
+        }
         u
     }
 
@@ -208,5 +238,29 @@ mod tests {
         assert_eq!(nodir.child("abc").target, "/files/abc");
         assert_eq!(base.child("abc").target, "/files/abc");
         assert_eq!(u("http://h/files/abc?x=1").last_segment(), "abc");
+    }
+
+    #[test]
+    fn queries_are_kept() {
+        let base = u("http://127.0.0.1:8080/files/");
+        // A Location with a query, in every form a server may write it.
+        for loc in ["/files/abc?token=x&y=1", "abc?token=x&y=1", "http://127.0.0.1:8080/files/abc?token=x&y=1"] {
+            let up = base.join(loc).expect("join");
+            assert_eq!(up.target, "/files/abc?token=x&y=1", "{loc}");
+            assert_eq!(up.query(), Some("token=x&y=1"));
+            // Stored as text between steps and read back unchanged.
+            assert_eq!(u(&up.to_string()), up);
+        }
+        assert_eq!(base.join("/files/./abc?p=/a/../b").expect("join").target, "/files/abc?p=/a/../b");
+        assert_eq!(base.join("abc?u=http://other/x").expect("join").target, "/files/abc?u=http://other/x");
+        assert_eq!(u("http://h:1?x=1").target, "/?x=1");
+        assert_eq!(base.query(), None);
+        // The base's own query is kept for URLs derived from it.
+        let with_query = u("http://h/files/?token=t");
+        assert_eq!(with_query.child("id").target, "/files/id?token=t");
+        assert_eq!(u("http://h/files/abc?token=x").sibling("new").target, "/files/new?token=x");
+        assert_eq!(u("http://h/files/abc/").sibling("new").target, "/files/new/");
+        assert_eq!(u("http://h/abc").sibling("new").target, "/new");
+        assert_eq!(u("http://h/").sibling("new").target, "/new");
     }
 }

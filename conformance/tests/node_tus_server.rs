@@ -34,6 +34,7 @@ fn tus_node_server_verdicts_match_known_behaviour() {
         "creation-413-max-size",
         "creation-metadata-empty-value",
         "termination-delete",
+        "termination-gone",
         "defer-length-flow",
         "creation-with-upload",
         "fault-disconnect-keeps-data", // streams to disk and keeps a cut body
@@ -51,4 +52,7 @@ fn tus_node_server_verdicts_match_known_behaviour() {
     expect(&report, "core-patch-409-offset", Verdict::Warn); // 409 without Upload-Offset
     let errors: Vec<_> = report.results.iter().filter(|r| r.verdict == Verdict::Error).collect();
     assert!(errors.is_empty(), "scenarios could not run: {errors:#?}\n{}", report.table());
+    // It offers termination: the uploads the run created were deleted.
+    let c = &report.cleanup;
+    assert!(c.created > 30 && c.removed + c.already_gone == c.created && c.failed == 0, "{c:?}");
 }

@@ -62,7 +62,7 @@ fn original_tussi_verdicts_match_known_behaviour() {
     // Its known defects (tussi-behaviour.md §8), each reported at the level of the rule it breaks.
     expect(&report, "creation-metadata-empty-value", Verdict::Fail); // §8.2: empty values dropped
     expect(&report, "core-patch-chunked", Verdict::Warn); // §8.8: chunked PATCH -> 400
-    expect(&report, "core-head-after-complete", Verdict::Warn); // §8.6: HEAD after completion -> 404
+    expect(&report, "core-head-after-complete", Verdict::Fail); // §8.6: HEAD after completion -> 404 (a MUST)
     expect(&report, "creation-length-strict-digits", Verdict::Info); // §8.4: "+5" accepted (spec: left free)
     expect(&report, "fault-disconnect-keeps-data", Verdict::Warn); // §8.7: a cut body is lost
 
@@ -70,14 +70,18 @@ fn original_tussi_verdicts_match_known_behaviour() {
     assert!(report.get("core-patch-past-length-413").expect("ran").detail.contains("PATCH 413"));
     assert!(report.get("core-version-missing-head").expect("ran").detail.contains("HEAD 412"));
     // Extensions it does not offer are not applicable, never failed.
-    for id in ["termination-delete", "defer-length-flow", "creation-with-upload"] {
+    for id in ["termination-delete", "termination-gone", "defer-length-flow", "creation-with-upload"] {
         expect(&report, id, Verdict::NotApplicable);
     }
     let errors: Vec<_> = report.results.iter().filter(|r| r.verdict == Verdict::Error).collect();
     assert!(errors.is_empty(), "scenarios could not run: {errors:#?}");
-    // Exactly one MUST-level failure: the exit status reflects it.
-    assert_eq!(report.counts().fail, 1, "{}", report.table());
+    // Exactly two MUST-level failures: the exit status reflects them.
+    assert_eq!(report.counts().fail, 2, "{}", report.table());
     assert_eq!(report.exit_code(false), 1);
+    // Without termination the uploads stay; the report says so.
+    assert!(report.cleanup.created > 30 && report.cleanup.removed == 0, "{:?}", report.cleanup);
+    assert_eq!(report.cleanup.skipped.as_deref(), Some("the server does not offer termination"));
+    assert!(!report.coverage.core_unexercised());
 
     // The CLI: filters, JSON, JUnit, exit codes.
     let bin = env!("CARGO_BIN_EXE_tus-conformance");
@@ -87,7 +91,8 @@ fn original_tussi_verdicts_match_known_behaviour() {
         .arg(&junit)
         .output()
         .expect("run CLI");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    // 1: core-head-after-complete, a MUST, fails on tussi.
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     let results = json["results"].as_array().expect("results");
     assert!(

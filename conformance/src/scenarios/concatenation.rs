@@ -65,6 +65,17 @@ fn unfinished_final() -> Vec<Step> {
     ]
 }
 
+/// A check that `HEAD` of the final upload shows it finished: offset = length = the parts' sum, its bytes the
+/// parts' in order.
+fn final_is_whole() -> Step {
+    let whole = WHOLE.len().to_string();
+    Step::check(head())
+        .status(&[200, 204])
+        .header_eq("Upload-Offset", &whole)
+        .header_eq("Upload-Length", &whole)
+        .expect(Expect::Data { at: 0, bytes: WHOLE.to_vec() })
+}
+
 /// The concatenation scenarios.
 pub fn scenarios() -> Vec<Scenario> {
     let concatenation = Requirement::Extension("concatenation");
@@ -117,14 +128,7 @@ pub fn scenarios() -> Vec<Scenario> {
             &[CREATION, concatenation],
             {
                 let mut steps = finished_final(Step::setup);
-                steps.extend([
-                    Step::check(patch(&whole, b"!")).status(&[403]),
-                    Step::check(head())
-                        .status(&[200, 204])
-                        .header_eq("Upload-Offset", &whole)
-                        .header_eq("Upload-Length", &whole)
-                        .expect(Expect::Data { at: 0, bytes: WHOLE.to_vec() }),
-                ]);
+                steps.extend([Step::check(patch(&whole, b"!")).status(&[403]), final_is_whole()]);
                 steps
             },
         ),
@@ -145,11 +149,7 @@ pub fn scenarios() -> Vec<Scenario> {
                         .header_eq("Upload-Length", &whole)
                         .expect(Expect::Header("Upload-Concat", Pred::Present)),
                     Step::check(patch_of("part2", "3", &PART2[3..])).status(&[204]).header_eq("Upload-Offset", "6"),
-                    Step::check(head())
-                        .status(&[200, 204])
-                        .header_eq("Upload-Offset", &whole)
-                        .header_eq("Upload-Length", &whole)
-                        .expect(Expect::Data { at: 0, bytes: WHOLE.to_vec() }),
+                    final_is_whole(),
                 ]);
                 steps
             },

@@ -111,9 +111,11 @@ fn versions() -> Vec<Scenario> {
             &[CREATION],
             vec![
                 create(12),
+                // No 412 at all: not applicable here (core-version-unsupported-patch fails it). A 412 without
+                // Tus-Version: a violation.
                 Step::gate(patch("0", b"hello").tus(Some("0.2.2")))
                     .status(&[412])
-                    .expect(Expect::Header("Tus-Version", Pred::Present)),
+                    .then_check(Expect::Header("Tus-Version", Pred::Present)),
             ],
         ),
         Scenario::steps(
@@ -241,8 +243,9 @@ fn head_rules() -> Vec<Scenario> {
         Scenario::steps(
             "core-head-after-complete",
             "HEAD on a completed upload still answers, with Upload-Offset equal to Upload-Length",
-            "tus 1.0.0 core, HEAD: Upload-Offset even if the upload is complete",
-            Level::Recommended,
+            "tus 1.0.0 core, HEAD: the Server MUST always include the Upload-Offset header, even if the offset is 0 \
+             or the upload is already considered completed",
+            Level::Must,
             &[CREATION],
             vec![
                 create(5),

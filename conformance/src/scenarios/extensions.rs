@@ -12,14 +12,27 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario::steps(
             "termination-delete",
-            "DELETE answers 204; the upload is then gone (404 or 410)",
-            "tus 1.0.0 termination, DELETE: 204, then 404 or 410",
+            "DELETE on an upload answers 204",
+            "tus 1.0.0 termination, DELETE: the Server MUST respond with 204 No Content",
             Level::Extension("termination"),
             &[CREATION, termination],
             vec![
                 create(10),
                 Step::setup(patch("0", b"abc")).status(&[204]),
                 Step::check(RequestSpec::new("DELETE", Target::Var("upload"))).status(&[204]),
+            ],
+        ),
+        Scenario::steps(
+            "termination-gone",
+            "After a DELETE, HEAD and PATCH on the upload answer 404 or 410",
+            "tus 1.0.0 termination: for all future requests to this URL, the Server SHOULD respond with 404 Not Found \
+             or 410 Gone",
+            Level::Should,
+            &[CREATION, termination],
+            vec![
+                create(10),
+                Step::setup(patch("0", b"abc")).status(&[204]),
+                Step::gate(RequestSpec::new("DELETE", Target::Var("upload"))).status(&[204]),
                 Step::check(head()).status(&[404, 410]),
                 Step::check(patch("3", b"def")).status(&[404, 410]),
             ],

@@ -444,7 +444,7 @@ fn garbage(ctx: &mut Ctx<'_>) -> Outcome {
         },
         Err(e) => return Outcome::Error(e.to_string()),
     };
-    let options = RawRequest::new("OPTIONS", &url.target).header("Host", url.authority());
+    let options = ctx.raw("OPTIONS", &url);
     match ctx.send(&url, &options) {
         Ok(r) => Outcome::Observed(format!("{answer}; OPTIONS afterwards: {}", r.status)),
         Err(e) => Outcome::Observed(format!("{answer}; OPTIONS afterwards failed: {e} (server down?)")),
