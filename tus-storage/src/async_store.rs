@@ -336,6 +336,12 @@ impl<O: Offload> Store for AsyncFileStore<O> {
         }
     }
 
+    /// [`FileStore::ready`] on the pool.
+    async fn ready(&self) -> Result<(), StoreFailure> {
+        let store = self.store.clone();
+        self.offload.offload(move || store.ready()).await
+    }
+
     /// [`janitor`](AsyncFileStore::janitor), upload by upload.
     async fn sweep(&self, config: &JanitorConfig, now: SystemTime) -> Swept {
         let report = self.janitor(config, now).await;

@@ -485,6 +485,17 @@ impl FileStore {
         Ok(())
     }
 
+    /// Whether both directories take files now: a probe file written and removed in each (the readiness check).
+    pub fn ready(&self) -> Result<(), StoreFailure> {
+        for dir in [&self.inner.uploads, &self.inner.completed] {
+            let probe = dir.path().join(format!(".ready-{}", Uuid::new_v4()));
+            let written = std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe));
+            written
+                .map_err(|e| StoreFailure::from(FileStoreError::io("check the directory is writable", &probe, e)))?;
+        }
+        Ok(())
+    }
+
     /// A watch for lock-release requests on `id`, as [`UploadWriter::release_watch`] gives.
     pub(crate) fn release_watch(&self, id: UploadId) -> ReleaseWatch {
         ReleaseWatch::new(self.inner.uploads.release(id))

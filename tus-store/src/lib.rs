@@ -194,6 +194,12 @@ pub trait Store: Send + Sync + 'static {
     /// `None` when none did.
     fn claim(&self, timeout: Duration) -> impl Future<Output = Result<Option<Self::Claim>, StoreFailure>> + Send;
 
+    /// Whether the store can take uploads now (for a load balancer's health check): the file store writes and
+    /// removes a probe file in each of its directories. The default answers yes.
+    fn ready(&self) -> impl Future<Output = Result<(), StoreFailure>> + Send {
+        async { Ok(()) }
+    }
+
     /// Removes what is too old at `now` (see [`JanitorConfig`]), skipping uploads someone holds.
     fn sweep(&self, config: &JanitorConfig, now: SystemTime) -> impl Future<Output = Swept> + Send;
 }

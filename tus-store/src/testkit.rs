@@ -94,6 +94,7 @@ async fn claim_bytes<S: Store>(store: &S) -> (S::Claim, Vec<u8>) {
 }
 
 async fn created_upload_is_empty_and_unfinished<S: Store>(store: &S) {
+    store.ready().await.expect("a fresh store is ready");
     let new = new_upload(Some(10));
     let (_upload, id) = store.create(new.clone()).await.expect("create");
     let state = stat(store, id).await;

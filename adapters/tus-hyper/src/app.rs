@@ -53,6 +53,7 @@ pub struct TusApp<S> {
     pub(crate) body_read_timeout: Duration,
     pub(crate) batch_size: usize,
     pub(crate) batch_budget: Arc<BatchBudget>,
+    pub(crate) health_path: Option<String>,
 }
 
 impl<S: Store> TusApp<S> {
@@ -66,6 +67,7 @@ impl<S: Store> TusApp<S> {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             batch_size: DEFAULT_BATCH_SIZE,
             batch_memory: DEFAULT_BATCH_MEMORY,
+            health_path: None,
         }
     }
 
@@ -102,6 +104,7 @@ pub struct TusAppBuilder<S> {
     body_read_timeout: Duration,
     batch_size: usize,
     batch_memory: usize,
+    health_path: Option<String>,
 }
 
 impl<S: Store> TusAppBuilder<S> {
@@ -214,6 +217,14 @@ impl<S: Store> TusAppBuilder<S> {
         self
     }
 
+    /// Answers `GET` (and `HEAD`) of `path` (`/healthz`) for load balancers: 200 when the store is ready
+    /// ([`Store::ready`]: the file store writes a probe file in its directories), 503 with the cause in the log
+    /// otherwise. Default: no health endpoint.
+    pub fn health_path(mut self, path: impl Into<String>) -> Self {
+        self.health_path = Some(path.into());
+        self
+    }
+
     /// Checks the configuration and builds the app.
     ///
     /// With glibc, this also raises `malloc`'s trim threshold for the process to twice the batch memory (at most
@@ -229,6 +240,7 @@ impl<S: Store> TusAppBuilder<S> {
             body_read_timeout: self.body_read_timeout,
             batch_size: self.batch_size,
             batch_budget: BatchBudget::new(self.batch_memory),
+            health_path: self.health_path,
         })
     }
 }

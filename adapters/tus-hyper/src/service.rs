@@ -64,6 +64,12 @@ impl<S: Store> TusService<S> {
         B::Data: Send,
         B::Error: std::fmt::Display,
     {
+        if self.app.health_path.as_deref() == Some(request.uri().path())
+            && matches!(*request.method(), http::Method::GET | http::Method::HEAD)
+        {
+            let app = self.app.clone();
+            return Box::pin(async move { Ok(health(&app).await) });
+        }
         let peer = self.peer.or_else(|| request.extensions().get::<PeerAddr>().map(|p| p.0.ip()));
         let small = request.body().size_hint().exact().is_some_and(|length| length <= SMALL_WRITE as u64);
         let (app, runtime) = (self.app.clone(), self.runtime.clone());
@@ -152,4 +158,22 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         self.respond(request)
     }
+}
+
+/// The answer of the health endpoint: 200 when the store is ready, else 503 (the cause goes to the log).
+async fn health<S: Store>(app: &TusApp<S>) -> http::Response<Full<Bytes>> {
+    let (status, text) = match app.store.ready().await {
+        Ok(()) => (http::StatusCode::OK, "ok\n"),
+        Err(failure) => {
+            tracing::error!(cause = %failure, "health check: the store is not ready");
+            (http::StatusCode::SERVICE_UNAVAILABLE, "storage not ready\n")
+        }
+    };
+    let mut response = http::Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response
 }

@@ -106,6 +106,17 @@ pub(crate) struct ServerArgs {
     #[arg(long = "trusted-proxy", env = "TUSSI_TRUSTED_PROXIES", value_name = "IP|CIDR", value_delimiter = ',')]
     pub(crate) trusted_proxies: Vec<String>,
 
+    /// Path of the health endpoint for load balancers: GET answers 200 when the upload directories take files,
+    /// 503 otherwise (the cause in the log). An empty value turns it off.
+    #[arg(long, env = "TUSSI_HEALTH_PATH", value_name = "PATH", default_value = "/healthz")]
+    pub(crate) health_path: String,
+
+    /// On Ctrl-C or SIGTERM, how long requests in flight may take to finish before the server exits, in seconds.
+    /// Requests still running then are cut off: what they had not committed does not count, and their clients
+    /// resume from the committed offset.
+    #[arg(long, env = "TUSSI_SHUTDOWN_TIMEOUT", value_name = "SECS", default_value_t = 30)]
+    pub(crate) shutdown_timeout: u64,
+
     /// Keep the partial uploads a final upload was assembled from (concatenation) until the janitor expires
     /// them, instead of removing them at once.
     #[arg(long, env = "TUSSI_KEEP_PARTIALS", value_parser = BoolishValueParser::new())]

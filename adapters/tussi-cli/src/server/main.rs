@@ -168,6 +168,9 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
     if let Some(cors) = cors(&args) {
         builder = builder.cors(cors);
     }
+    if !args.health_path.is_empty() {
+        builder = builder.health_path(args.health_path.clone());
+    }
     let app = Arc::new(builder.build().map_err(context("invalid configuration"))?);
     let partial = worker::prepare_dest(&args.dest_dir)?;
 
@@ -197,7 +200,9 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
     let interval = Duration::from_secs(args.janitor_interval);
     tasks.spawn(worker::janitor(app.clone(), interval, janitor_config, stop_rx));
 
-    let served = tus_tokio::serve_on_threads(listener, app, threads, ServeOptions::default(), shutdown_signal()).await;
+    let mut options = ServeOptions::default();
+    options.shutdown_grace = Duration::from_secs(args.shutdown_timeout);
+    let served = tus_tokio::serve_on_threads(listener, app, threads, options, shutdown_signal()).await;
     served.map_err(context("cannot start the serving threads"))?;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
