@@ -1,6 +1,7 @@
 //! The storage contract of tussi: the [`Store`] trait every upload backend implements, the [`Claim`] of a finished
-//! upload, the [`UploadRecord`] every backend persists, an in-memory backend ([`MemoryStore`]), and the backend
-//! test kit (`testkit`, feature `testkit`) that is the contract's executable definition.
+//! upload, the [`UploadRecord`] every backend persists, an in-memory backend ([`MemoryStore`]), safe destination
+//! names for the workers that save finished uploads ([`naming`]: the client's `filename` is never a path), and the
+//! backend test kit (`testkit`, feature `testkit`) that is the contract's executable definition.
 //!
 //! **What this crate never does:** it speaks no HTTP and makes no protocol decision (that is `tus-proto`'s work,
 //! run by the driver in `tus-hyper`); it picks no async runtime (its futures run on any executor, and the memory
@@ -90,6 +91,7 @@
 
 mod iso8601;
 mod memory;
+pub mod naming;
 mod record;
 #[cfg(feature = "testkit")]
 pub mod testkit;

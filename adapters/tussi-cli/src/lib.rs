@@ -10,13 +10,11 @@
 //! Install both with `cargo install --path adapters/tussi-cli` (add `--features tls` for HTTPS uploads).
 //!
 //! The library holds what the binaries share and what is worth testing on its own:
-//! [`naming`] (destination names: sanitising and collision-free placement), [`size`] (byte sizes on the command
-//! line), [`source`] (what is uploaded: a file or seeded generated data) and [`state`] (the uploader's progress
+//! [`size`] (byte sizes on the command line), [`source`] (what is uploaded: a file or seeded generated data) and [`state`] (the uploader's progress
 //! file and its identity check).
 
 #![forbid(unsafe_code)]
 
-pub mod naming;
 pub mod size;
 pub mod source;
 pub mod state;

@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tus_tokio::tus_hyper::tus_storage::{AsyncFileStore, CompletedUpload, JanitorConfig};
 use tus_tokio::tus_hyper::TusApp;
+use tus_tokio::tus_store::naming::{place_no_clobber, sanitize_filename};
 use tus_tokio::TokioPool;
-use tussi_cli::naming::{place_no_clobber, sanitize_filename};
 
 /// The store the server runs on.
 pub(crate) type Store = AsyncFileStore<TokioPool>;
