@@ -63,6 +63,7 @@ mod batch;
 mod budget;
 mod drain;
 mod driver;
+mod janitor;
 mod runtime;
 mod serve;
 mod service;
@@ -72,6 +73,7 @@ pub use app::{
     DEFAULT_BODY_READ_TIMEOUT,
 };
 pub use drain::DRAIN_LIMIT;
+pub use janitor::janitor;
 pub use runtime::Runtime;
 pub use serve::{serve, Listener, ServeOptions};
 pub use service::{PeerAddr, TusService};

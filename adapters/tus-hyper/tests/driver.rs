@@ -397,3 +397,25 @@ async fn a_checksum_trailer_is_verified_and_a_mismatch_keeps_nothing() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "an announced trailer that never came");
     assert_eq!(store.stat(id).await.expect("state").offset, 0);
 }
+
+#[tokio::test]
+async fn the_janitor_task_sweeps_every_interval_until_stopped() {
+    let store = MemoryStore::new();
+    let app = TusApp::builder(store.clone()).base_path("/files").build().map(Arc::new).expect("app");
+    let id = id_of(&handle(&app, &runtime(), post(10), None).await);
+    let mut config = JanitorConfig::default();
+    config.stale_upload_age = std::time::Duration::ZERO; // everything unfinished is stale at once
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        let _ = stop_rx.await;
+    };
+    let task = tokio::spawn(tus_hyper::janitor(app, runtime(), std::time::Duration::from_millis(20), config, stop));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while store.stat(id).await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the janitor never swept");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(store.stat(id).await.map_err(|f| f.kind()), Err(FailureKind::Gone), "expired: gone");
+    stop_tx.send(()).expect("the janitor still runs");
+    tokio::time::timeout(std::time::Duration::from_secs(5), task).await.expect("stops when told").expect("no panic");
+}
