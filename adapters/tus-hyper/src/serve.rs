@@ -1,4 +1,5 @@
-//! The accept loop: one hyper HTTP/1.1 connection task per client, with timeouts and graceful shutdown.
+//! The accept loop: one hyper connection task per client (HTTP/1.1, or HTTP/2 over cleartext with prior knowledge),
+//! with timeouts and graceful shutdown.
 
 use std::future::Future;
 use std::io;
@@ -8,11 +9,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_lite::future::or;
-use hyper::server::conn::http1;
+use hyper_util::server::conn::auto;
 
 use tus_store::Store;
 
 use crate::{Runtime, TusApp, TusService};
+
+/// Most HTTP/2 streams one connection may have open at once.
+const MAX_STREAMS: u32 = 64;
+
+/// Runs the HTTP/2 connection's stream tasks on the runtime.
+#[derive(Clone)]
+struct SpawnOn(Runtime);
+
+impl<F: Future<Output = ()> + Send + 'static> hyper::rt::Executor<F> for SpawnOn {
+    fn execute(&self, future: F) {
+        self.0.spawn(future);
+    }
+}
 
 /// A source of connections: each runtime crate wraps its TCP listener in one.
 pub trait Listener: Send + 'static {
@@ -81,12 +95,25 @@ pub async fn serve<S, L>(
         };
         let service = service.for_peer(peer.ip());
         let (stopped, alive, timer) = (stopped.clone(), alive.clone(), runtime.timer());
+        let executor = SpawnOn(runtime.clone());
         runtime.spawn(async move {
-            let mut connection = pin!(http1::Builder::new()
-                .timer(crate::runtime::SharedTimer(timer))
+            // HTTP/1.1, and cleartext HTTP/2 with prior knowledge (h2c), told apart by the connection's first bytes.
+            let mut builder = auto::Builder::new(executor);
+            builder
+                .http1()
+                .timer(crate::runtime::SharedTimer(timer.clone()))
                 .header_read_timeout(options.header_read_timeout)
-                .max_buf_size(options.max_buf_size.max(8192))
-                .serve_connection(io, service));
+                .max_buf_size(options.max_buf_size.max(8192));
+            // Per stream, the flow-control window bounds what a client may send ahead of the reads: the same
+            // bound as a connection's read buffer in HTTP/1.1.
+            let window = u32::try_from(options.max_buf_size.max(65_535)).unwrap_or(u32::MAX);
+            builder
+                .http2()
+                .timer(crate::runtime::SharedTimer(timer))
+                .initial_stream_window_size(window)
+                .initial_connection_window_size(window.saturating_mul(4))
+                .max_concurrent_streams(MAX_STREAMS);
+            let mut connection = pin!(builder.serve_connection(io, service));
             let finished = or(async { Some(connection.as_mut().await) }, async {
                 let _ = stopped.recv().await;
                 None
