@@ -1,4 +1,5 @@
-//! Serves http://HOST:PORT/files/ on async-std.
+//! Serves http://HOST:PORT/files/ on async-std; with `--dest-dir`, also the lifespan pattern: a file worker
+//! saving finished uploads there under their names, and an hourly janitor.
 //!
 //! `cargo run -p tus-async-std --example async-std-serve -- --port 8080 --upload-dir D --completed-dir C` (host
 //! 127.0.0.1 unless `--host`)
@@ -20,6 +21,9 @@ struct Args {
     upload_dir: PathBuf,
     #[arg(long)]
     completed_dir: Option<PathBuf>,
+    /// Claim finished uploads and save them here under their names (the file worker), and sweep hourly.
+    #[arg(long)]
+    dest_dir: Option<PathBuf>,
     #[arg(long)]
     max_size: Option<u64>,
 }
@@ -35,6 +39,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Arc::new(builder.build()?);
     async_std::task::block_on(async {
         let listener = async_std::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
+        if let Some(dest) = args.dest_dir.clone() {
+            // The lifespan pattern: finished uploads saved under their names, expired ones swept every hour.
+            let (runtime, hourly) = (tus_async_std::runtime(), std::time::Duration::from_secs(3600));
+            let worker =
+                tus_async_std::tus_hyper::deliver_finished(app.clone(), runtime.clone(), dest, std::future::pending());
+            let janitor = tus_async_std::tus_hyper::janitor(
+                app.clone(),
+                runtime,
+                hourly,
+                Default::default(),
+                std::future::pending(),
+            );
+            async_std::task::spawn(worker);
+            async_std::task::spawn(janitor);
+        }
         eprintln!("serving http://{}/files/", listener.local_addr()?);
         tus_async_std::serve(listener, app, ServeOptions::default(), std::future::pending()).await;
         Ok(())

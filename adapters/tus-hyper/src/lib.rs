@@ -67,6 +67,7 @@ mod janitor;
 mod runtime;
 mod serve;
 mod service;
+mod worker;
 
 pub use app::{
     BoxError, BoxFuture, Rejection, TusApp, TusAppBuilder, DEFAULT_BATCH_MEMORY, DEFAULT_BATCH_SIZE,
@@ -81,3 +82,4 @@ pub use tus_proto::{self, Cors};
 #[cfg(feature = "fs")]
 pub use tus_storage;
 pub use tus_store::{self, Claim, JanitorConfig, MemoryStore, ReleaseRequest, Store};
+pub use worker::deliver_finished;

@@ -419,3 +419,34 @@ async fn the_janitor_task_sweeps_every_interval_until_stopped() {
     stop_tx.send(()).expect("the janitor still runs");
     tokio::time::timeout(std::time::Duration::from_secs(5), task).await.expect("stops when told").expect("no panic");
 }
+
+#[tokio::test]
+async fn the_file_worker_delivers_finished_uploads_under_their_names() {
+    let store = MemoryStore::new();
+    let app = TusApp::builder(store.clone()).base_path("/files").build().map(Arc::new).expect("app");
+    let rt = runtime();
+    let dest = tempfile::tempdir().expect("dest");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        let _ = stop_rx.await;
+    };
+    let worker = tokio::spawn(tus_hyper::deliver_finished(app.clone(), rt.clone(), dest.path().to_owned(), stop));
+    // Two uploads named "a.txt" (post() sets that name): the second is numbered, nothing is overwritten.
+    for body in [&b"first"[..], b"other"] {
+        let id = id_of(&handle(&app, &rt, post(5), None).await);
+        let response = handle(&app, &rt, patch(id, 0, Full::new(Bytes::from_static(body))), None).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+    let (first, second) = (dest.path().join("a.txt"), dest.path().join("a_1.txt"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !(first.exists() && second.exists()) {
+        assert!(std::time::Instant::now() < deadline, "the worker delivered nothing");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut delivered = [std::fs::read(&first).expect("a.txt"), std::fs::read(&second).expect("a_1.txt")];
+    delivered.sort();
+    assert_eq!(delivered, [b"first".to_vec(), b"other".to_vec()]);
+    assert!(dest.path().join("a.txt.meta").exists(), "the record beside the data");
+    stop_tx.send(()).expect("the worker still runs");
+    tokio::time::timeout(std::time::Duration::from_secs(10), worker).await.expect("stops when told").expect("no panic");
+}

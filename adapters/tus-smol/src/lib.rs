@@ -38,8 +38,8 @@ use tus_hyper::{Listener, Runtime};
 #[cfg(feature = "fs")]
 pub use tus_hyper::tus_storage::{self, StoreConfig};
 pub use tus_hyper::{
-    janitor, tus_proto, tus_store, Claim, Cors, JanitorConfig, MemoryStore, PeerAddr, Rejection, ServeOptions, Store,
-    TusApp, TusService,
+    deliver_finished, janitor, tus_proto, tus_store, Claim, Cors, JanitorConfig, MemoryStore, PeerAddr, Rejection,
+    ServeOptions, Store, TusApp, TusService,
 };
 
 /// Spawns with `smol::spawn` (the global executor) and detaches.

@@ -3,15 +3,15 @@
 //! `cargo run -p tus-tokio --example tokio-serve -- --host 127.0.0.1 --port 8080 --upload-dir D --completed-dir C`
 //!
 //! With `--dest-dir`, it also runs the original tussi's lifespan pattern: a worker that claims finished uploads
-//! and saves them there, and an hourly janitor.
+//! and saves them there under their names, and an hourly janitor (`tus_tokio::deliver_finished`, `janitor`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use clap::Parser;
 use tus_tokio::tus_storage::InlineWrites;
-use tus_tokio::{Claim as _, JanitorConfig, ServeOptions, Store as _, StoreConfig, TusApp};
+use tus_tokio::{JanitorConfig, ServeOptions, StoreConfig, TusApp};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -83,42 +83,17 @@ async fn serve(args: Args, config: StoreConfig, io_threads: usize) -> Result<(),
     let app = Arc::new(builder.build()?);
 
     if let Some(dest) = args.dest_dir.clone() {
-        std::fs::create_dir_all(&dest)?;
-        let worker_app = app.clone();
-        tokio::spawn(async move {
-            loop {
-                match worker_app.store().claim(Duration::from_secs(60)).await {
-                    Ok(Some(mut done)) => {
-                        // The saves and the clean-up run on the offload's pool, never on this async thread.
-                        let name = done.id().to_string();
-                        let saved = match done.save(dest.join(&name)).await {
-                            Ok(()) => done.save_record(dest.join(format!("{name}.meta"))).await,
-                            Err(error) => Err(error),
-                        };
-                        if let Err(error) = saved {
-                            eprintln!("saving {name} failed: {error}");
-                        }
-                        if let Err(error) = done.finish().await {
-                            eprintln!("ending the claim of {name} failed: {error}");
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(error) => {
-                        eprintln!("file worker: {error}");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        });
-        let janitor_app = app.clone();
-        tokio::spawn(async move {
-            let mut hourly = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                hourly.tick().await;
-                let swept = janitor_app.store().sweep(&JanitorConfig::default(), SystemTime::now()).await;
-                eprintln!("janitor: {swept:?}");
-            }
-        });
+        // The lifespan pattern: finished uploads saved under their names, expired ones swept every hour.
+        let forever = std::future::pending::<()>;
+        tokio::spawn(tus_tokio::deliver_finished(app.clone(), tus_tokio::runtime(), dest, forever()));
+        let hourly = Duration::from_secs(3600);
+        tokio::spawn(tus_tokio::janitor(
+            app.clone(),
+            tus_tokio::runtime(),
+            hourly,
+            JanitorConfig::default(),
+            forever(),
+        ));
     }
 
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;

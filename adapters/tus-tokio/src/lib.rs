@@ -39,8 +39,8 @@ pub use threads::{serve_on_threads, Threads};
 #[cfg(feature = "fs")]
 pub use tus_hyper::tus_storage::{self, StoreConfig};
 pub use tus_hyper::{
-    janitor, tus_proto, tus_store, Claim, Cors, JanitorConfig, MemoryStore, PeerAddr, Rejection, ServeOptions, Store,
-    TusApp, TusService,
+    deliver_finished, janitor, tus_proto, tus_store, Claim, Cors, JanitorConfig, MemoryStore, PeerAddr, Rejection,
+    ServeOptions, Store, TusApp, TusService,
 };
 
 /// hyper's tokio executor and timer.
