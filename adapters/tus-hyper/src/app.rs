@@ -54,6 +54,7 @@ pub struct TusApp<S> {
     pub(crate) batch_size: usize,
     pub(crate) batch_budget: Arc<BatchBudget>,
     pub(crate) health_path: Option<String>,
+    pub(crate) metrics: Option<crate::Metrics>,
 }
 
 impl<S: Store> TusApp<S> {
@@ -68,6 +69,7 @@ impl<S: Store> TusApp<S> {
             batch_size: DEFAULT_BATCH_SIZE,
             batch_memory: DEFAULT_BATCH_MEMORY,
             health_path: None,
+            metrics: None,
         }
     }
 
@@ -105,6 +107,7 @@ pub struct TusAppBuilder<S> {
     batch_size: usize,
     batch_memory: usize,
     health_path: Option<String>,
+    metrics: Option<crate::Metrics>,
 }
 
 impl<S: Store> TusAppBuilder<S> {
@@ -225,6 +228,13 @@ impl<S: Store> TusAppBuilder<S> {
         self
     }
 
+    /// Counts requests, bytes, uploads and storage latency into `metrics` (registered by the caller in the
+    /// registry it serves; see [`Metrics`](crate::Metrics)). Default: none.
+    pub fn metrics(mut self, metrics: crate::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Checks the configuration and builds the app.
     ///
     /// With glibc, this also raises `malloc`'s trim threshold for the process to twice the batch memory (at most
@@ -241,6 +251,7 @@ impl<S: Store> TusAppBuilder<S> {
             batch_size: self.batch_size,
             batch_budget: BatchBudget::new(self.batch_memory),
             health_path: self.health_path,
+            metrics: self.metrics,
         })
     }
 }

@@ -44,6 +44,9 @@ where
         offset = field::Empty,
     );
     async move {
+        if let Some(metrics) = &app.metrics {
+            metrics.request_started();
+        }
         let (parts, body) = request.into_parts();
         let mut body = Tracked::new(Box::pin(body));
         let head = RequestHead::from_parts(&parts).with_peer(peer);
@@ -52,6 +55,9 @@ where
         log_outcome(&response);
         drain(app, runtime, &parts.headers, &mut body).await;
         let (mut response, events) = response.into_http();
+        if let Some(metrics) = &app.metrics {
+            metrics.request_done(&parts.method, response.status().as_u16(), &events);
+        }
         if response.status().as_u16() == 460 {
             // No standard reason phrase: hyper would write "<none>".
             response.extensions_mut().insert(hyper::ext::ReasonPhrase::from_static(b"Checksum Mismatch"));
@@ -82,7 +88,7 @@ where
                 hook.continue_with(outcome)
             }
             Step::Create(create) => {
-                let result = store.create(create.new_upload().clone()).await;
+                let result = timed(app, "create", store.create(create.new_upload().clone())).await;
                 if let Ok((_, id)) = &result {
                     span.record("upload_id", field::display(id));
                 }
@@ -90,7 +96,7 @@ where
             }
             Step::Stat(stat) => {
                 span.record("upload_id", field::display(stat.id()));
-                let result = store.stat(stat.id()).await;
+                let result = timed(app, "stat", store.stat(stat.id())).await;
                 stat.continue_with(result)
             }
             Step::Open(open) => {
@@ -100,7 +106,7 @@ where
                 if let Some(length) = open.declared_length().filter(|&length| length <= SMALL_WRITE as u64) {
                     read_before_open = Some(read_whole(app, runtime, body, length).await);
                 }
-                let result = store.open(open.id()).await;
+                let result = timed(app, "open", store.open(open.id())).await;
                 open.continue_with(result)
             }
             Step::Receive(rx) => match read_before_open.take() {
@@ -109,21 +115,21 @@ where
             },
             Step::Commit(mut commit) => {
                 let (offset, complete) = (commit.offset(), commit.is_complete());
-                let result = store.commit(commit.upload(), offset, complete).await;
+                let result = timed(app, "commit", store.commit(commit.upload(), offset, complete)).await;
                 commit.continue_with(result)
             }
             Step::DeclareLength(mut declare) => {
                 let length = declare.length();
-                let result = store.declare_length(declare.upload(), length).await;
+                let result = timed(app, "declare_length", store.declare_length(declare.upload(), length)).await;
                 declare.continue_with(result)
             }
             Step::Assemble(mut assemble) => {
-                let result = store.assemble(assemble.upload()).await;
+                let result = timed(app, "assemble", store.assemble(assemble.upload())).await;
                 assemble.continue_with(result)
             }
             Step::Terminate(terminate) => {
                 span.record("upload_id", field::display(terminate.id()));
-                let result = store.delete(terminate.id()).await;
+                let result = timed(app, "delete", store.delete(terminate.id())).await;
                 terminate.continue_with(result)
             }
             other => return other.unhandled(),
@@ -319,7 +325,7 @@ async fn write<S: Store>(
     parts: Vec<Bytes>,
 ) -> Result<(), tus_proto::StoreFailure> {
     let (at, len) = (rx.write_offset(), parts.iter().map(|part| part.len() as u64).sum());
-    app.store.write(rx.upload(), at, parts).await?;
+    timed(app, "write", app.store.write(rx.upload(), at, parts)).await?;
     rx.stored(len);
     Ok(())
 }
@@ -335,6 +341,15 @@ async fn run_create_hook<S>(app: &TusApp<S>, hook: &CreateHook) -> HookOutcome {
             HookOutcome::Reject { status: StatusCode::INTERNAL_SERVER_ERROR, reason: "on_create failed".into() }
         }
     }
+}
+
+/// Runs one storage call, timing it into the metrics when the app has them.
+async fn timed<S, T>(app: &TusApp<S>, operation: &'static str, call: impl std::future::Future<Output = T>) -> T {
+    let Some(metrics) = &app.metrics else { return call.await };
+    let started = std::time::Instant::now();
+    let result = call.await;
+    metrics.storage(operation, started.elapsed());
+    result
 }
 
 /// Logs how the request ended, for operators: a refusal (4xx) at info with its reason, a server error (5xx) at

@@ -64,6 +64,7 @@ mod budget;
 mod drain;
 mod driver;
 mod janitor;
+mod metrics;
 mod runtime;
 mod serve;
 mod service;
@@ -75,6 +76,8 @@ pub use app::{
 };
 pub use drain::DRAIN_LIMIT;
 pub use janitor::janitor;
+pub use metrics::Metrics;
+pub use prometheus_client;
 pub use runtime::Runtime;
 pub use serve::{serve, Listener, ServeOptions};
 pub use service::{PeerAddr, TusService};

@@ -106,6 +106,11 @@ pub(crate) struct ServerArgs {
     #[arg(long = "trusted-proxy", env = "TUSSI_TRUSTED_PROXIES", value_name = "IP|CIDR", value_delimiter = ',')]
     pub(crate) trusted_proxies: Vec<String>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (a listener of its own, e.g. 127.0.0.1:9100): requests,
+    /// bytes, uploads created / finished / terminated / failed, storage latency. [default: off]
+    #[arg(long, env = "TUSSI_METRICS", value_name = "ADDR")]
+    pub(crate) metrics: Option<String>,
+
     /// Path of the health endpoint for load balancers: GET answers 200 when the upload directories take files,
     /// 503 otherwise (the cause in the log). An empty value turns it off.
     #[arg(long, env = "TUSSI_HEALTH_PATH", value_name = "PATH", default_value = "/healthz")]

@@ -6,6 +6,7 @@
 
 mod access_log;
 mod cli;
+mod metrics;
 mod prompt;
 mod worker;
 
@@ -171,6 +172,17 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
     if !args.health_path.is_empty() {
         builder = builder.health_path(args.health_path.clone());
     }
+    let mut metrics_task = None;
+    if let Some(addr) = &args.metrics {
+        let mut registry = tus_tokio::tus_hyper::prometheus_client::registry::Registry::default();
+        builder = builder.metrics(tus_tokio::tus_hyper::Metrics::register(&mut registry));
+        let listener = tokio::net::TcpListener::bind(addr.as_str())
+            .await
+            .map_err(context(format_args!("cannot listen for metrics on {addr}")))?;
+        let bound = listener.local_addr().map_err(context("cannot read the metrics address"))?;
+        tracing::info!("metrics at http://{bound}/metrics");
+        metrics_task = Some(tokio::spawn(metrics::serve(listener, Arc::new(registry))));
+    }
     let app = Arc::new(builder.build().map_err(context("invalid configuration"))?);
     let partial = worker::prepare_dest(&args.dest_dir)?;
 
@@ -205,6 +217,9 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
     let served = tus_tokio::serve_on_threads(listener, app, threads, options, shutdown_signal()).await;
     served.map_err(context("cannot start the serving threads"))?;
     tracing::info!("shutting down");
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
     Ok(())

@@ -1,0 +1,103 @@
+//! Prometheus metrics of a [`TusApp`](crate::TusApp), on `prometheus-client`: what was asked, what was stored, what
+//! happened to uploads, and how long storage took. Off unless given to the builder.
+//!
+//! | tussi | tusd's name for the same | what |
+//! |---|---|---|
+//! | `tussi_requests_total{method,status}` | `tusd_requests_total{method}`, `tusd_errors_total{status}` | answered requests |
+//! | `tussi_requests_in_flight` | `tusd_connections_open` (per connection there) | requests being answered |
+//! | `tussi_bytes_received_total` | `tusd_bytes_received` | upload bytes committed |
+//! | `tussi_uploads_created_total` | `tusd_uploads_created` | uploads created |
+//! | `tussi_uploads_finished_total` | `tusd_uploads_finished` | uploads finished (every byte committed) |
+//! | `tussi_uploads_terminated_total` | `tusd_uploads_terminated` | uploads deleted by clients |
+//! | `tussi_uploads_failed_total` | — | storage failures while writing or finishing |
+//! | `tussi_storage_seconds{operation}` | — | latency of storage calls (`commit` includes the fsyncs) |
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tus_proto::Event;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+/// The metrics of one app, registered in a [`Registry`] that the application serves (see
+/// `prometheus_client::encoding::text::encode`). Cheap to clone: clones share the values.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    requests: Family<RequestLabels, Counter>,
+    in_flight: Gauge,
+    bytes_received: Counter,
+    created: Counter,
+    finished: Counter,
+    terminated: Counter,
+    failed: Counter,
+    storage: Family<OperationLabels, Histogram>,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry` (names above, with the `tussi_` prefix).
+    pub fn register(registry: &mut Registry) -> Metrics {
+        // From 100 µs to about 15 min: small creations and HEADs, and whole-upload commits and assemblies alike.
+        let storage = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 4.0, 12))
+        });
+        let metrics = Metrics {
+            requests: Family::default(),
+            in_flight: Gauge::default(),
+            bytes_received: Counter::default(),
+            created: Counter::default(),
+            finished: Counter::default(),
+            terminated: Counter::default(),
+            failed: Counter::default(),
+            storage,
+        };
+        let tussi = registry.sub_registry_with_prefix("tussi");
+        tussi.register("requests", "Requests answered, by method and status", metrics.requests.clone());
+        tussi.register("requests_in_flight", "Requests being answered", metrics.in_flight.clone());
+        tussi.register("bytes_received", "Upload bytes committed", metrics.bytes_received.clone());
+        tussi.register("uploads_created", "Uploads created", metrics.created.clone());
+        tussi.register("uploads_finished", "Uploads finished", metrics.finished.clone());
+        tussi.register("uploads_terminated", "Uploads deleted by their clients", metrics.terminated.clone());
+        tussi.register("uploads_failed", "Storage failures while writing or finishing", metrics.failed.clone());
+        tussi.register("storage_seconds", "Latency of storage calls, by operation", metrics.storage.clone());
+        metrics
+    }
+
+    pub(crate) fn request_started(&self) {
+        self.in_flight.inc();
+    }
+
+    /// A request answered with `status`, and what its events say happened.
+    pub(crate) fn request_done(&self, method: &http::Method, status: u16, events: &[Event]) {
+        self.in_flight.dec();
+        self.requests.get_or_create(&RequestLabels { method: method.as_str().to_owned(), status }).inc();
+        for event in events {
+            match event {
+                Event::Created { .. } => self.created.inc(),
+                Event::Progress { bytes_written, .. } => self.bytes_received.inc_by(*bytes_written),
+                Event::Completed { .. } => self.finished.inc(),
+                Event::Terminated { .. } => self.terminated.inc(),
+                Event::Failed { .. } => self.failed.inc(),
+                _ => 0,
+            };
+        }
+    }
+
+    /// A storage call of `operation` that took `took`.
+    pub(crate) fn storage(&self, operation: &'static str, took: Duration) {
+        self.storage.get_or_create(&OperationLabels { operation }).observe(took.as_secs_f64());
+    }
+}
