@@ -7,7 +7,7 @@
 //!   and the identity of the file are kept in a progress file, and a rerun continues where the last one stopped.
 //!   Run `tussi-upload --help`.
 //!
-//! Install both with `cargo install --path adapters/tussi-cli` (add `--features tls` for HTTPS uploads).
+//! Install both with `cargo install --path adapters/tussi-cli` (HTTPS uploads through rustls included).
 //!
 //! The library holds what the binaries share and what is worth testing on its own:
 //! [`size`] (byte sizes on the command line), [`source`] (what is uploaded: a file or seeded generated data) and [`state`] (the uploader's progress

@@ -1,7 +1,9 @@
-//! A small blocking TUS 1.0.0 client (core protocol and creation) over `ureq`: one request per call, errors sorted
-//! into those worth retrying and those that are not.
+//! A small blocking TUS 1.0.0 client (core protocol and creation) over `ureq`: one request per call, the same extra
+//! headers on every request, https through rustls (feature `tls`, on by default), errors sorted into those worth
+//! retrying and those that are not.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -15,6 +17,9 @@ const TUS_RESUMABLE: &str = "1.0.0";
 pub(crate) enum ClientError {
     /// No answer: the connection failed, broke or timed out. Worth retrying.
     Transport(String),
+    /// No secure connection: TLS is not built in, the server's certificate is not trusted, or the server does not
+    /// speak TLS. Not worth retrying.
+    Tls(String),
     /// The server answered with an unexpected status.
     Status {
         /// The HTTP status.
@@ -27,13 +32,14 @@ pub(crate) enum ClientError {
 }
 
 impl ClientError {
-    /// Whether trying again later may help: no answer, a server error (5xx), 423 Locked (another request still
-    /// holds the upload) or 429 Too Many Requests.
+    /// Whether trying again later may help: no answer, a server error (5xx), 408 Request Timeout, 423 Locked
+    /// (another request still holds the upload) or 429 Too Many Requests. Not: TLS failures, other 4xx answers
+    /// (409 is recovered by its caller), answers that are not TUS.
     pub(crate) fn retryable(&self) -> bool {
         match self {
             ClientError::Transport(_) => true,
-            ClientError::Status { status, .. } => *status >= 500 || *status == 423 || *status == 429,
-            ClientError::Protocol(_) => false,
+            ClientError::Status { status, .. } => *status >= 500 || matches!(status, 408 | 423 | 429),
+            ClientError::Tls(_) | ClientError::Protocol(_) => false,
         }
     }
 
@@ -50,6 +56,7 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Transport(e) => write!(f, "{e}"),
+            ClientError::Tls(e) => write!(f, "TLS: {e}"),
             ClientError::Status { status, reason } => {
                 let name = ureq::http::StatusCode::from_u16(*status).ok().and_then(|s| s.canonical_reason());
                 write!(f, "HTTP {status}")?;
@@ -58,6 +65,9 @@ impl fmt::Display for ClientError {
                 }
                 if !reason.is_empty() {
                     write!(f, ": {reason}")?;
+                }
+                if matches!(status, 401 | 403) {
+                    write!(f, " (credentials missing or refused: --header 'Authorization: ...' sends them)")?;
                 }
                 Ok(())
             }
@@ -78,20 +88,32 @@ pub(crate) struct UploadInfo {
 /// A TUS client: one `ureq` agent, connections kept alive between requests.
 pub(crate) struct Client {
     agent: ureq::Agent,
+    /// Sent with every request (`--header`), checked by the command line.
+    headers: Vec<(String, String)>,
 }
 
 impl Client {
-    /// A client with bounded connect and response timeouts.
-    pub(crate) fn new() -> Client {
+    /// A client with bounded connect and response timeouts that sends `headers` with every request and trusts
+    /// the CA certificates of the PEM file `ca_cert` instead of the built-in roots. The error says why `ca_cert`
+    /// cannot be used.
+    pub(crate) fn new(headers: &[(String, String)], ca_cert: Option<&Path>) -> Result<Client, String> {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_recv_response(Some(Duration::from_secs(120)))
             .timeout_recv_body(Some(Duration::from_secs(30)))
-            .user_agent(concat!("tussi-upload/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Client { agent: config.into() }
+            .user_agent(concat!("tussi-upload/", env!("CARGO_PKG_VERSION")));
+        let config = tls::configure(config, ca_cert)?.build();
+        Ok(Client { agent: config.into(), headers: headers.to_vec() })
+    }
+
+    /// Adds the `--header` headers and `Tus-Resumable` to a request.
+    fn with_headers<B>(&self, mut request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        for (name, value) in &self.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        request.header("Tus-Resumable", TUS_RESUMABLE)
     }
 
     /// Creates an upload of `length` bytes with `metadata` (`Upload-Metadata` pairs, values raw); returns the
@@ -102,11 +124,7 @@ impl Client {
         length: u64,
         metadata: &[(String, String)],
     ) -> Result<String, ClientError> {
-        let mut request = self
-            .agent
-            .post(endpoint)
-            .header("Tus-Resumable", TUS_RESUMABLE)
-            .header("Upload-Length", length.to_string());
+        let mut request = self.with_headers(self.agent.post(endpoint)).header("Upload-Length", length.to_string());
         if !metadata.is_empty() {
             request = request.header("Upload-Metadata", encode_metadata(metadata));
         }
@@ -118,7 +136,7 @@ impl Client {
 
     /// Asks for the upload's offset (and length).
     pub(crate) fn head(&self, url: &str) -> Result<UploadInfo, ClientError> {
-        let response = check(self.agent.head(url).header("Tus-Resumable", TUS_RESUMABLE).call())?;
+        let response = check(self.with_headers(self.agent.head(url)).call())?;
         let headers = response.headers();
         let offset = number(headers, "Upload-Offset")?
             .ok_or_else(|| ClientError::Protocol("HEAD answer without Upload-Offset".into()))?;
@@ -128,9 +146,7 @@ impl Client {
     /// Sends `data` at `offset`; returns the server's new offset.
     pub(crate) fn patch(&self, url: &str, offset: u64, data: &[u8]) -> Result<u64, ClientError> {
         let result = self
-            .agent
-            .patch(url)
-            .header("Tus-Resumable", TUS_RESUMABLE)
+            .with_headers(self.agent.patch(url))
             .header("Upload-Offset", offset.to_string())
             .header("Content-Type", "application/offset+octet-stream")
             .send(data);
@@ -155,8 +171,103 @@ fn check(result: Result<Response<Body>, ureq::Error>) -> Result<Response<Body>, 
 fn transport(error: ureq::Error) -> ClientError {
     match error {
         ureq::Error::BadUri(uri) => ClientError::Protocol(format!("bad URL {uri}")),
-        other => ClientError::Transport(other.to_string()),
+        ureq::Error::TlsRequired => ClientError::Tls(tls::UNAVAILABLE.into()),
+        ureq::Error::Tls(why) => ClientError::Tls(why.into()),
+        other => tls::classify(other).unwrap_or_else(|other| ClientError::Transport(other.to_string())),
     }
+}
+
+/// The agent's configuration being built.
+type Builder = ureq::config::ConfigBuilder<ureq::typestate::AgentScope>;
+
+/// TLS through rustls (ring, webpki roots): the agent's configuration, and rustls's errors told apart.
+#[cfg(feature = "tls")]
+mod tls {
+    use std::path::Path;
+
+    use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
+
+    use super::{Builder, ClientError};
+
+    /// Why an https:// URL cannot be used (not with this build).
+    pub(super) const UNAVAILABLE: &str = "the connection could not be secured";
+
+    /// The TLS settings: the built-in webpki roots, or only the CA certificates of the PEM file `ca_cert`.
+    pub(super) fn configure(config: Builder, ca_cert: Option<&Path>) -> Result<Builder, String> {
+        let Some(path) = ca_cert else {
+            return Ok(config);
+        };
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
+        let mut certs = Vec::new();
+        for item in parse_pem(&pem) {
+            match item {
+                Ok(PemItem::Certificate(cert)) => certs.push(cert),
+                Ok(_) => {}
+                Err(e) => return Err(format!("--ca-cert {} is not a PEM file: {e}", path.display())),
+            }
+        }
+        if certs.is_empty() {
+            return Err(format!("--ca-cert {} holds no certificate (PEM, BEGIN CERTIFICATE)", path.display()));
+        }
+        let tls = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&certs)).build();
+        Ok(config.tls_config(tls))
+    }
+
+    /// A TLS failure, or the error back: rustls's errors come as ureq's own or inside its I/O errors.
+    pub(super) fn classify(error: ureq::Error) -> Result<ClientError, ureq::Error> {
+        match error {
+            ureq::Error::Rustls(e) => Ok(describe(&e)),
+            ureq::Error::Pem(e) => Ok(ClientError::Tls(format!("bad PEM data: {e}"))),
+            ureq::Error::Io(e) => match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                Some(rustls_error) => Ok(describe(rustls_error)),
+                None => Err(ureq::Error::Io(e)),
+            },
+            other => Err(other),
+        }
+    }
+
+    fn describe(error: &rustls::Error) -> ClientError {
+        ClientError::Tls(match error {
+            rustls::Error::InvalidCertificate(why) => format!(
+                "the server's certificate is not accepted ({why:?}); for a private CA, pass its certificate with \
+                 --ca-cert FILE"
+            ),
+            rustls::Error::InvalidMessage(_) => {
+                format!("the server does not speak TLS ({error}); for a plain-HTTP server use an http:// URL")
+            }
+            other => format!("the handshake failed: {other}"),
+        })
+    }
+}
+
+/// Without TLS: an https:// URL fails at once, and so does `--ca-cert`.
+#[cfg(not(feature = "tls"))]
+mod tls {
+    use std::path::Path;
+
+    use super::{Builder, ClientError};
+
+    /// Why an https:// URL cannot be used.
+    pub(super) const UNAVAILABLE: &str =
+        "https:// URLs need TLS, and this tussi-upload was built without it (the `tls` feature, on by default)";
+
+    /// `--ca-cert` is refused.
+    pub(super) fn configure(config: Builder, ca_cert: Option<&Path>) -> Result<Builder, String> {
+        match ca_cert {
+            Some(_) => Err(format!("--ca-cert: {UNAVAILABLE}")),
+            None => Ok(config),
+        }
+    }
+
+    /// Nothing to tell apart.
+    pub(super) fn classify(error: ureq::Error) -> Result<ClientError, ureq::Error> {
+        Err(error)
+    }
+}
+
+/// Whether this build can use https:// URLs; the text says why not.
+pub(crate) fn https_unavailable() -> Option<&'static str> {
+    (!cfg!(feature = "tls")).then_some(tls::UNAVAILABLE)
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -233,8 +344,14 @@ mod tests {
         let status = |status| ClientError::Status { status, reason: String::new() };
         assert!(ClientError::Transport("reset".into()).retryable());
         assert!(status(500).retryable() && status(503).retryable() && status(423).retryable());
-        assert!(!status(404).retryable() && !status(409).retryable() && !status(413).retryable());
+        assert!(status(408).retryable() && status(429).retryable());
+        for status in [400, 401, 403, 404, 405, 409, 410, 412, 413, 415, 460] {
+            assert!(!ClientError::Status { status, reason: String::new() }.retryable(), "{status}");
+        }
         assert!(!ClientError::Protocol("x".into()).retryable());
+        assert!(!ClientError::Tls("x".into()).retryable());
+        assert!(transport(ureq::Error::TlsRequired).to_string().starts_with("TLS: "));
+        assert!(status(401).to_string().contains("--header"));
         assert_eq!(status(409).to_string(), "HTTP 409 Conflict");
     }
 }

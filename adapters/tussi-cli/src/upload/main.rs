@@ -1,11 +1,13 @@
 //! `tussi-upload`: uploads a file (or generated test data) to a TUS 1.0.0 server, resumably. See
-//! `tussi-upload --help`, and the modules: [`cli`] (options), [`client`] (HTTP), [`transfer`] (requests with
-//! retries), [`progress`] (display). The progress file and the identity check are `tussi_cli::state`.
+//! `tussi-upload --help`, and the modules: [`cli`] (options), [`client`] (HTTP and TLS), [`transfer`] (requests
+//! with retries), [`progress`] (display), [`interrupt`] (Ctrl-C, and how to resume). The progress file and the
+//! identity check are `tussi_cli::state`.
 
 #![forbid(unsafe_code)]
 
 mod cli;
 mod client;
+mod interrupt;
 mod progress;
 mod transfer;
 
@@ -18,7 +20,7 @@ use tussi_cli::source::{random_seed, Source};
 use tussi_cli::state::{Identity, ProgressState};
 
 use crate::cli::UploadArgs;
-use crate::client::{resolve_location, Client};
+use crate::client::{https_unavailable, resolve_location, Client};
 use crate::progress::Progress;
 use crate::transfer::{Failed, Plan, Retry};
 
@@ -27,15 +29,20 @@ const DEFAULT_SIZE: u64 = 1 << 20;
 
 /// How the program ends.
 enum Exit {
-    /// Exit status 1.
-    Failed(String),
+    /// Exit status 1; with the hint how to resume when `resumable`.
+    Failed {
+        /// What failed.
+        why: String,
+        /// Whether the same command later may get further.
+        resumable: bool,
+    },
     /// Exit status 2.
     Usage(String),
 }
 
 impl From<Failed> for Exit {
     fn from(failed: Failed) -> Exit {
-        Exit::Failed(failed.0)
+        Exit::Failed { why: failed.why, resumable: failed.resumable }
     }
 }
 
@@ -43,8 +50,11 @@ fn main() -> ExitCode {
     let args = UploadArgs::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Exit::Failed(why)) => {
+        Err(Exit::Failed { why, resumable }) => {
             eprintln!("tussi-upload: error: {why}");
+            if let Some(hint) = interrupt::hint().filter(|_| resumable) {
+                eprintln!("{hint}");
+            }
             ExitCode::from(1)
         }
         Err(Exit::Usage(why)) => {
@@ -58,6 +68,11 @@ fn run(args: &UploadArgs) -> Result<(), Exit> {
     if !(args.url.starts_with("http://") || args.url.starts_with("https://")) {
         return Err(Exit::Usage(format!("--url {:?} is not an http:// or https:// URL", args.url)));
     }
+    if let Some(why) = https_unavailable().filter(|_| args.url.starts_with("https://")) {
+        return Err(Exit::Usage(format!("--url {}: {why}", args.url)));
+    }
+    let client = Client::new(&args.headers, args.ca_cert.as_deref()).map_err(Exit::Usage)?;
+    interrupt::watch_signals();
     let saved = match ProgressState::load(&args.progress) {
         Ok(saved) => saved,
         Err(e) => {
@@ -68,12 +83,12 @@ fn run(args: &UploadArgs) -> Result<(), Exit> {
     let source = open_source(args, saved.as_ref())?;
     let name = source.name();
     let size = source.size();
-    let client = Client::new();
     let mut retry = Retry::new(args.retries);
 
     let mut resumed = None;
     if let Some(state) = saved.as_ref() {
         if resume_wanted(args, state, &source) {
+            interrupt::remembered(&args.progress, args.yes);
             match transfer::offset(&client, &state.upload_url, &mut retry, None)? {
                 Some((_, Some(length))) if length != size => {
                     eprintln!("The saved upload has a length of {length} bytes, not {size}; starting a new upload.");
@@ -84,6 +99,9 @@ fn run(args: &UploadArgs) -> Result<(), Exit> {
                 }
             }
         }
+    }
+    if resumed.is_none() {
+        interrupt::forgotten();
     }
     let (url, offset) = match resumed {
         Some((url, offset)) => {
@@ -96,8 +114,10 @@ fn run(args: &UploadArgs) -> Result<(), Exit> {
             let location = transfer::create(&client, &args.url, size, &metadata, &mut retry)?;
             let url = resolve_location(&args.url, &location);
             ProgressState::new(&args.url, &url, &name, source.identity()).save(&args.progress).map_err(|e| {
-                Exit::Failed(format!("cannot write the progress file {}: {e}", args.progress.display()))
+                let why = format!("cannot write the progress file {}: {e}", args.progress.display());
+                Exit::Failed { why, resumable: false }
             })?;
+            interrupt::remembered(&args.progress, args.yes);
             println!("Upload started for {name} ({}) at {url}", human_bytes(size));
             (url, 0)
         }
@@ -108,6 +128,7 @@ fn run(args: &UploadArgs) -> Result<(), Exit> {
     let result = transfer::send(&client, &source, &plan, offset, &mut retry, &mut progress);
     progress.finish(if result.is_ok() { size } else { offset });
     result?;
+    interrupt::forgotten();
     if let Err(e) = ProgressState::remove(&args.progress) {
         eprintln!("Could not remove the progress file {}: {e}", args.progress.display());
     }

@@ -12,7 +12,25 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Why an upload failed (exit status 1).
 #[derive(Debug)]
-pub(crate) struct Failed(pub(crate) String);
+pub(crate) struct Failed {
+    /// What failed, and why.
+    pub(crate) why: String,
+    /// Whether the same command later may get further: the retries ran out on a failure that waiting may mend
+    /// (no connection, 5xx), not one that needs another command or another server.
+    pub(crate) resumable: bool,
+}
+
+impl Failed {
+    /// A failure that the same command again would meet again.
+    pub(crate) fn new(why: String) -> Failed {
+        Failed { why, resumable: false }
+    }
+
+    /// The retries ran out.
+    fn retries_used_up(why: String) -> Failed {
+        Failed { why, resumable: true }
+    }
+}
 
 /// Retries in a row: counts failures since the last success and sleeps with exponential backoff.
 pub(crate) struct Retry {
@@ -35,10 +53,10 @@ impl Retry {
     /// retries are used up.
     pub(crate) fn after(&mut self, what: &str, error: &ClientError, progress: Option<&Progress>) -> Result<(), Failed> {
         if !error.retryable() {
-            return Err(Failed(format!("{what} failed: {error}")));
+            return Err(Failed::new(format!("{what} failed: {error}")));
         }
         if self.failures >= self.limit {
-            return Err(Failed(format!("{what} failed after {} retries: {error}", self.limit)));
+            return Err(Failed::retries_used_up(format!("{what} failed after {} retries: {error}", self.limit)));
         }
         self.failures += 1;
         let delay = backoff(self.failures);
@@ -56,7 +74,7 @@ impl Retry {
     /// answering it cannot keep the upload going round forever.
     pub(crate) fn count(&mut self, what: &str, error: &ClientError) -> Result<(), Failed> {
         if self.failures >= self.limit {
-            return Err(Failed(format!("{what} failed after {} retries: {error}", self.limit)));
+            return Err(Failed::retries_used_up(format!("{what} failed after {} retries: {error}", self.limit)));
         }
         self.failures += 1;
         Ok(())
@@ -132,7 +150,7 @@ pub(crate) fn send(
     // A zero-length upload still gets one (empty) PATCH: servers that do not finish it at creation need it.
     let mut empty_sent = size > 0;
     while offset < size || !empty_sent {
-        let n = source.read_at(offset, &mut buf).map_err(|e| Failed(format!("reading the data failed: {e}")))?;
+        let n = source.read_at(offset, &mut buf).map_err(|e| Failed::new(format!("reading the data failed: {e}")))?;
         match client.patch(plan.url, offset, &buf[..n]) {
             Ok(new_offset) if new_offset > offset && new_offset <= offset + n as u64 => {
                 retry.reset();
@@ -144,7 +162,7 @@ pub(crate) fn send(
                 empty_sent = true;
             }
             Ok(new_offset) => {
-                return Err(Failed(format!(
+                return Err(Failed::new(format!(
                     "the server answered offset {new_offset} to a PATCH of {n} bytes at {offset}"
                 )))
             }
@@ -178,7 +196,7 @@ fn resync(client: &Client, url: &str, retry: &mut Retry, progress: &mut Progress
             progress.set(offset);
             Ok(offset)
         }
-        None => Err(Failed(format!("the upload {url} is gone from the server"))),
+        None => Err(Failed::new(format!("the upload {url} is gone from the server"))),
     }
 }
 
