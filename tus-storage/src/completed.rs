@@ -255,6 +255,10 @@ impl FileStore {
             }
             match read_record(&record_at) {
                 Ok(record) => {
+                    // Remembered as finished from the claim on: the worker moves the files away before the claim
+                    // ends, and a HEAD meanwhile must not find nothing.
+                    let length = record.length.unwrap_or(record.offset);
+                    tombstone::remember(&self.inner.ended, id, Ended::Finished(length));
                     return Ok(Scan::Claimed(Box::new(CompletedUpload {
                         lock: locked,
                         ended: false,
@@ -267,7 +271,7 @@ impl FileStore {
                         record,
                         data_saved: false,
                         record_saved: false,
-                    })))
+                    })));
                 }
                 Err(e) if matches!(e.cause(), Cause::Io(io) if io.kind() != io::ErrorKind::NotFound) => {
                     return Err(e.with_id(id));

@@ -522,7 +522,11 @@ impl Store for MemoryStore {
                 if let Some(id) = oldest {
                     let entry = state.uploads.get_mut(&id).expect("listed just now");
                     entry.claimed = true;
-                    return Some((id, entry.record.clone(), std::mem::take(&mut entry.data)));
+                    // Remembered as finished from the claim on, while the worker saves it.
+                    let length = entry.record.length.unwrap_or(entry.record.offset);
+                    let claimed = (id, entry.record.clone(), std::mem::take(&mut entry.data));
+                    state.ended.insert(id, Ended { finished: Some(length), at: SystemTime::now() });
+                    return Some(claimed);
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {

@@ -295,6 +295,8 @@ async fn a_claim_ends_with_the_upload_gone<S: Store>(store: &S) {
     let (id, claim) = future::zip(finisher, store.claim(Duration::from_secs(10))).await;
     let claim = claim.expect("claim").expect("woken by the finish");
     assert_eq!(claim.id(), id);
+    // While a worker holds the claim (saving it, say), a HEAD still finds the upload finished.
+    assert!(stat(store, id).await.finished, "finished while claimed");
     drop(claim); // dropped without saving
                  // The data is gone; that it finished is remembered, so a client resuming it is told it is done.
     let state = stat(store, id).await;
