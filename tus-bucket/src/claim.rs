@@ -19,7 +19,7 @@ use tus_store::UploadRecord;
 use crate::info::Info;
 use crate::io::{delete_if_there, failure, store_error};
 use crate::layout::Layout;
-use crate::lease::{self, Lease, Refused};
+use crate::lease::{Lease, Refused};
 use crate::store::{Ended, Inner};
 
 /// A finished upload claimed by this worker. Ending it — [`finish`](tus_store::Claim::finish) or drop — removes the
@@ -66,7 +66,7 @@ async fn claim_listed(inner: &Arc<Inner>) -> Result<Option<BucketClaim>, StoreFa
     for marker in markers {
         let Some(id) = Layout::finished_id(&marker.location) else { continue };
         let path = inner.layout.claim(id);
-        let lease = match lease::acquire(inner.objects.clone(), path, inner.timing, None, None).await {
+        let lease = match inner.leases.acquire(path, None, None).await {
             Ok(lease) => lease,
             Err(Refused::Held) => continue,
             Err(Refused::Store(e)) => return Err(store_error(id, "claiming it", e)),

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `<id>/info` | the record and the multipart state ([`Info`](crate::info::Info)), JSON |
 //! | `<id>/lock` | the lease of the instance that holds the upload ([`lease`](crate::lease)) |
-//! | `<id>/tail-<n>` | committed bytes after the first `n` parts, fewer than a part |
+//! | `<id>/tail-<n>-<random>` | committed bytes after the first `n` parts, fewer than a part |
 //! | `<id>/data` | the finished upload: the completed multipart upload, or one plain object |
 //! | `<id>/claim` | the lease of the worker that claimed the finished upload |
 //! | `<id>/waiting/<final>` | a final upload waiting for this partial upload to complete |
@@ -62,9 +62,9 @@ impl Layout {
         self.upload(id).clone().join("data")
     }
 
-    /// The tail after the first `parts` parts.
-    pub(crate) fn tail(&self, id: UploadId, parts: usize) -> Path {
-        self.upload(id).clone().join(format!("tail-{parts}"))
+    /// A tail object, by the name its info gives it.
+    pub(crate) fn tail(&self, id: UploadId, name: &str) -> Path {
+        self.upload(id).clone().join(name)
     }
 
     pub(crate) fn waiting_dir(&self, part: UploadId) -> Path {
@@ -122,9 +122,9 @@ mod tests {
         let layout = Layout::new(Path::from("uploads/tus"));
         let id: UploadId = "0b5c1a2e-3f4d-4e6a-8b7c-9d0e1f2a3b4c".parse().unwrap();
         assert_eq!(layout.info(id).as_ref(), "uploads/tus/0b5c1a2e-3f4d-4e6a-8b7c-9d0e1f2a3b4c/info");
-        let tail = layout.tail(id, 3);
+        let tail = layout.tail(id, "tail-3-x");
         let (got, rest) = layout.split(&tail).unwrap();
-        assert_eq!((got, rest), (id, vec!["tail-3".to_owned()]));
+        assert_eq!((got, rest), (id, vec!["tail-3-x".to_owned()]));
         assert!(layout.split(&layout.ended(id)).is_none(), "the indexes are no upload's folder");
         assert_eq!(layout.ended_id(&layout.ended(id)), Some(id));
         let early = layout.finished(id, UNIX_EPOCH + std::time::Duration::from_micros(999));

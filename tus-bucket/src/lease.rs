@@ -9,13 +9,18 @@
 //! object, and the holder sees it at its next read. Dropping the lease frees the object (a conditional write, so
 //! a holder that lost its lease never frees its successor's).
 //!
+//! Within one instance the leases it holds are also known in memory ([`Leases`]): a request for a lease this
+//! instance holds reaches the holder at once, and one whose holder just let go waits for the object to be freed
+//! rather than finding it still taken.
+//!
 //! The trade-offs, written down: a holder that stops (SIGKILL, a lost machine) keeps the upload until its lease
 //! runs out (`lease`, 10 s by default) — then the next request takes over; instances must agree on the time to
 //! within a fraction of the lease (NTP); and each held upload costs a read every `poll` (4 a second by default),
 //! which is what makes a release request reach the holder in a fraction of a second without a side channel.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use object_store::path::Path;
@@ -104,6 +109,35 @@ struct Shared {
     stop: Notify,
     /// The upload's objects were removed: delete the lease object instead of freeing it.
     removed: AtomicBool,
+    /// Until when this holder may write (see [`Lease::is_valid`]).
+    valid_until: Mutex<Instant>,
+    /// The owner dropped the lease (its task frees the object).
+    dropped: AtomicBool,
+    /// The task is over: the object is freed, deleted or someone else's.
+    ended: AtomicBool,
+    ended_notify: Notify,
+}
+
+impl Shared {
+    fn ask(&self, asked: Asked) {
+        self.asked.fetch_max(asked as u8 + 1, Ordering::AcqRel);
+    }
+}
+
+/// The leases of one instance: the store they live in, how they are timed, and the ones this instance holds.
+pub(crate) struct Leases {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) timing: Timing,
+    held: Arc<Mutex<HashMap<Path, Arc<Shared>>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Until when a lease written at `written` (the instant before the write was sent) lets its holder write.
+fn valid_until(written: Instant, timing: Timing) -> Instant {
+    written + timing.lease - timing.lease / 4
 }
 
 impl Lease {
@@ -116,9 +150,11 @@ impl Lease {
         }
     }
 
-    /// Whether another holder took the lease over (this one ran out without renewal).
-    pub(crate) fn is_lost(&self) -> bool {
-        self.shared.lost.load(Ordering::Acquire)
+    /// Whether this holder may still write: the lease was renewed recently enough that it cannot have run out
+    /// yet. A holder that cannot renew (partitioned, paused) stops writing a quarter of the lease before another
+    /// instance may take over, so that a stale holder never writes over its successor.
+    pub(crate) fn is_valid(&self) -> bool {
+        !self.shared.lost.load(Ordering::Acquire) && Instant::now() < *lock(&self.shared.valid_until)
     }
 
     /// Marks the lease's upload removed: on drop the lease object is deleted rather than freed.
@@ -129,115 +165,147 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        self.shared.dropped.store(true, Ordering::Release);
         self.shared.stop.notify_one();
     }
 }
 
-/// Takes the lease at `path` for a new holder; waits for a live holder until `deadline` (asking it to let go with
-/// `ask`), or gives up at once without a deadline. `Takeover` is the weaker request: a `Terminate` is never
-/// weakened.
-pub(crate) async fn acquire(
-    store: Arc<dyn ObjectStore>,
-    path: Path,
-    timing: Timing,
-    ask: Option<ReleaseRequest>,
-    deadline: Option<Instant>,
-) -> Result<Lease, Refused> {
-    let asked = match ask {
-        Some(ReleaseRequest::Terminate) => Some(Asked::Terminate),
-        Some(ReleaseRequest::Takeover) => Some(Asked::Takeover),
-        _ => None,
-    };
-    let holder = uuid::Uuid::new_v4().to_string();
-    let mine = LeaseDoc::held_by(&holder, timing);
-    loop {
-        match get_json::<LeaseDoc>(store.as_ref(), &path).await? {
-            None => match put_json(store.as_ref(), &path, &mine, PutMode::Create).await {
-                Ok(version) => return Ok(start(store, path, timing, holder, version)),
-                Err(object_store::Error::AlreadyExists { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            },
-            Some(current) if !current.value.is_live() => {
-                let mine = LeaseDoc::held_by(&holder, timing);
-                match put_json(store.as_ref(), &path, &mine, PutMode::Update(current.version)).await {
-                    Ok(version) => return Ok(start(store, path, timing, holder, version)),
-                    Err(object_store::Error::Precondition { .. }) => continue,
-                    Err(e) => return Err(e.into()),
-                }
+impl Leases {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, timing: Timing) -> Self {
+        Leases { store, timing, held: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    /// This instance's holder of `path`, if any: told of `asked` at once; if it let go, waited for (until
+    /// `deadline`, at most a poll period without one) until its task has freed the object.
+    async fn local(&self, path: &Path, asked: Option<Asked>, deadline: Option<Instant>) {
+        let Some(shared) = lock(&self.held).get(path).cloned() else { return };
+        if let Some(asked) = asked {
+            shared.ask(asked);
+        }
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + self.timing.poll);
+        while shared.dropped.load(Ordering::Acquire) && !shared.ended.load(Ordering::Acquire) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
             }
-            Some(current) => {
-                let Some(deadline) = deadline.filter(|d| Instant::now() < *d) else {
-                    return Err(Refused::Held);
-                };
-                if asked > current.value.release {
-                    let mut doc = current.value;
-                    doc.release = asked;
-                    match put_json(store.as_ref(), &path, &doc, PutMode::Update(current.version)).await {
-                        Ok(_) | Err(object_store::Error::Precondition { .. }) => {}
+            let _ = tokio::time::timeout(left.min(self.timing.poll), shared.ended_notify.notified()).await;
+        }
+    }
+
+    /// Takes the lease at `path` for a new holder; waits for a live holder until `deadline` (asking it to let go
+    /// with `ask`), or gives up at once without a deadline. `Takeover` is the weaker request: a `Terminate` is
+    /// never weakened.
+    pub(crate) async fn acquire(
+        &self,
+        path: Path,
+        ask: Option<ReleaseRequest>,
+        deadline: Option<Instant>,
+    ) -> Result<Lease, Refused> {
+        let (store, timing) = (self.store.as_ref(), self.timing);
+        let asked = match ask {
+            Some(ReleaseRequest::Terminate) => Some(Asked::Terminate),
+            Some(ReleaseRequest::Takeover) => Some(Asked::Takeover),
+            _ => None,
+        };
+        let holder = uuid::Uuid::new_v4().to_string();
+        loop {
+            self.local(&path, asked, deadline).await;
+            let sent = Instant::now();
+            let mine = LeaseDoc::held_by(&holder, timing);
+            match get_json::<LeaseDoc>(store, &path).await? {
+                None => match put_json(store, &path, &mine, PutMode::Create).await {
+                    Ok(version) => return Ok(self.start(path, holder, version, sent)),
+                    Err(object_store::Error::AlreadyExists { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                },
+                Some(current) if !current.value.is_live() => {
+                    match put_json(store, &path, &mine, PutMode::Update(current.version)).await {
+                        Ok(version) => return Ok(self.start(path, holder, version, sent)),
+                        Err(object_store::Error::Precondition { .. }) => continue,
                         Err(e) => return Err(e.into()),
                     }
                 }
-                let wait = (timing.poll / 4).max(Duration::from_millis(10));
-                tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now()))).await;
+                Some(current) => {
+                    let Some(deadline) = deadline.filter(|d| Instant::now() < *d) else {
+                        return Err(Refused::Held);
+                    };
+                    if asked > current.value.release {
+                        let mut doc = current.value;
+                        doc.release = asked;
+                        match put_json(store, &path, &doc, PutMode::Update(current.version)).await {
+                            Ok(_) | Err(object_store::Error::Precondition { .. }) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    let wait = (timing.poll / 4).max(Duration::from_millis(10));
+                    tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now()))).await;
+                }
             }
         }
     }
-}
 
-/// Whether the lease at `path` is held by a live holder, asking it to let go (`Takeover`) if so; waits up to
-/// `settle` for it to do so. Returns whether it let go (or was not held).
-pub(crate) async fn settle(
-    store: &dyn ObjectStore,
-    path: &Path,
-    timing: Timing,
-    settle: Duration,
-) -> Result<bool, object_store::Error> {
-    let deadline = Instant::now() + settle;
-    let mut asked = false;
-    loop {
-        let Some(current) = get_json::<LeaseDoc>(store, path).await? else { return Ok(true) };
-        if !current.value.is_live() {
-            return Ok(true);
-        }
-        if Instant::now() >= deadline {
-            return Ok(false);
-        }
-        if !asked && current.value.release.is_none() {
-            let mut doc = current.value;
-            doc.release = Some(Asked::Takeover);
-            match put_json(store, path, &doc, PutMode::Update(current.version)).await {
-                Ok(_) => asked = true,
-                Err(object_store::Error::Precondition { .. }) => continue,
-                Err(e) => return Err(e),
+    /// Whether the lease at `path` is held by a live holder, asking it to let go (`Takeover`) if so; waits up to
+    /// `settle` for it to do so. Returns whether it let go (or was not held).
+    pub(crate) async fn settle(&self, path: &Path, settle: Duration) -> Result<bool, object_store::Error> {
+        let store = self.store.as_ref();
+        let deadline = Instant::now() + settle;
+        let mut asked = false;
+        loop {
+            self.local(path, Some(Asked::Takeover), Some(deadline)).await;
+            let Some(current) = get_json::<LeaseDoc>(store, path).await? else { return Ok(true) };
+            if !current.value.is_live() {
+                return Ok(true);
             }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            if !asked && current.value.release.is_none() {
+                let mut doc = current.value;
+                doc.release = Some(Asked::Takeover);
+                match put_json(store, path, &doc, PutMode::Update(current.version)).await {
+                    Ok(_) => asked = true,
+                    Err(object_store::Error::Precondition { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            let wait = (self.timing.poll / 4).max(Duration::from_millis(10));
+            tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
-        let wait = (timing.poll / 4).max(Duration::from_millis(10));
-        tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now()))).await;
     }
-}
 
-/// Whether a live holder has the lease at `path`.
-pub(crate) async fn is_held(store: &dyn ObjectStore, path: &Path) -> Result<bool, object_store::Error> {
-    Ok(get_json::<LeaseDoc>(store, path).await?.is_some_and(|current| current.value.is_live()))
-}
+    /// Whether a live holder has the lease at `path`.
+    pub(crate) async fn is_held(&self, path: &Path) -> Result<bool, object_store::Error> {
+        self.local(path, None, None).await;
+        Ok(get_json::<LeaseDoc>(self.store.as_ref(), path).await?.is_some_and(|current| current.value.is_live()))
+    }
 
-/// Starts the holder's task: it renews the lease, notes release requests and frees the lease when dropped.
-fn start(
-    store: Arc<dyn ObjectStore>,
-    path: Path,
-    timing: Timing,
-    holder: String,
-    version: object_store::UpdateVersion,
-) -> Lease {
-    let shared = Arc::new(Shared {
-        asked: AtomicU8::new(0),
-        lost: AtomicBool::new(false),
-        stop: Notify::new(),
-        removed: AtomicBool::new(false),
-    });
-    let task = hold(store, path, timing, holder, version, shared.clone());
-    tokio::spawn(task);
-    Lease { shared }
+    /// Starts the holder's task: it renews the lease, notes release requests and frees the lease when dropped.
+    fn start(&self, path: Path, holder: String, version: object_store::UpdateVersion, sent: Instant) -> Lease {
+        let shared = Arc::new(Shared {
+            asked: AtomicU8::new(0),
+            lost: AtomicBool::new(false),
+            stop: Notify::new(),
+            removed: AtomicBool::new(false),
+            valid_until: Mutex::new(valid_until(sent, self.timing)),
+            dropped: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            ended_notify: Notify::new(),
+        });
+        lock(&self.held).insert(path.clone(), shared.clone());
+        let (store, timing) = (self.store.clone(), self.timing);
+        let registry = self.held.clone();
+        let task_shared = shared.clone();
+        tokio::spawn(async move {
+            hold(store, path.clone(), timing, holder, version, task_shared.clone()).await;
+            let mut held = lock(&registry);
+            if held.get(&path).is_some_and(|current| Arc::ptr_eq(current, &task_shared)) {
+                held.remove(&path);
+            }
+            task_shared.ended.store(true, Ordering::Release);
+            task_shared.ended_notify.notify_waiters();
+        });
+        Lease { shared }
+    }
 }
 
 async fn hold(
@@ -281,11 +349,13 @@ async fn hold(
         // Renew once a third of the lease is used, so that two failed renewals in a row still leave time.
         if renewed.elapsed() >= timing.lease / 3 {
             let mut doc = current.value;
+            let sent = Instant::now();
             doc.expires_ms = now_ms() + timing.lease.as_millis() as u64;
             match put_json(store.as_ref(), &path, &doc, PutMode::Update(version.clone())).await {
                 Ok(new) => {
                     version = new;
-                    renewed = Instant::now();
+                    renewed = sent;
+                    *lock(&shared.valid_until) = valid_until(sent, timing);
                 }
                 // A release request was written meanwhile: read it next round.
                 Err(object_store::Error::Precondition { .. }) => {}

@@ -19,7 +19,7 @@ use crate::claim::BucketClaim;
 use crate::info::{Info, InfoDoc};
 use crate::io::{delete_if_there, failure, get_json, put_json, store_error};
 use crate::layout::Layout;
-use crate::lease::{self, Lease, Refused, Timing};
+use crate::lease::{Lease, Leases, Refused, Timing};
 use crate::upload::BucketUpload;
 use crate::BucketConfig;
 
@@ -35,7 +35,7 @@ pub(crate) struct Inner {
     pub(crate) multipart: Arc<dyn MultipartStore>,
     pub(crate) layout: Layout,
     pub(crate) config: BucketConfig,
-    pub(crate) timing: Timing,
+    pub(crate) leases: Leases,
     /// The memory budget of part buffers, in KiB.
     pub(crate) budget: Arc<Semaphore>,
     /// Woken when this instance finishes an upload (workers on other instances notice at their next listing).
@@ -64,10 +64,10 @@ impl BucketStore {
         BucketStore {
             inner: Arc::new(Inner {
                 objects: objects.clone(),
-                multipart: objects,
+                multipart: objects.clone(),
                 layout: Layout::new(Path::from(prefix)),
                 config,
-                timing,
+                leases: Leases::new(objects, timing),
                 budget: Arc::new(Semaphore::new(budget_kib)),
                 finished: Notify::new(),
             }),
@@ -126,7 +126,7 @@ impl Inner {
     pub(crate) async fn lease(&self, id: UploadId, ask: ReleaseRequest) -> Result<Lease, StoreFailure> {
         let deadline = Instant::now() + self.config.release_timeout;
         let path = self.layout.lock(id);
-        match lease::acquire(self.objects.clone(), path, self.timing, Some(ask), Some(deadline)).await {
+        match self.leases.acquire(path, Some(ask), Some(deadline)).await {
             Ok(lease) => Ok(lease),
             Err(Refused::Held) => Err(failure(FailureKind::Locked, id, "another request holds it")),
             Err(Refused::Store(e)) => Err(store_error(id, "taking its lease", e)),
@@ -225,9 +225,12 @@ impl Store for BucketStore {
         if info.is_finished() {
             return Ok(info.record.to_state(id, true));
         }
+        if info.completing {
+            return self.open(id).await.map(|(_, state)| state);
+        }
         // A holder whose body went silent commits what it stored when asked: the answer includes it.
         let lock = inner.layout.lock(id);
-        let settled = lease::settle(inner.objects.as_ref(), &lock, inner.timing, STAT_SETTLE).await;
+        let settled = inner.leases.settle(&lock, STAT_SETTLE).await;
         settled.map_err(|e| store_error(id, "reading its lease", e))?;
         match inner.read_info(id).await? {
             Some((info, _)) => Ok(info.record.to_state(id, info.is_finished())),
@@ -252,8 +255,12 @@ impl Store for BucketStore {
             let state = inner.ended_state(id).await?;
             return Ok((BucketUpload::ended(id), state));
         };
-        let state = info.record.to_state(id, info.is_finished());
-        Ok((BucketUpload::new(id, Some(lease), info, version), state))
+        let mut upload = BucketUpload::new(id, Some(lease), info, version);
+        if upload.info.completing {
+            upload.finish_completing(inner).await?;
+        }
+        let state = upload.state();
+        Ok((upload, state))
     }
 
     async fn write(
@@ -299,7 +306,7 @@ impl Store for BucketStore {
                 Err(e) => Err(e),
             };
         };
-        if info.is_finished() && lease::is_held(inner.objects.as_ref(), &inner.layout.claim(id)).await.unwrap_or(true) {
+        if info.is_finished() && inner.leases.is_held(&inner.layout.claim(id)).await.unwrap_or(true) {
             return Err(failure(FailureKind::Finished, id, "a worker claimed it"));
         }
         let lease = inner.lease(id, ReleaseRequest::Terminate).await?;

@@ -12,7 +12,7 @@ use tus_store::{JanitorConfig, SweepReason, Swept};
 
 use crate::io::delete_if_there;
 use crate::layout::Layout;
-use crate::lease::{self, Refused};
+use crate::lease::Refused;
 use crate::store::{Ended, Inner};
 
 pub(crate) async fn sweep(inner: &Inner, config: &JanitorConfig, now: SystemTime) -> Swept {
@@ -106,6 +106,16 @@ async fn sweep_upload(
     has_marker: bool,
 ) -> Result<Option<SweepReason>, Skip> {
     let Some((info, _)) = inner.read_info(id).await? else { return Ok(None) };
+    if info.completing {
+        // Its holder died while completing it: finish it now, as the next request would.
+        let lease = inner.lease(id, tus_store::ReleaseRequest::Takeover).await.map_err(|_| Skip::Held)?;
+        let Some((info, version)) = inner.read_info(id).await? else { return Ok(None) };
+        let mut upload = crate::upload::BucketUpload::new(id, Some(lease), info, version);
+        if upload.info.completing {
+            upload.finish_completing(inner).await?;
+        }
+        return Ok(None);
+    }
     let record = &info.record;
     let reason = match record.finished_at {
         Some(finished_at) if finished_at + config.completed_file_age < now => SweepReason::Unclaimed,
@@ -123,10 +133,10 @@ async fn sweep_upload(
     };
     // Not held by a writer, and (finished) not claimed by a worker.
     let failed = |e| Skip::Failed(crate::io::store_error(id, "reading its claim", e));
-    if info.is_finished() && lease::is_held(inner.objects.as_ref(), &inner.layout.claim(id)).await.map_err(failed)? {
+    if info.is_finished() && inner.leases.is_held(&inner.layout.claim(id)).await.map_err(failed)? {
         return Err(Skip::Held);
     }
-    let lease = match lease::acquire(inner.objects.clone(), inner.layout.lock(id), inner.timing, None, None).await {
+    let lease = match inner.leases.acquire(inner.layout.lock(id), None, None).await {
         Ok(lease) => lease,
         Err(Refused::Held) => return Err(Skip::Held),
         Err(Refused::Store(e)) => return Err(Skip::Failed(crate::io::store_error(id, "taking its lease", e))),

@@ -111,8 +111,8 @@ impl BucketUpload {
             return Err(failure(FailureKind::Finished, self.id, "finished uploads take no writes"));
         }
         match &self.lease {
-            Some(lease) if lease.is_lost() => {
-                Err(failure(FailureKind::Locked, self.id, "its lease ran out and another request took it over"))
+            Some(lease) if !lease.is_valid() => {
+                Err(failure(FailureKind::Locked, self.id, "its lease ran out: another request may hold it now"))
             }
             Some(_) => Ok(()),
             None => Err(failure(FailureKind::Internal, self.id, "not held")),
@@ -126,7 +126,11 @@ impl BucketUpload {
         }
         let configured = inner.config.part_size.max(1) as u64;
         let needed = self.info.record.length.map_or(0, |length| length.div_ceil(MAX_PARTS as u64));
-        configured.max(needed.next_multiple_of(1 << 20))
+        if needed > configured {
+            needed.next_multiple_of(1 << 20)
+        } else {
+            configured
+        }
     }
 
     pub(crate) async fn write(&mut self, inner: &Inner, offset: u64, parts: Vec<Bytes>) -> Result<(), StoreFailure> {
@@ -176,7 +180,7 @@ impl BucketUpload {
             return Ok(());
         }
         let (id, tail) = (self.id, self.info.tail);
-        let path = inner.layout.tail(id, self.info.parts());
+        let path = inner.layout.tail(id, &self.info.tail_name);
         let bytes =
             inner.objects.get_range(&path, 0..tail).await.map_err(|e| store_error(id, "reading its tail", e))?;
         if bytes.len() as u64 != tail {
@@ -221,6 +225,7 @@ impl BucketUpload {
             return Err(failure(FailureKind::NoSpace, id, "larger than 10,000 parts: raise the part size"));
         }
         let payload = PutPayload::from_iter(part);
+        self.check_writable()?;
         let sent = inner.multipart.put_part(&data_path, &multipart.id, index, payload).await;
         self.pending.parts.push(sent.map_err(|e| store_error(id, "sending a part", e))?);
         self.pending.buffer_start += multipart.part_size;
@@ -230,6 +235,7 @@ impl BucketUpload {
     /// Writes `info` as the committed state (conditionally on the version this handle last saw).
     async fn save_info(&mut self, inner: &Inner, info: Info) -> Result<(), StoreFailure> {
         let id = self.id;
+        self.check_writable()?;
         let mode = match self.version.take() {
             Some(version) => PutMode::Update(version),
             None => PutMode::Overwrite,
@@ -288,17 +294,19 @@ impl BucketUpload {
             self.load_tail(inner).await?;
             self.truncate(offset)?;
         }
+        let old_tail = (self.info.tail > 0).then(|| inner.layout.tail(id, &self.info.tail_name));
         let now = SystemTime::now();
         let mut info = self.info.clone();
         info.record.offset = offset;
         info.record.last_write = now;
         if complete {
             self.load_tail(inner).await?;
-            self.store_data(inner).await?;
+            self.store_data(inner, offset).await?;
             info.record.length = Some(offset);
             info.record.finish(now);
             info.multipart = None;
             info.tail = 0;
+            info.tail_name.clear();
         } else {
             let parts = info.multipart.as_ref().map_or(0, |m| m.parts.len()) + self.pending.parts.len();
             if let Some(multipart) = &mut info.multipart {
@@ -306,14 +314,21 @@ impl BucketUpload {
             }
             // A tail never read back was not written to either: it stays as committed.
             info.tail = if self.pending.buffer.is_some() { self.pending.buffered } else { self.info.tail };
-            if let (Some(buffer), true) = (&self.pending.buffer, self.pending.buffered > 0) {
-                let path = inner.layout.tail(id, parts);
+            let unchanged = self.pending.parts.is_empty() && info.tail == self.info.tail;
+            if info.tail == 0 {
+                info.tail_name.clear();
+            }
+            if let (Some(buffer), true, false) = (&self.pending.buffer, info.tail > 0, unchanged) {
+                // A name of its own: a tail is never overwritten, so a holder that lost its lease cannot change
+                // the tail its successor committed (its own tail is never named by an info).
+                info.tail_name = format!("tail-{parts}-{}", uuid::Uuid::new_v4().simple());
+                let path = inner.layout.tail(id, &info.tail_name);
                 let payload = PutPayload::from_iter(buffer.iter().cloned());
+                self.check_writable()?;
                 inner.objects.put(&path, payload).await.map_err(|e| store_error(id, "writing its tail", e))?;
             }
         }
-        let old_tail = (self.info.tail > 0 && (complete || info.parts() != self.info.parts()))
-            .then(|| inner.layout.tail(id, self.info.parts()));
+        let old_tail = old_tail.filter(|_| complete || info.tail_name != self.info.tail_name);
         self.save_info(inner, info).await?;
         if let Some(path) = old_tail {
             // Only a leftover once the info moved past it: a failure here leaves junk the upload's removal takes.
@@ -328,31 +343,63 @@ impl BucketUpload {
 
     /// Puts every byte of the finished upload into its `data` object: completes the multipart upload with the
     /// buffer as its last part, or puts the buffer as one object when no part was needed.
-    async fn store_data(&mut self, inner: &Inner) -> Result<(), StoreFailure> {
+    async fn store_data(&mut self, inner: &Inner, length: u64) -> Result<(), StoreFailure> {
         let id = self.id;
-        let data_path = inner.layout.data(id);
         let buffer = self.pending.buffer.take().unwrap_or_default();
         if self.info.multipart.is_none() && self.pending.parts.is_empty() {
+            // One plain object: putting it again (after a crash before the info said finished) is harmless.
             let payload = PutPayload::from_iter(buffer);
-            inner.objects.put(&data_path, payload).await.map_err(|e| store_error(id, "writing its data", e))?;
+            let put = inner.objects.put(&inner.layout.data(id), payload).await;
+            put.map_err(|e| store_error(id, "writing its data", e))?;
             return Ok(());
         }
         if !buffer.is_empty() {
             self.send_part(inner, buffer).await?;
         }
-        let multipart = self.info.multipart.as_ref().expect("parts were sent");
-        let parts: Vec<PartId> = multipart
-            .parts
-            .iter()
-            .map(|content_id| PartId { content_id: content_id.clone() })
-            .chain(self.pending.parts.iter().cloned())
-            .collect();
-        inner
-            .multipart
-            .complete_multipart(&data_path, &multipart.id, parts)
-            .await
-            .map_err(|e| store_error(id, "completing its multipart upload", e))?;
-        Ok(())
+        // A completed multipart upload takes no more parts: record that every part is sent before completing, so
+        // that if this instance dies right after the completion the next holder completes it instead of sending
+        // the last bytes again.
+        let mut completing = self.info.clone();
+        let multipart = completing.multipart.as_mut().expect("parts were sent");
+        multipart.parts.extend(self.pending.parts.drain(..).map(|part| part.content_id));
+        completing.record.offset = length;
+        completing.record.length = Some(length);
+        completing.tail = 0;
+        completing.tail_name.clear();
+        completing.completing = true;
+        self.save_info(inner, completing).await?;
+        self.complete_multipart(inner).await
+    }
+
+    /// Completes the multipart upload from the parts the info names; one completed before (by a holder that died
+    /// before recording it) counts when its object has the upload's length.
+    async fn complete_multipart(&self, inner: &Inner) -> Result<(), StoreFailure> {
+        let id = self.id;
+        let data_path = inner.layout.data(id);
+        let multipart = self.info.multipart.as_ref().ok_or_else(|| failure(FailureKind::Internal, id, "no parts"))?;
+        let parts = multipart.parts.iter().map(|content_id| PartId { content_id: content_id.clone() }).collect();
+        match inner.multipart.complete_multipart(&data_path, &multipart.id, parts).await {
+            Ok(_) => Ok(()),
+            // Stores answer a completed upload's id differently (S3: 404 NoSuchUpload); what counts is the object.
+            Err(error) => match inner.objects.head(&data_path).await {
+                Ok(meta) if meta.size == self.info.record.offset => Ok(()),
+                _ => Err(store_error(id, "completing its multipart upload", error)),
+            },
+        }
+    }
+
+    /// Finishes an upload whose holder died while completing it (its info says `completing`).
+    pub(crate) async fn finish_completing(&mut self, inner: &Inner) -> Result<(), StoreFailure> {
+        self.check_writable()?;
+        self.complete_multipart(inner).await?;
+        let mut info = self.info.clone();
+        info.completing = false;
+        info.multipart = None;
+        info.record.finish(SystemTime::now());
+        self.save_info(inner, info).await?;
+        self.discard();
+        self.finished = true;
+        self.finish(inner).await
     }
 
     /// After the info says finished: a partial upload may complete waiting finals; any other upload is marked for
