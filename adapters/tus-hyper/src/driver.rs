@@ -296,7 +296,12 @@ where
         // upload after it (or 423 once the storage's bound runs out). A termination does not wait.
         match app.store.release_requested(rx.upload()) {
             ReleaseRequest::Terminate => return Err(Some(Interruption::Terminated)),
-            ReleaseRequest::Takeover if idle >= STALE_AFTER => return Err(Some(Interruption::TakenOver)),
+            ReleaseRequest::Takeover if idle >= STALE_AFTER => {
+                if let Some(metrics) = &app.metrics {
+                    metrics.takeover();
+                }
+                return Err(Some(Interruption::TakenOver));
+            }
             _ => {}
         }
         // Wake up now and then while the body is silent: a stalled request must notice a takeover request.
@@ -337,6 +342,9 @@ async fn run_create_hook<S>(app: &TusApp<S>, hook: &CreateHook) -> HookOutcome {
         Ok(Ok(server_metadata)) => HookOutcome::Accept(server_metadata),
         Ok(Err(rejection)) => HookOutcome::Reject { status: rejection.status, reason: rejection.reason },
         Err(_) => {
+            if let Some(metrics) = &app.metrics {
+                metrics.hook_failed("on_create");
+            }
             tracing::error!("on_create panicked; answering 500");
             HookOutcome::Reject { status: StatusCode::INTERNAL_SERVER_ERROR, reason: "on_create failed".into() }
         }
@@ -393,10 +401,19 @@ fn log_outcome(response: &Response) {
 async fn deliver<S>(app: &TusApp<S>, events: Vec<tus_proto::Event>) {
     let Some(on_event) = &app.on_event else { return };
     for event in events {
-        match AssertUnwindSafe(async { on_event(event).await }).catch_unwind().await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "on_event handler failed"),
-            Err(_) => tracing::error!("on_event handler panicked"),
+        let failed = match AssertUnwindSafe(async { on_event(event).await }).catch_unwind().await {
+            Ok(Ok(())) => false,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "on_event handler failed");
+                true
+            }
+            Err(_) => {
+                tracing::error!("on_event handler panicked");
+                true
+            }
+        };
+        if let (true, Some(metrics)) = (failed, &app.metrics) {
+            metrics.hook_failed("on_event");
         }
     }
 }

@@ -44,7 +44,11 @@ pub async fn janitor<S: Store>(
         if stopped {
             return;
         }
-        log_sweep(&app.store.sweep(&config, SystemTime::now()).await);
+        let swept = app.store.sweep(&config, SystemTime::now()).await;
+        if let Some(metrics) = &app.metrics {
+            metrics.swept(&swept);
+        }
+        log_sweep(&swept);
     }
 }
 

@@ -11,6 +11,9 @@
 //! | `tussi_uploads_terminated_total` | `tusd_uploads_terminated` | uploads deleted by clients |
 //! | `tussi_uploads_failed_total` | — | storage failures while writing or finishing |
 //! | `tussi_storage_seconds{operation}` | — | latency of storage calls (`commit` includes the fsyncs) |
+//! | `tussi_takeovers_total` | — | PATCHes whose silent body let go of the upload to a newer request |
+//! | `tussi_hook_failures_total{hook}` | — | `on_event` handlers that failed or panicked, `on_create` hooks that panicked |
+//! | `tussi_uploads_swept_total{reason}` | — | uploads the janitor removed: `stale` (expired), `unclaimed`, `leftover` |
 
 use std::time::Duration;
 
@@ -33,6 +36,16 @@ struct OperationLabels {
     operation: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HookLabels {
+    hook: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SweepLabels {
+    reason: &'static str,
+}
+
 /// The metrics of one app, registered in a [`Registry`] that the application serves (see
 /// `prometheus_client::encoding::text::encode`). Cheap to clone: clones share the values.
 #[derive(Clone, Debug)]
@@ -45,6 +58,9 @@ pub struct Metrics {
     terminated: Counter,
     failed: Counter,
     storage: Family<OperationLabels, Histogram>,
+    takeovers: Counter,
+    hook_failures: Family<HookLabels, Counter>,
+    swept: Family<SweepLabels, Counter>,
 }
 
 impl Metrics {
@@ -63,6 +79,9 @@ impl Metrics {
             terminated: Counter::default(),
             failed: Counter::default(),
             storage,
+            takeovers: Counter::default(),
+            hook_failures: Family::default(),
+            swept: Family::default(),
         };
         let tussi = registry.sub_registry_with_prefix("tussi");
         tussi.register("requests", "Requests answered, by method and status", metrics.requests.clone());
@@ -73,6 +92,9 @@ impl Metrics {
         tussi.register("uploads_terminated", "Uploads deleted by their clients", metrics.terminated.clone());
         tussi.register("uploads_failed", "Storage failures while writing or finishing", metrics.failed.clone());
         tussi.register("storage_seconds", "Latency of storage calls, by operation", metrics.storage.clone());
+        tussi.register("takeovers", "Silent PATCHes that let go to a newer request", metrics.takeovers.clone());
+        tussi.register("hook_failures", "Hooks and event handlers that failed, by hook", metrics.hook_failures.clone());
+        tussi.register("uploads_swept", "Uploads the janitor removed, by reason", metrics.swept.clone());
         metrics
     }
 
@@ -93,6 +115,28 @@ impl Metrics {
                 Event::Failed { .. } => self.failed.inc(),
                 _ => 0,
             };
+        }
+    }
+
+    /// A PATCH let go of its upload to a newer request.
+    pub(crate) fn takeover(&self) {
+        self.takeovers.inc();
+    }
+
+    /// `hook` (`on_event`, `on_create`) failed or panicked.
+    pub(crate) fn hook_failed(&self, hook: &'static str) {
+        self.hook_failures.get_or_create(&HookLabels { hook }).inc();
+    }
+
+    /// What one sweep of the janitor removed.
+    pub(crate) fn swept(&self, swept: &tus_store::Swept) {
+        for (_, reason) in &swept.removed {
+            let reason = match reason {
+                tus_store::SweepReason::Stale => "stale",
+                tus_store::SweepReason::Unclaimed => "unclaimed",
+                _ => "leftover",
+            };
+            self.swept.get_or_create(&SweepLabels { reason }).inc();
         }
     }
 

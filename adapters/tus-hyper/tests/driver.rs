@@ -67,6 +67,18 @@ fn id_of<B>(response: &http::Response<B>) -> UploadId {
 
 type Log = Arc<Mutex<Vec<String>>>;
 
+/// Metrics registered in a registry of their own, and a way to read one sample back from its text.
+fn metrics() -> (tus_hyper::Metrics, impl Fn(&str) -> f64) {
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = tus_hyper::Metrics::register(&mut registry);
+    let sample = move |name: &str| {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+    };
+    (metrics, sample)
+}
+
 fn event_name(event: &Event) -> String {
     match event {
         Event::Created { .. } => "created".into(),
@@ -83,8 +95,10 @@ async fn failing_and_panicking_event_handlers_change_nothing() {
         let log: Log = Arc::default();
         let seen = log.clone();
         let store = MemoryStore::new();
+        let (metrics, sample) = metrics();
         let app = TusApp::builder(store.clone())
             .base_path("/files")
+            .metrics(metrics)
             .on_event(move |event| {
                 seen.lock().expect("log").push(event_name(&event));
                 async move {
@@ -105,14 +119,17 @@ async fn failing_and_panicking_event_handlers_change_nothing() {
         assert_eq!(done.status(), StatusCode::NO_CONTENT, "panics={panics}");
         assert!(store.stat(id).await.expect("state").finished, "finalised despite the handler");
         assert_eq!(*log.lock().expect("log"), ["created", "progress 4", "completed"], "every event delivered in order");
+        assert_eq!(sample("tussi_hook_failures_total{hook=\"on_event\"}"), 3.0, "each failure counted");
     }
 }
 
 #[tokio::test]
 async fn on_create_sets_server_metadata_rejects_or_fails_with_nothing_created() {
     let store = MemoryStore::new();
+    let (metrics, sample) = metrics();
     let app = TusApp::builder(store.clone())
         .base_path("/files")
+        .metrics(metrics)
         .on_create(|headers, metadata: Metadata| async move {
             match headers.get("authorization").map(|v| v.as_bytes()) {
                 Some(b"Bearer ok") => {
@@ -135,6 +152,8 @@ async fn on_create_sets_server_metadata_rejects_or_fails_with_nothing_created() 
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(refused.into_body().collect().await.expect("body").to_bytes(), "who are you?");
     assert_eq!(handle(&app, &rt, with_auth("boom"), None).await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    // A refusal is the hook's answer; a panic is its failure.
+    assert_eq!(sample("tussi_hook_failures_total{hook=\"on_create\"}"), 1.0);
     let created = handle(&app, &rt, with_auth("ok"), None).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let state = store.stat(id_of(&created)).await.expect("state");
@@ -401,7 +420,8 @@ async fn a_checksum_trailer_is_verified_and_a_mismatch_keeps_nothing() {
 #[tokio::test]
 async fn the_janitor_task_sweeps_every_interval_until_stopped() {
     let store = MemoryStore::new();
-    let app = TusApp::builder(store.clone()).base_path("/files").build().map(Arc::new).expect("app");
+    let (metrics, sample) = metrics();
+    let app = TusApp::builder(store.clone()).base_path("/files").metrics(metrics).build().map(Arc::new).expect("app");
     let id = id_of(&handle(&app, &runtime(), post(10), None).await);
     let mut config = JanitorConfig::default();
     config.stale_upload_age = std::time::Duration::ZERO; // everything unfinished is stale at once
@@ -416,6 +436,7 @@ async fn the_janitor_task_sweeps_every_interval_until_stopped() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(store.stat(id).await.map_err(|f| f.kind()), Err(FailureKind::Gone), "expired: gone");
+    assert_eq!(sample("tussi_uploads_swept_total{reason=\"stale\"}"), 1.0, "the expiry counted");
     stop_tx.send(()).expect("the janitor still runs");
     tokio::time::timeout(std::time::Duration::from_secs(5), task).await.expect("stops when told").expect("no panic");
 }

@@ -70,14 +70,41 @@ fn counters_move_by_what_happened() {
     assert_eq!(request(&server, &format!("DELETE {path} HTTP/1.1\n")).0, 204);
     assert_eq!(request(&server, "HEAD /files/00000000-0000-4000-8000-000000000000 HTTP/1.1\n").0, 404);
 
-    let after = scrape(&addr);
+    // A PATCH that goes silent after 3 of its 100,000 bytes (more than the driver reads whole before it opens the
+    // upload), and a HEAD meanwhile: the silent request lets go (a takeover), commits what it stored, and the HEAD
+    // answers with it.
+    let (status, response) = request(&server, "POST /files/ HTTP/1.1\nUpload-Length: 100000\n");
+    assert_eq!(status, 201, "{response}");
+    let location = header(&response, "location").expect("Location");
+    let silent_path = location[location.find("/files/").expect("path")..].to_owned();
+    let authority = server.url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("URL");
+    let mut silent = TcpStream::connect(authority).expect("connect");
+    write!(
+        silent,
+        "PATCH {silent_path} HTTP/1.1\r\nHost: {authority}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: 100000\r\n\r\nabc"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let (status, response) = request(&server, &format!("HEAD {silent_path} HTTP/1.1\n"));
+    assert_eq!((status, header(&response, "upload-offset")), (204, Some("3")), "{response}");
+    drop(silent);
+
+    // The silent PATCH ends a moment after it let go: wait for it to be counted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut after = scrape(&addr);
+    while sample(&after, "tussi_requests_in_flight") != 0.0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        after = scrape(&addr);
+    }
     let moved = |name: &str| sample(&after, name) - sample(&before, name);
-    assert_eq!(moved("tussi_uploads_created_total"), 3.0, "{after}");
+    assert_eq!(moved("tussi_uploads_created_total"), 4.0, "{after}");
+    assert_eq!(moved("tussi_takeovers_total"), 1.0, "{after}");
     assert_eq!(moved("tussi_uploads_finished_total"), 2.0);
     assert_eq!(moved("tussi_uploads_terminated_total"), 1.0);
-    assert_eq!(moved("tussi_bytes_received_total"), 14.0);
+    assert_eq!(moved("tussi_bytes_received_total"), 17.0);
     assert_eq!(moved("tussi_requests_total{method=\"PATCH\",status=\"204\"}"), 2.0);
-    assert_eq!(moved("tussi_requests_total{method=\"POST\",status=\"201\"}"), 3.0);
+    assert_eq!(moved("tussi_requests_total{method=\"POST\",status=\"201\"}"), 4.0);
     assert_eq!(moved("tussi_requests_total{method=\"HEAD\",status=\"404\"}"), 1.0);
     assert!(moved("tussi_storage_seconds_count{operation=\"commit\"}") >= 2.0, "{after}");
     assert_eq!(sample(&after, "tussi_requests_in_flight"), 0.0);
