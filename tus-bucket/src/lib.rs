@@ -41,6 +41,23 @@
 //! # }
 //! ```
 
+//! # Running it
+//! - **Conditional writes are required**: `If-None-Match: *` and `If-Match` on PUT (AWS S3 since 2024, Cloudflare
+//!   R2, MinIO, SeaweedFS, Ceph RGW). Without them two instances could both believe they hold an upload; a store
+//!   that ignores the headers is not safe to share between instances.
+//! - **Permissions**: get, put, delete and list objects under the prefix, and create, upload to, complete and abort
+//!   multipart uploads.
+//! - **A lifecycle rule that aborts incomplete multipart uploads** after a few days: an instance that dies between
+//!   starting a multipart upload and recording its id leaves an empty one that no `info` names (the janitor aborts
+//!   every multipart upload it knows of, but stores do not let it list the others through `object_store`).
+//! - **What it costs**: a HEAD reads two small objects (the info and the lease); a PATCH reads them, writes the
+//!   lease, then a part per [`part_size`](BucketConfig::part_size) and the info at its end; each upload being
+//!   written reads its lease every [`poll`](BucketConfig::poll) and rewrites it every third of the
+//!   [`lease`](BucketConfig::lease).
+//!
+//! The object names are described in the `layout` module's docs: every object of an upload under `<prefix>/<id>/`,
+//! plus the `finished/` and `ended/` indexes.
+
 #![forbid(unsafe_code)]
 
 mod claim;
