@@ -42,6 +42,9 @@ pub(crate) struct Inner {
     pub(crate) finished: Notify,
 }
 
+/// How long a readiness check waits for the store: a load balancer's check must get an answer, not hang.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What is remembered of an upload that ended: `ended/<id>`.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Ended {
@@ -88,7 +91,11 @@ impl BucketStore {
         if bucket.is_empty() {
             return Err(bad("no bucket"));
         }
-        let s3 = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).build()?;
+        // Retries bounded well below a client's patience: a store that stays down answers 503 within seconds
+        // instead of holding every request for the default three minutes.
+        let retry =
+            object_store::RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(20), ..Default::default() };
+        let s3 = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).with_retry(retry).build()?;
         Ok(BucketStore::new(Arc::new(s3), prefix.trim_matches('/'), config))
     }
 
@@ -326,10 +333,14 @@ impl Store for BucketStore {
     }
 
     async fn ready(&self) -> Result<(), StoreFailure> {
+        // A write, as uploads make them: a missing bucket or a read-only credential reads as "not found" or works
+        // for reads, but not here. The probe is one small object, overwritten by every check.
         let probe = self.inner.layout.ended_dir().clone().join(".ready");
-        match self.inner.objects.head(&probe).await {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(StoreFailure::new(FailureKind::Unavailable, format!("the object store: {e}"))),
+        let write = self.inner.objects.put(&probe, object_store::PutPayload::from_static(b"ready"));
+        match tokio::time::timeout(READY_TIMEOUT, write).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(StoreFailure::new(FailureKind::Unavailable, format!("the object store: {e}"))),
+            Err(_) => Err(StoreFailure::new(FailureKind::Unavailable, "the object store did not answer in time")),
         }
     }
 

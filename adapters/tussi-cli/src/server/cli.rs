@@ -8,6 +8,26 @@ use clap::{ArgMatches, Parser};
 use tus_tokio::tus_hyper::tus_storage::InlineWrites;
 use tussi_cli::size::parse_size;
 
+/// Where uploads are kept, when not on the filesystem (`--store`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StoreUrl {
+    /// `s3://bucket/prefix`: S3 or an S3-compatible server, configured by the `AWS_*` environment variables.
+    S3(String),
+}
+
+/// A `--store` value: `s3://bucket` or `s3://bucket/prefix`. Checked here, before anything starts, so that a
+/// typo is a usage error (exit status 2) that names the accepted forms.
+fn parse_store(value: &str) -> Result<StoreUrl, String> {
+    const ACCEPTED: &str = "expected s3://BUCKET or s3://BUCKET/PREFIX (S3 or an S3-compatible server, configured by \
+                            the AWS_* environment variables); leave --store out for the filesystem (--upload-dir)";
+    let bucket = value.strip_prefix("s3://").map(|rest| rest.split('/').next().unwrap_or_default());
+    match bucket {
+        Some(bucket) if !bucket.is_empty() => Ok(StoreUrl::S3(value.to_owned())),
+        Some(_) => Err(format!("no bucket in {value:?}: {ACCEPTED}")),
+        None => Err(format!("unknown store {value:?}: {ACCEPTED}")),
+    }
+}
+
 /// An [`InlineWrites`] mode by name; the yes/no of the flag's boolean days as `always`/`never`.
 fn parse_inline_writes(value: &str) -> Result<InlineWrites, String> {
     match value.to_ascii_lowercase().as_str() {
@@ -21,8 +41,13 @@ const AFTER_HELP: &str = "\
 Every option can also be set through the environment variable shown with it.
 
 In a terminal, the server asks for the upload dir, dest dir, host and port (Enter keeps the value shown), except \
-for those given as options or environment variables; --no-prompt (-y) asks nothing. Without a terminal it never \
-asks.
+for those given as options or environment variables, and the upload dir with --store; --no-prompt (-y) asks \
+nothing. Without a terminal it never asks.
+
+With --store s3://BUCKET/PREFIX, uploads in progress are kept in the bucket (several servers may share it) and \
+finished ones are still saved into the dest dir. The AWS_* environment variables configure the connection: \
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, and for other S3-compatible servers AWS_ENDPOINT (with \
+AWS_ALLOW_HTTP=true for plain http).
 
 Finished uploads are moved into the dest dir under the basename of their `filename` metadata (or their id), \
 numbered on collisions (a.tar.gz, a_1.tar.gz, ...; nothing is ever overwritten), each with its record beside it \
@@ -38,7 +63,8 @@ finished first.
 Examples:
   tussi-server          # asks, then serves http://127.0.0.1:8080/files/
   tussi-server -y --port 9000 --dest-dir /srv/incoming --workers 4
-  TUSSI_HOST=0.0.0.0 TUSSI_MAX_SIZE=10G tussi-server --access-log";
+  TUSSI_HOST=0.0.0.0 TUSSI_MAX_SIZE=10G tussi-server --access-log
+  AWS_ENDPOINT=http://127.0.0.1:8333 AWS_ALLOW_HTTP=true tussi-server -y --store s3://uploads/tus";
 
 /// A TUS 1.0.0 resumable-upload server: serves http://HOST:PORT/files/ and moves finished uploads into a
 /// destination directory.
@@ -53,20 +79,27 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "TUSSI_PORT", default_value_t = 8080)]
     pub(crate) port: u16,
 
-    /// Staging directory of uploads in progress (created if missing).
+    /// Staging directory of uploads in progress (created if missing). Not used with --store.
     #[arg(long, env = "TUSSI_UPLOAD_DIR", value_name = "DIR", default_value = "./uploads")]
     pub(crate) upload_dir: PathBuf,
 
-    /// Directory receiving finished uploads before a worker claims them; same filesystem as --upload-dir.
-    /// [default: <upload-dir>/.completed]
+    /// Directory receiving finished uploads before a worker claims them; same filesystem as --upload-dir. Not used
+    /// with --store. [default: <upload-dir>/.completed]
     #[arg(long, env = "TUSSI_COMPLETED_DIR", value_name = "DIR")]
     pub(crate) completed_dir: Option<PathBuf>,
+
+    /// Keep uploads in object storage instead of the filesystem: s3://BUCKET/PREFIX (S3 or an S3-compatible
+    /// server, configured by the AWS_* environment variables; see below). --upload-dir, --completed-dir,
+    /// --no-fsync, --inline-reads and --inline-writes do not apply then. [default: the filesystem]
+    #[arg(long, env = "TUSSI_STORE", value_name = "URL", value_parser = parse_store)]
+    pub(crate) store: Option<StoreUrl>,
 
     /// Where workers save finished uploads, under their file names.
     #[arg(long, env = "TUSSI_DEST_DIR", value_name = "DIR", default_value = "./dest")]
     pub(crate) dest_dir: PathBuf,
 
-    /// Number of file workers (0: none — finished uploads stay in the completed dir for another consumer).
+    /// Number of file workers (0: none — finished uploads stay in the completed dir, or the bucket, for another
+    /// consumer).
     #[arg(long, env = "TUSSI_WORKERS", value_name = "N", default_value_t = 1)]
     pub(crate) workers: usize,
 
@@ -111,8 +144,9 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "TUSSI_METRICS", value_name = "ADDR")]
     pub(crate) metrics: Option<String>,
 
-    /// Path of the health endpoint for load balancers: GET answers 200 when the upload directories take files,
-    /// 503 otherwise (the cause in the log). An empty value turns it off.
+    /// Path of the health endpoint for load balancers: GET answers 200 when the upload directories take files
+    /// (with --store: when the bucket takes a write), 503 otherwise (the cause in the log). An empty value turns it
+    /// off.
     #[arg(long, env = "TUSSI_HEALTH_PATH", value_name = "PATH", default_value = "/healthz")]
     pub(crate) health_path: String,
 
@@ -223,6 +257,21 @@ mod tests {
         assert_eq!(args.workers, 1);
         assert_eq!(args.janitor_interval, 3600);
         assert_eq!(args.inline_writes, InlineWrites::WhileFast);
+        assert_eq!(args.store, None);
+    }
+
+    #[test]
+    fn store_takes_s3_urls_only() {
+        let parse = |value: &str| {
+            let matches = ServerArgs::command().try_get_matches_from(["tussi-server", "--store", value])?;
+            ServerArgs::from_arg_matches(&matches).map(|args| args.store)
+        };
+        assert_eq!(parse("s3://tussi/uploads/a").unwrap(), Some(StoreUrl::S3("s3://tussi/uploads/a".into())));
+        assert_eq!(parse("s3://tussi").unwrap(), Some(StoreUrl::S3("s3://tussi".into())));
+        for bad in ["./uploads", "S3://tussi", "gs://tussi/x", "s3://", "s3:///prefix", ""] {
+            let error = parse(bad).expect_err(bad).to_string();
+            assert!(error.contains("s3://BUCKET/PREFIX"), "{bad:?}: {error}");
+        }
     }
 
     #[test]

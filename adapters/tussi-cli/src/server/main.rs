@@ -1,6 +1,8 @@
 //! `tussi-server`: a TUS 1.0.0 resumable-upload server on tokio that saves finished uploads into a destination
-//! directory. See `tussi-server --help`, and the modules: [`cli`] (options), [`prompt`] (start-up questions),
-//! [`worker`] (file workers and janitor), [`access_log`] (`--access-log`).
+//! directory. Uploads in progress live on the filesystem (`tus_tokio::file_store`) or, with `--store
+//! s3://bucket/prefix`, in object storage (`tus_bucket::BucketStore`); [`serve`] runs either. See `tussi-server
+//! --help`, and the modules: [`cli`] (options), [`prompt`] (start-up questions), [`worker`] (file workers and
+//! janitor), [`access_log`] (`--access-log`).
 
 #![forbid(unsafe_code)]
 
@@ -21,13 +23,15 @@ use tokio::sync::watch;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
+use tus_bucket::{BucketConfig, BucketStore};
 use tus_tokio::tus_hyper::tus_proto::{Cors, Event};
 use tus_tokio::tus_hyper::tus_storage::{JanitorConfig, StoreConfig};
 use tus_tokio::tus_hyper::{ServeOptions, TusApp};
-use tus_tokio::Threads;
+use tus_tokio::{Store, Threads};
 
-use crate::cli::{Given, ServerArgs};
+use crate::cli::{Given, ServerArgs, StoreUrl};
 use crate::prompt::Prompter;
+use crate::worker::Background;
 
 /// The path the endpoint is served at.
 const BASE_PATH: &str = "/files";
@@ -40,23 +44,28 @@ fn main() -> ExitCode {
     };
     init_logging(args.access_log);
     let given = Given::from_matches(&matches);
+    if args.store.is_some() && (given.upload_dir || args.completed_dir.is_some()) {
+        tracing::warn!("--upload-dir and --completed-dir are not used with --store");
+    }
     if !args.no_prompt && std::io::stdin().is_terminal() {
         if let Err(e) = ask(&mut args, given) {
             eprintln!("tussi-server: reading the answers failed: {e}");
             return ExitCode::from(2);
         }
     }
-    // File work runs on tokio's blocking pool, sized for the disk (see `StoreConfig::io_threads`); the bound also
-    // caps the memory hundreds of concurrent uploads would otherwise spread over as many threads.
-    let io_threads = store_config(&args).io_threads();
-    let runtime =
-        match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(io_threads).build() {
-            Ok(runtime) => runtime,
-            Err(e) => {
-                eprintln!("tussi-server: cannot start the async runtime: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if args.store.is_none() {
+        // File work runs on tokio's blocking pool, sized for the disk (see `StoreConfig::io_threads`); the bound
+        // also caps the memory hundreds of concurrent uploads would otherwise spread over as many threads.
+        builder.max_blocking_threads(store_config(&args).io_threads());
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tussi-server: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = runtime.block_on(run(args));
     // Blocking-pool threads still waiting for a finished upload notice the cancellation within half a second.
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -86,7 +95,9 @@ fn init_logging(access_log: bool) {
 
 /// Asks for the prompted settings not given as options, on the terminal.
 fn ask(args: &mut ServerArgs, given: Given) -> std::io::Result<()> {
-    let total = [given.upload_dir, given.dest_dir, given.host, given.port].iter().filter(|g| !**g).count();
+    // Object storage has no upload dir to ask for.
+    let ask_upload_dir = !given.upload_dir && args.store.is_none();
+    let total = [!ask_upload_dir, given.dest_dir, given.host, given.port].iter().filter(|g| !**g).count();
     if total == 0 {
         return Ok(());
     }
@@ -97,7 +108,7 @@ fn ask(args: &mut ServerArgs, given: Given) -> std::io::Result<()> {
         n += 1;
         format!("{n}/{total} {name:<10}")
     };
-    if !given.upload_dir {
+    if ask_upload_dir {
         args.upload_dir = prompter.ask::<String>(&label("Upload dir"), args.upload_dir.display().to_string())?.into();
     }
     if !given.dest_dir {
@@ -143,8 +154,17 @@ fn store_config(args: &ServerArgs) -> StoreConfig {
 }
 
 async fn run(args: ServerArgs) -> Result<(), BoxError> {
-    let config = store_config(&args);
-    let completed = config.completed_dir.clone();
+    match &args.store {
+        None => run_on_files(&args).await,
+        Some(StoreUrl::S3(url)) => run_on_bucket(&args, url).await,
+    }
+}
+
+/// Serves uploads kept on the filesystem, with tussi's own file workers (compatible with the Python original's)
+/// and janitor.
+async fn run_on_files(args: &ServerArgs) -> Result<(), BoxError> {
+    let config = store_config(args);
+    let place = [("Uploads", shown(&args.upload_dir)), ("Completed", shown(&config.completed_dir))];
     // One single-threaded runtime per CPU serves the connections (see `tus_tokio::serve_on_threads`), each free to
     // run a small write inline; this runtime accepts them and runs the file workers and the janitor.
     let threads = Threads::per_cpu(config.io_threads());
@@ -153,6 +173,77 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
         .inline_reads(args.inline_reads)
         .inline_writes(args.inline_writes)
         .inline_writes_at_once(threads.serving);
+    serve(args, store, &place, Serving::OnThreads(threads), worker::spawn_file_tasks).await
+}
+
+/// Serves uploads kept in an S3 bucket, with the library's workers and janitor.
+async fn run_on_bucket(args: &ServerArgs, url: &str) -> Result<(), BoxError> {
+    let mut config = BucketConfig::default();
+    config.remove_assembled_parts = !args.keep_partials;
+    let store =
+        BucketStore::s3_from_env(url, config).map_err(context(format_args!("cannot open the object store {url}")))?;
+    // object_store's HTTP client drives each pooled connection on the runtime that opened it: on one runtime per
+    // serving thread, a connection opened by one thread would serve the others only while that thread runs.
+    // Requests to the bucket wait on the network, not the CPU, so this runtime serves them all.
+    serve(args, store, &[("Uploads", url.to_owned())], Serving::Here, worker::spawn_store_tasks).await
+}
+
+/// Where [`serve`] runs the connections.
+enum Serving {
+    /// One single-threaded runtime per thread (`tus_tokio::serve_on_threads`).
+    OnThreads(Threads),
+    /// The caller's multi-thread runtime (`tus_tokio::serve`).
+    Here,
+}
+
+/// Starts the background tasks of a store: its workers and janitor, told to stop by the channel.
+type SpawnTasks<S> = fn(Arc<TusApp<S>>, &Background, watch::Receiver<bool>, &mut tokio::task::JoinSet<()>);
+
+/// Serves `store` with every option of the command line until Ctrl-C or SIGTERM, with the background tasks that
+/// `spawn_tasks` starts; `place` names where the uploads are, for the banner.
+async fn serve<S: Store>(
+    args: &ServerArgs,
+    store: S,
+    place: &[(&str, String)],
+    serving: Serving,
+    spawn_tasks: SpawnTasks<S>,
+) -> Result<(), BoxError> {
+    let (app, metrics) = build_app(args, store).await?;
+    let app = Arc::new(app);
+    let partial = worker::prepare_dest(&args.dest_dir)?;
+    let listener = listen(args).await?;
+    let port = listener.local_addr().map_err(context("cannot read the listening address"))?.port();
+    let shutdown = shutdown_signal();
+    banner(args, place, port);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    spawn_tasks(app.clone(), &background(args, partial), stop_rx, &mut tasks);
+
+    let mut options = ServeOptions::default();
+    options.shutdown_grace = Duration::from_secs(args.shutdown_timeout);
+    match serving {
+        Serving::OnThreads(threads) => {
+            let served = tus_tokio::serve_on_threads(listener, app, threads, options, shutdown).await;
+            served.map_err(context("cannot start the serving threads"))?;
+        }
+        Serving::Here => tus_tokio::serve(listener, app, options, shutdown).await,
+    }
+    tracing::info!("shutting down");
+    if let Some(task) = metrics {
+        task.abort();
+    }
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// The app for `store` with the protocol options of the command line, and the task serving its metrics (when
+/// `--metrics` asks for them).
+async fn build_app<S: Store>(
+    args: &ServerArgs,
+    store: S,
+) -> Result<(TusApp<S>, Option<tokio::task::JoinHandle<()>>), BoxError> {
     let mut builder = TusApp::builder(store)
         .base_path(BASE_PATH)
         // What the server promises in Upload-Expires is what the janitor does.
@@ -166,7 +257,7 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
     if let Some(max) = args.max_chunk_size {
         builder = builder.max_chunk_size(max);
     }
-    if let Some(cors) = cors(&args) {
+    if let Some(cors) = cors(args) {
         builder = builder.cors(cors);
     }
     if !args.health_path.is_empty() {
@@ -183,14 +274,15 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
         tracing::info!("metrics at http://{bound}/metrics");
         metrics_task = Some(tokio::spawn(metrics::serve(listener, Arc::new(registry))));
     }
-    let app = Arc::new(builder.build().map_err(context("invalid configuration"))?);
-    let partial = worker::prepare_dest(&args.dest_dir)?;
+    let app = builder.build().map_err(context("invalid configuration"))?;
+    Ok((app, metrics_task))
+}
 
+/// The listener on `--host` and `--port`; warns when it is reachable from other machines with no size limit.
+async fn listen(args: &ServerArgs) -> Result<tokio::net::TcpListener, BoxError> {
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .map_err(context(format_args!("cannot listen on {}:{}", args.host, args.port)))?;
-    let port = listener.local_addr().map_err(context("cannot read the listening address"))?.port();
-    banner(&args, &completed, port);
     let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     if !loopback && args.max_size.is_none() {
         tracing::warn!(
@@ -198,31 +290,22 @@ async fn run(args: ServerArgs) -> Result<(), BoxError> {
             args.host
         );
     }
+    Ok(listener)
+}
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..args.workers {
-        let task = worker::file_worker(n, app.clone(), args.dest_dir.clone(), partial.clone(), stop_rx.clone());
-        tasks.spawn(task);
+/// The background tasks' settings from the command line; `partial` is the dest dir's staging directory.
+fn background(args: &ServerArgs, partial: PathBuf) -> Background {
+    let mut janitor = JanitorConfig::default();
+    janitor.stale_upload_age = Duration::from_secs(args.stale_upload_age);
+    janitor.completed_file_age = Duration::from_secs(args.completed_file_age);
+    janitor.ended_upload_age = Duration::from_secs(args.stale_upload_age);
+    Background {
+        workers: args.workers,
+        dest: args.dest_dir.clone(),
+        partial,
+        janitor_interval: Duration::from_secs(args.janitor_interval),
+        janitor,
     }
-    let mut janitor_config = JanitorConfig::default();
-    janitor_config.stale_upload_age = Duration::from_secs(args.stale_upload_age);
-    janitor_config.completed_file_age = Duration::from_secs(args.completed_file_age);
-    janitor_config.ended_upload_age = Duration::from_secs(args.stale_upload_age);
-    let interval = Duration::from_secs(args.janitor_interval);
-    tasks.spawn(worker::janitor(app.clone(), interval, janitor_config, stop_rx));
-
-    let mut options = ServeOptions::default();
-    options.shutdown_grace = Duration::from_secs(args.shutdown_timeout);
-    let served = tus_tokio::serve_on_threads(listener, app, threads, options, shutdown_signal()).await;
-    served.map_err(context("cannot start the serving threads"))?;
-    tracing::info!("shutting down");
-    if let Some(task) = metrics_task {
-        task.abort();
-    }
-    let _ = stop_tx.send(true);
-    while tasks.join_next().await.is_some() {}
-    Ok(())
 }
 
 /// Logs lifecycle events.
@@ -240,34 +323,50 @@ async fn on_event(event: Event) -> Result<(), tus_tokio::tus_hyper::BoxError> {
     Ok(())
 }
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() {
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-    match term {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+/// Completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed by this call, not at the first poll: a
+/// signal sent as soon as the banner is out must stop the server cleanly, not kill it (the default action).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let watch = |kind, name: &'static str| {
+        let installed = signal(kind);
+        async move {
+            match installed {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!("cannot watch {name}: {e}");
+                    std::future::pending::<()>().await;
+                }
             }
         }
-        Err(e) => {
-            tracing::warn!("cannot watch SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
+    };
+    let (interrupt, terminate) = (watch(SignalKind::interrupt(), "SIGINT"), watch(SignalKind::terminate(), "SIGTERM"));
+    async move {
+        tokio::select! {
+            () = interrupt => {}
+            () = terminate => {}
         }
     }
 }
 
-fn banner(args: &ServerArgs, completed: &Path, port: u16) {
+/// `path` made absolute for the banner (as given if that fails).
+fn shown(path: &Path) -> String {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
+}
+
+/// Prints where the server listens, where the uploads are (`place`: label and location) and go.
+fn banner(args: &ServerArgs, place: &[(&str, String)], port: u16) {
     let host = if args.host.contains(':') { format!("[{}]", args.host) } else { args.host.clone() };
-    let shown = |p: &Path| -> PathBuf { std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()) };
+    let mut text = format!("\ntussi-server serving http://{host}:{port}{BASE_PATH}/\n\n");
+    let dest = shown(&args.dest_dir);
+    let workers = args.workers.to_string();
+    let lines = place.iter().map(|(label, value)| (*label, value)).chain([("Dest", &dest), ("Workers", &workers)]);
+    for (label, value) in lines {
+        text.push_str(&format!("  {:<12}{value}\n", format!("{label}:")));
+    }
+    text.push_str("\nPress Ctrl-C to stop.\n");
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "\ntussi-server serving http://{host}:{port}{BASE_PATH}/\n\n  Uploads:    {}\n  Completed:  {}\n  Dest:       {}\n  Workers:    {}\n\nPress Ctrl-C to stop.\n",
-        shown(&args.upload_dir).display(),
-        shown(completed).display(),
-        shown(&args.dest_dir).display(),
-        args.workers,
-    );
+    let _ = writeln!(out, "{text}");
     let _ = out.flush();
 }

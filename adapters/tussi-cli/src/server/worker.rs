@@ -1,5 +1,7 @@
 //! The background tasks of `tussi-server`: file workers that hand finished uploads to the destination directory,
-//! and the janitor.
+//! and the janitor. On the filesystem store they are tussi's own (below); on any other store (`--store`), the
+//! library's [`deliver_finished`](tus_tokio::deliver_finished) and [`janitor`](tus_tokio::janitor), which deliver
+//! the same way ([`spawn_store_tasks`]).
 //!
 //! A worker claims one finished upload at a time (`wait_for_file`: a non-blocking `flock`, so several workers —
 //! or other processes, Python tussi's included — never get the same one), moves its data and record into a
@@ -13,13 +15,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tus_tokio::tus_hyper::tus_storage::{AsyncFileStore, CompletedUpload, JanitorConfig};
 use tus_tokio::tus_hyper::TusApp;
 use tus_tokio::tus_store::naming::{place_no_clobber, sanitize_filename};
 use tus_tokio::TokioPool;
 
-/// The store the server runs on.
-pub(crate) type Store = AsyncFileStore<TokioPool>;
+/// The filesystem store, as the server runs it.
+pub(crate) type FileStore = AsyncFileStore<TokioPool>;
 
 /// Name of the staging directory inside the destination directory.
 pub(crate) const PARTIAL_DIR: &str = ".tussi-partial";
@@ -35,11 +38,66 @@ pub(crate) fn prepare_dest(dest: &Path) -> io::Result<PathBuf> {
     Ok(partial)
 }
 
+/// What the background tasks are to do, from the command line.
+#[derive(Clone, Debug)]
+pub(crate) struct Background {
+    /// How many workers deliver finished uploads.
+    pub(crate) workers: usize,
+    /// Where they deliver them.
+    pub(crate) dest: PathBuf,
+    /// The staging directory inside `dest` (from [`prepare_dest`]).
+    pub(crate) partial: PathBuf,
+    /// The time between janitor runs.
+    pub(crate) janitor_interval: Duration,
+    /// What the janitor removes.
+    pub(crate) janitor: JanitorConfig,
+}
+
+/// Starts the filesystem store's workers and janitor in `tasks`; they end when `stop` turns true.
+pub(crate) fn spawn_file_tasks(
+    app: Arc<TusApp<FileStore>>,
+    background: &Background,
+    stop: watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) {
+    for n in 0..background.workers {
+        let (dest, partial) = (background.dest.clone(), background.partial.clone());
+        tasks.spawn(file_worker(n, app.clone(), dest, partial, stop.clone()));
+    }
+    tasks.spawn(janitor(app, background.janitor_interval, background.janitor.clone(), stop));
+}
+
+/// Starts the library's workers and janitor for any store in `tasks`; they end when `stop` turns true. The file
+/// store does not use them: its own worker claims with `wait_for_file`, which the Python original's workers
+/// respect when both share the directories.
+pub(crate) fn spawn_store_tasks<S: tus_tokio::Store>(
+    app: Arc<TusApp<S>>,
+    background: &Background,
+    stop: watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) {
+    let runtime = tus_tokio::runtime();
+    for _ in 0..background.workers {
+        let task = tus_tokio::deliver_finished(app.clone(), runtime.clone(), background.dest.clone(), stopped(&stop));
+        tasks.spawn(task);
+    }
+    let config = background.janitor.clone();
+    tasks.spawn(tus_tokio::janitor(app, runtime, background.janitor_interval, config, stopped(&stop)));
+}
+
+/// Completes when `stop` turns true (or its sender is gone): the library tasks take a future, not a channel.
+fn stopped(stop: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut stop = stop.clone();
+    async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    }
+}
+
 /// Worker `n`: claims finished uploads and delivers them into `dest` until `stop` turns true. A claim being
 /// delivered when `stop` comes is finished first.
 pub(crate) async fn file_worker(
     n: usize,
-    app: Arc<TusApp<Store>>,
+    app: Arc<TusApp<FileStore>>,
     dest: PathBuf,
     partial: PathBuf,
     mut stop: watch::Receiver<bool>,
@@ -89,7 +147,7 @@ fn deliver(mut done: CompletedUpload, dest: &Path, partial: &Path) -> io::Result
 
 /// Runs the janitor every `interval` (first after one interval) until `stop` turns true.
 pub(crate) async fn janitor(
-    app: Arc<TusApp<Store>>,
+    app: Arc<TusApp<FileStore>>,
     interval: Duration,
     config: JanitorConfig,
     mut stop: watch::Receiver<bool>,

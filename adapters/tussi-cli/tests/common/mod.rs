@@ -241,3 +241,64 @@ pub fn request(server: &Server, head: &str) -> (u16, String) {
 pub fn header<'r>(response: &'r str, name: &str) -> Option<&'r str> {
     response.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim)
 }
+
+impl Server {
+    /// Starts `command` (a `tussi-server` command line, e.g. with `--store`) and waits (at most 20 s) for the URL
+    /// in its banner. For a command line of your own; [`Server::start`] builds the usual one. `dest` is its dest
+    /// dir; it has no upload dir (`uploads` is empty).
+    pub fn spawn(command: &mut Command, dest: PathBuf) -> Server {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tussi-server");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr_pipe = child.stderr.take().expect("stderr");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let log = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+                eprintln!("[server] {line}");
+                log.lock().unwrap().push(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let url = loop {
+            match stdout.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                        break url.to_owned();
+                    }
+                }
+                Err(_) => {
+                    stop(&mut child, Duration::ZERO);
+                    panic!("tussi-server printed no URL within 20 s");
+                }
+            }
+        };
+        Server { child, url, uploads: PathBuf::new(), dest, stdout, stderr }
+    }
+}
+
+/// Like [`request`], with `body` sent after the head (whose `Content-Length` is added): the status and the whole
+/// response, read for at most 60 s (a large body goes on to the storage before the answer).
+pub fn request_with_body(server: &Server, head: &str, body: &[u8]) -> (u16, String) {
+    use std::io::Write as _;
+    let authority = server.url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("URL");
+    let mut stream = std::net::TcpStream::connect(authority).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
+    let head = head.replace('\n', "\r\n");
+    let length = body.len();
+    write!(
+        stream,
+        "{head}Host: {authority}\r\nTus-Resumable: 1.0.0\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    stream.write_all(body).expect("send the body");
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).expect("response");
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    (status, response)
+}
