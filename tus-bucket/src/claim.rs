@@ -97,8 +97,7 @@ async fn claim_listed(inner: &Arc<Inner>) -> Result<Option<BucketClaim>, StoreFa
 impl BucketClaim {
     async fn end(&mut self) -> Result<(), StoreFailure> {
         let Some(lease) = self.lease.take() else { return Ok(()) };
-        let length = self.info.record.length.unwrap_or(self.info.record.offset);
-        self.inner.remove(self.id, &self.info, Some(&lease), Some(Ended { finished: true, length })).await
+        self.inner.remove(self.id, &self.info, Some(&lease), Some(Ended::of(&self.info, true))).await
     }
 }
 

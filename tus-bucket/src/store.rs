@@ -51,6 +51,20 @@ pub(crate) struct Ended {
     /// Claimed by a worker (else deleted or expired).
     pub(crate) finished: bool,
     pub(crate) length: u64,
+    /// A final upload's parts, in order: a HEAD after the claim still answers it as the final it was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) final_parts: Vec<String>,
+}
+
+impl Ended {
+    /// What to remember of the upload `info` describes once it ends.
+    pub(crate) fn of(info: &Info, finished: bool) -> Self {
+        let final_parts = match &info.record.concat {
+            Some(Concat::Final(parts)) => parts.iter().map(UploadId::to_string).collect(),
+            _ => Vec::new(),
+        };
+        Ended { finished, length: info.record.length.unwrap_or(info.record.offset), final_parts }
+    }
 }
 
 impl std::fmt::Debug for BucketStore {
@@ -122,7 +136,16 @@ impl Inner {
     pub(crate) async fn ended_state(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
         let read = get_json::<Ended>(self.objects.as_ref(), &self.layout.ended(id)).await;
         match read.map_err(|e| store_error(id, "reading its tombstone", e))? {
-            Some(ended) if ended.value.finished => Ok(UploadState::done(id, ended.value.length)),
+            Some(ended) if ended.value.finished => {
+                let mut state = UploadState::done(id, ended.value.length);
+                if !ended.value.final_parts.is_empty() {
+                    let parts = ended.value.final_parts.iter().map(|part| part.parse());
+                    let parts = parts.collect::<Result<_, _>>();
+                    let parts = parts.map_err(|_| failure(FailureKind::Internal, id, "damaged tombstone"))?;
+                    state.concat = Some(Concat::Final(parts));
+                }
+                Ok(state)
+            }
             Some(_) => Err(failure(FailureKind::Gone, id, "deleted")),
             None => Err(failure(FailureKind::NotFound, id, "no such upload")),
         }
@@ -324,8 +347,7 @@ impl Store for BucketStore {
                 Err(e) => Err(e),
             };
         };
-        let length = info.record.length.unwrap_or(info.record.offset);
-        inner.remove(id, &info, Some(&lease), Some(Ended { finished: false, length })).await
+        inner.remove(id, &info, Some(&lease), Some(Ended::of(&info, false))).await
     }
 
     async fn claim(&self, timeout: Duration) -> Result<Option<BucketClaim>, StoreFailure> {

@@ -149,7 +149,6 @@ async fn sweep_upload(
     if info.record.last_write != record.last_write {
         return Ok(None);
     }
-    let length = info.record.length.unwrap_or(info.record.offset);
-    inner.remove(id, &info, Some(&lease), Some(Ended { finished: false, length })).await?;
+    inner.remove(id, &info, Some(&lease), Some(Ended::of(&info, false))).await?;
     Ok(Some(reason))
 }
