@@ -123,7 +123,7 @@ impl CompletedUpload {
         }
         // Remembered before the files go, so that a HEAD never finds the upload missing in between.
         let length = self.record.length.unwrap_or(self.record.offset);
-        tombstone::remember(&self.ended_dir, self.id, Ended::Finished(length));
+        tombstone::remember(&self.ended_dir, self.id, Ended::finished(length, self.record.concat.as_ref()));
         let mut result = Ok(());
         for path in [&self.data_path, &self.record_path] {
             if let Err(e) = remove_if_exists(path) {
@@ -258,7 +258,7 @@ impl FileStore {
                     // Remembered as finished from the claim on: the worker moves the files away before the claim
                     // ends, and a HEAD meanwhile must not find nothing.
                     let length = record.length.unwrap_or(record.offset);
-                    tombstone::remember(&self.inner.ended, id, Ended::Finished(length));
+                    tombstone::remember(&self.inner.ended, id, Ended::finished(length, record.concat.as_ref()));
                     return Ok(Scan::Claimed(Box::new(CompletedUpload {
                         lock: locked,
                         ended: false,

@@ -320,7 +320,7 @@ impl FileStore {
         match self.stat_once(id) {
             Err(e) if is_not_found(&e) && self.recover(id, SystemTime::now())? => self.stat_once(id),
             Err(e) if is_not_found(&e) => match tombstone::recall(&self.inner.ended, id) {
-                Some(Ended::Finished(length)) => Ok(UploadState::done(id, length)),
+                Some(Ended::Finished(length, parts)) => Ok(tombstone::done(id, length, parts)),
                 Some(Ended::Deleted) => Err(FileStoreError::new("look up upload", Cause::Deleted)),
                 None => Err(e),
             },
@@ -423,10 +423,11 @@ impl FileStore {
             Ok(record) => record,
             Err(e) if is_not_found(&e) => match tombstone::recall(&self.inner.ended, id) {
                 // Claimed: what is left is that it finished, and its length.
-                Some(Ended::Finished(length)) => {
+                Some(Ended::Finished(length, parts)) => {
                     let mut record =
                         UploadRecord::new(Some(length), Metadata::new(), Metadata::new(), SystemTime::now());
                     record.offset = length;
+                    record.concat = (!parts.is_empty()).then_some(Concat::Final(parts));
                     record
                 }
                 Some(Ended::Deleted) => return Err(FileStoreError::new("open upload", Cause::Deleted)),

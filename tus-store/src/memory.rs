@@ -64,6 +64,8 @@ struct State {
 struct Ended {
     /// `Some(length)` for a claimed upload, `None` for a deleted one.
     finished: Option<u64>,
+    /// A claimed final upload's concatenation: it is still answered as the final it was.
+    concat: Option<Concat>,
     at: SystemTime,
 }
 
@@ -71,6 +73,13 @@ impl Ended {
     /// What a request for an ended upload gets: `Ok(length)` when it finished, else `Gone`.
     fn answer(&self, id: UploadId) -> Result<u64, StoreFailure> {
         self.finished.ok_or_else(|| failure(FailureKind::Gone, id, "the upload was deleted"))
+    }
+
+    /// The state of an ended upload that finished; `Gone` for a deleted one.
+    fn state(&self, id: UploadId) -> Result<UploadState, StoreFailure> {
+        let mut state = UploadState::done(id, self.answer(id)?);
+        state.concat = self.concat.clone();
+        Ok(state)
     }
 }
 
@@ -344,7 +353,7 @@ impl Store for MemoryStore {
             let mut state = self.lock();
             state.injected(Operation::Stat, Some(id))?;
             if let Some(ended) = state.ended.get(&id) {
-                return Ok(UploadState::done(id, ended.answer(id)?));
+                return ended.state(id);
             }
             let entry = state.uploads.get(&id).filter(|e| !e.claimed).ok_or_else(|| not_found(id))?;
             if entry.holder.is_none() {
@@ -364,8 +373,8 @@ impl Store for MemoryStore {
             let mut state = self.lock();
             state.injected(Operation::Open, Some(id))?;
             if let Some(ended) = state.ended.get(&id) {
-                let length = ended.answer(id)?;
-                return Ok((self.handle(&mut state, id, length), UploadState::done(id, length)));
+                let ended = ended.state(id)?;
+                return Ok((self.handle(&mut state, id, ended.offset), ended));
             }
         }
         let store = self.clone();
@@ -501,7 +510,7 @@ impl Store for MemoryStore {
         self.lock().injected(Operation::Delete, Some(id))?;
         self.take_over(id, ReleaseRequest::Terminate, |state, id| {
             state.uploads.remove(&id);
-            state.ended.insert(id, Ended { finished: None, at: SystemTime::now() });
+            state.ended.insert(id, Ended { finished: None, concat: None, at: SystemTime::now() });
             Ok(())
         })
         .await
@@ -525,7 +534,8 @@ impl Store for MemoryStore {
                     // Remembered as finished from the claim on, while the worker saves it.
                     let length = entry.record.length.unwrap_or(entry.record.offset);
                     let claimed = (id, entry.record.clone(), std::mem::take(&mut entry.data));
-                    state.ended.insert(id, Ended { finished: Some(length), at: SystemTime::now() });
+                    let concat = entry.record.concat.clone().filter(|c| matches!(c, Concat::Final(_)));
+                    state.ended.insert(id, Ended { finished: Some(length), concat, at: SystemTime::now() });
                     return Some(claimed);
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -579,7 +589,7 @@ impl Store for MemoryStore {
             }
         });
         for id in expired {
-            state.ended.insert(id, Ended { finished: None, at: now });
+            state.ended.insert(id, Ended { finished: None, concat: None, at: now });
         }
         swept
     }
@@ -608,7 +618,8 @@ impl MemoryClaim {
             let mut state = shared.lock();
             state.uploads.remove(&self.id);
             let length = self.record.length.unwrap_or(self.record.offset);
-            state.ended.insert(self.id, Ended { finished: Some(length), at: SystemTime::now() });
+            let concat = self.record.concat.clone().filter(|c| matches!(c, Concat::Final(_)));
+            state.ended.insert(self.id, Ended { finished: Some(length), concat, at: SystemTime::now() });
         }
     }
 }

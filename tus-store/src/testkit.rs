@@ -430,7 +430,7 @@ async fn partials_assemble_into_one_final_claimed_once<S: Store>(store: &S) {
 
     let order = vec![parts[0], parts[1], parts[0]];
     let (mut last, id) =
-        store.create(new_upload(None).with_concat(Concat::Final(order))).await.expect("create the final");
+        store.create(new_upload(None).with_concat(Concat::Final(order.clone()))).await.expect("create the final");
     assert_eq!(stat(store, id).await.length, Some(17), "the final's length is its parts'");
     let assembled = store.assemble(&mut last).await.expect("assemble");
     assert!(assembled.finished && assembled.offset == 17, "{assembled:?}");
@@ -439,6 +439,9 @@ async fn partials_assemble_into_one_final_claimed_once<S: Store>(store: &S) {
     assert_eq!(claim.id(), id);
     assert_eq!(bytes, b"hello worldhello ", "the parts, in order");
     claim.finish().await.expect("finish");
+    let ended = stat(store, id).await;
+    assert!(ended.finished, "a claimed final reads as finished: {ended:?}");
+    assert_eq!(ended.concat, Some(Concat::Final(order)), "and still as the final of its parts (HEAD echoes them)");
     expect_kind(store.stat(parts[1]).await, FailureKind::NotFound, "a part is gone once assembled");
 }
 
