@@ -19,12 +19,14 @@ use tus_store::{Claim as _, Store as _};
 struct Server {
     endpoint: String,
     instance: Option<String>,
+    /// Its data directory: removed after a pass, kept for inspection after a failure.
+    data: Option<std::path::PathBuf>,
 }
 
 impl Server {
     fn start() -> Server {
         if let Ok(endpoint) = std::env::var("TUSSI_S3_ENDPOINT") {
-            return Server { endpoint, instance: None };
+            return Server { endpoint, instance: None, data: None };
         }
         let instance = format!("tus-bucket-s3-{}", std::process::id());
         let out = Command::new(peers_sh())
@@ -35,7 +37,8 @@ impl Server {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "peers.sh start seaweedfs: {stdout}{}", String::from_utf8_lossy(&out.stderr));
         let endpoint = stdout.lines().find_map(|l| l.strip_prefix("URL=")).expect("URL=").to_owned();
-        Server { endpoint, instance: Some(instance) }
+        let data = stdout.lines().find_map(|l| l.strip_prefix("DATA=")).map(std::path::PathBuf::from);
+        Server { endpoint, instance: Some(instance), data }
     }
 
     fn s3(&self) -> AmazonS3 {
@@ -55,6 +58,13 @@ impl Drop for Server {
     fn drop(&mut self) {
         if let Some(instance) = &self.instance {
             let _ = Command::new(peers_sh()).args(["stop", "seaweedfs"]).env("PEER_INSTANCE", instance).status();
+        }
+        match &self.data {
+            Some(data) if std::thread::panicking() => eprintln!("SeaweedFS's data is kept in {}", data.display()),
+            Some(data) => {
+                let _ = std::fs::remove_dir_all(data);
+            }
+            None => {}
         }
     }
 }
