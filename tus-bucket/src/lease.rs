@@ -325,9 +325,12 @@ async fn hold(
         let current = match get_json::<LeaseDoc>(store.as_ref(), &path).await {
             Ok(Some(current)) if current.value.holder.as_deref() == Some(holder.as_str()) => current,
             Ok(_) => {
-                // Freed, replaced or deleted under us: another holder has it now.
+                // Freed, replaced or deleted under us: another holder has it now — unless this holder removed the
+                // upload itself (the lease object goes with its folder), which is no loss.
                 shared.lost.store(true, Ordering::Release);
-                tracing::warn!(lease = %path, "lease lost to another holder");
+                if !shared.removed.load(Ordering::Acquire) {
+                    tracing::warn!(lease = %path, "lease lost to another holder");
+                }
                 shared.stop.notified().await;
                 return;
             }
