@@ -5,6 +5,11 @@
 //! lease `<id>/claim` (a conditional create, so of two workers one wins), which it renews while it saves the
 //! upload. A worker that dies lets its claim run out, and another worker claims the upload again. Ending the
 //! claim removes the upload and remembers it as finished (`ended/<id>`).
+//!
+//! So a finished upload is handed to one worker at a time, and to another only if the first dies before it ends
+//! the claim: a worker killed after it published the file but before `finish` gets the upload delivered twice
+//! (at least once, never lost). A worker that saves into a staging directory first (as `tus_hyper::deliver_finished`
+//! does) may leave its partial copy there when killed; it is garbage, since the upload stays in the bucket.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
