@@ -278,6 +278,9 @@ impl Store for BucketStore {
             let state = info.record.to_state(id, true);
             return Ok((BucketUpload::new(id, None, info, version), state));
         }
+        // The memory its body will be buffered in, taken before the driver reads any of the body and before the
+        // lease: a request waiting for memory holds neither body bytes nor the upload.
+        let permit = crate::upload::reserve(inner, id, &info).await?;
         let lease = inner.lease(id, ReleaseRequest::Takeover).await?;
         // Read again under the lease: the last holder may have committed, finished or deleted it meanwhile.
         let Some((info, version)) = inner.read_info(id).await? else {
@@ -286,6 +289,7 @@ impl Store for BucketStore {
             return Ok((BucketUpload::ended(id), state));
         };
         let mut upload = BucketUpload::new(id, Some(lease), info, version);
+        upload.hold_permit(permit);
         if upload.info.completing {
             upload.finish_completing(inner).await?;
         }

@@ -119,18 +119,9 @@ impl BucketUpload {
         }
     }
 
-    /// The part size of this upload: the configured one, larger when its length needs more parts than S3 allows.
+    /// The part size of this upload.
     fn part_size(&self, inner: &Inner) -> u64 {
-        if let Some(multipart) = &self.info.multipart {
-            return multipart.part_size;
-        }
-        let configured = inner.config.part_size.max(1) as u64;
-        let needed = self.info.record.length.map_or(0, |length| length.div_ceil(MAX_PARTS as u64));
-        if needed > configured {
-            needed.next_multiple_of(1 << 20)
-        } else {
-            configured
-        }
+        part_size(inner, &self.info)
     }
 
     pub(crate) async fn write(&mut self, inner: &Inner, offset: u64, parts: Vec<Bytes>) -> Result<(), StoreFailure> {
@@ -161,17 +152,17 @@ impl BucketUpload {
         Ok(())
     }
 
-    /// Takes this upload's share of the memory budget before its buffer fills.
+    /// Takes this upload's share of the memory budget before its buffer fills (unless `open` took it already).
     async fn reserve(&mut self, inner: &Inner) -> Result<(), StoreFailure> {
-        if self.pending.permit.is_some() {
-            return Ok(());
+        if self.pending.permit.is_none() {
+            self.pending.permit = Some(reserve(inner, self.id, &self.info).await?);
         }
-        let part_size = self.part_size(inner);
-        let left = self.info.record.length.map_or(part_size, |length| length - self.pending.buffer_start);
-        let kib = part_size.min(left).div_ceil(1024).clamp(1, inner.budget_kib() as u64) as u32;
-        let permit = inner.budget.clone().acquire_many_owned(kib).await;
-        self.pending.permit = Some(permit.map_err(|_| failure(FailureKind::Internal, self.id, "budget closed"))?);
         Ok(())
+    }
+
+    /// Gives the handle the share of the memory budget `open` took for it.
+    pub(crate) fn hold_permit(&mut self, permit: OwnedSemaphorePermit) {
+        self.pending.permit = Some(permit);
     }
 
     /// Reads the committed tail back into the buffer, once per commit.
@@ -441,6 +432,31 @@ impl BucketUpload {
         info.record.length = Some(length);
         self.save_info(inner, info).await?;
         Ok(self.state())
+    }
+}
+
+/// The share of the memory budget an upload whose committed state is `info` takes while it buffers: a part, or
+/// what is left of its length after its committed parts, whichever is less.
+pub(crate) async fn reserve(inner: &Inner, id: UploadId, info: &Info) -> Result<OwnedSemaphorePermit, StoreFailure> {
+    let part_size = part_size(inner, info);
+    // (A completing upload counts its last, short part as a whole one: nothing is left.)
+    let left = info.record.length.map_or(part_size, |length| length.saturating_sub(info.parts_len()));
+    let kib = part_size.min(left).div_ceil(1024).clamp(1, inner.budget_kib() as u64) as u32;
+    let permit = inner.budget.clone().acquire_many_owned(kib).await;
+    permit.map_err(|_| failure(FailureKind::Internal, id, "the memory budget is closed"))
+}
+
+/// The part size of an upload: the configured one, larger when its length needs more parts than S3 allows.
+fn part_size(inner: &Inner, info: &Info) -> u64 {
+    if let Some(multipart) = &info.multipart {
+        return multipart.part_size;
+    }
+    let configured = inner.config.part_size.max(1) as u64;
+    let needed = info.record.length.map_or(0, |length| length.div_ceil(MAX_PARTS as u64));
+    if needed > configured {
+        needed.next_multiple_of(1 << 20)
+    } else {
+        configured
     }
 }
 

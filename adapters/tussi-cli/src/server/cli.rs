@@ -90,7 +90,8 @@ pub(crate) struct ServerArgs {
 
     /// Keep uploads in object storage instead of the filesystem: s3://BUCKET/PREFIX (S3 or an S3-compatible
     /// server, configured by the AWS_* environment variables; see below). --upload-dir, --completed-dir,
-    /// --no-fsync, --inline-reads and --inline-writes do not apply then. [default: the filesystem]
+    /// --no-fsync, --inline-reads and --inline-writes do not apply then; it serves on one thread (network-bound;
+    /// TOKIO_WORKER_THREADS=N for more). [default: the filesystem]
     #[arg(long, env = "TUSSI_STORE", value_name = "URL", value_parser = parse_store)]
     pub(crate) store: Option<StoreUrl>,
 
