@@ -1,4 +1,5 @@
-//! A raw, blocking HTTP/1.1 client over `std::net::TcpStream`, built to send what well-behaved clients never do.
+//! A raw, blocking HTTP/1.1 client over `std::net::TcpStream` (plain, or TLS through rustls for `https://` URLs,
+//! see [`Tls`]), built to send what well-behaved clients never do.
 //!
 //! A [`RawRequest`] is written byte for byte: any method and target, header lines in the given order (duplicates,
 //! odd bytes and missing `Host` included), a body framed by an honest or lying `Content-Length`, by chunked
@@ -13,6 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::headers::Headers;
+use crate::tls::{Tls, TlsStream};
+use crate::url::Url;
 
 /// Largest response head accepted (status line plus headers).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -267,6 +270,9 @@ impl Response {
 pub enum ClientError {
     /// The TCP connection could not be established.
     Connect(io::Error),
+    /// The TLS handshake failed: a certificate that is not trusted, a server that does not speak TLS; the text
+    /// says which and what to do about it.
+    Tls(String),
     /// A socket error while writing or reading.
     Io(io::Error),
     /// A deadline passed; the text says during what.
@@ -285,6 +291,7 @@ impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::Connect(e) => write!(f, "connect failed: {e}"),
+            ClientError::Tls(e) => write!(f, "TLS: {e}"),
             ClientError::Io(e) => write!(f, "socket error: {e}"),
             ClientError::Timeout(what) => write!(f, "timed out {what}"),
             ClientError::Closed(0) => write!(f, "connection closed without a response"),
@@ -307,10 +314,62 @@ pub enum Watch {
     Open(Vec<u8>),
 }
 
-/// One TCP connection with a read buffer.
+/// The bytes of a connection: plain TCP, or TLS over TCP. Timeouts and shutdowns act on the TCP stream below.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stream::Plain(s) => f.debug_tuple("Plain").field(s).finish(),
+            Stream::Tls(s) => f.debug_tuple("Tls").field(&s.sock).finish(),
+        }
+    }
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            // A server closing without close_notify is an end of stream here, as it is for plain TCP: the suite
+            // frames responses itself and does not need TLS's truncation protection.
+            Stream::Tls(s) => match s.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(bytes).and_then(|()| s.flush()),
+            Stream::Tls(s) => s.write_all(bytes).and_then(|()| s.flush()),
+        }
+    }
+
+    /// Ends the write side: over TLS, close_notify first, so that the server sees a clean end of stream.
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        if let Stream::Tls(s) = self {
+            s.conn.send_close_notify();
+            s.flush()?;
+        }
+        self.tcp().shutdown(Shutdown::Write)
+    }
+}
+
+/// One TCP connection (plain or TLS) with a read buffer.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     received: usize,
     timeouts: Timeouts,
@@ -318,22 +377,27 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `authority` (`host:port`), trying each resolved address within the connect timeout.
+    /// Connects to `authority` (`host:port`) over plain TCP, trying each resolved address within the connect
+    /// timeout.
     pub fn open(authority: &str, timeouts: Timeouts) -> Result<Connection, ClientError> {
-        let addrs = authority.to_socket_addrs().map_err(ClientError::Connect)?;
-        let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{authority} resolved to nothing"));
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, timeouts.connect) {
-                Ok(stream) => {
-                    stream.set_nodelay(true).map_err(ClientError::Io)?;
-                    stream.set_write_timeout(Some(timeouts.io)).map_err(ClientError::Io)?;
-                    stream.set_read_timeout(Some(timeouts.io)).map_err(ClientError::Io)?;
-                    return Ok(Connection { stream, buf: Vec::new(), received: 0, timeouts, peer: addr });
-                }
-                Err(e) => last = e,
-            }
+        let (stream, peer) = tcp_connect(authority, timeouts)?;
+        Ok(Connection { stream: Stream::Plain(stream), buf: Vec::new(), received: 0, timeouts, peer })
+    }
+
+    /// Connects to the server of `url`: plain TCP for `http://`, TLS (checked as `tls` says, handshake done
+    /// within the I/O timeout) for `https://`.
+    pub fn open_url(url: &Url, timeouts: Timeouts, tls: &Tls) -> Result<Connection, ClientError> {
+        if !url.https {
+            return Connection::open(&url.authority(), timeouts);
         }
-        Err(ClientError::Connect(last))
+        let (tcp, peer) = tcp_connect(&url.authority(), timeouts)?;
+        let stream = Stream::Tls(Box::new(tls.connect(&url.host, tcp)?));
+        Ok(Connection { stream, buf: Vec::new(), received: 0, timeouts, peer })
+    }
+
+    /// Whether this connection speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
     }
 
     /// The address connected to.
@@ -343,7 +407,7 @@ impl Connection {
 
     /// Writes bytes (each write bounded by the I/O timeout).
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
-        self.stream.write_all(bytes).and_then(|()| self.stream.flush()).map_err(|e| match e.kind() {
+        self.stream.write_all(bytes).map_err(|e| match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout("writing the request"),
             _ => ClientError::Io(e),
         })
@@ -351,7 +415,7 @@ impl Connection {
 
     /// Shuts down the write side (the server sees end of stream).
     pub fn half_close(&mut self) -> Result<(), ClientError> {
-        self.stream.shutdown(Shutdown::Write).map_err(ClientError::Io)
+        self.stream.shutdown_write().map_err(ClientError::Io)
     }
 
     /// Writes a request following its delivery plan. Returns the number of body wire bytes written; on a write
@@ -373,7 +437,8 @@ impl Connection {
         match req.delivery.cut {
             Some((_, AfterCut::HalfClose)) => self.half_close().map_err(|e| (sent, e))?,
             Some((_, AfterCut::Close)) => {
-                let _ = self.stream.shutdown(Shutdown::Both);
+                // Abruptly, without TLS's close_notify: a client that went away.
+                let _ = self.stream.tcp().shutdown(Shutdown::Both);
             }
             Some((_, AfterCut::Stall)) | None => {}
         }
@@ -456,7 +521,7 @@ impl Connection {
             if now >= deadline {
                 return Watch::Open(got);
             }
-            let _ = self.stream.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
+            let _ = self.stream.tcp().set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
             let mut tmp = [0u8; 4096];
             match self.stream.read(&mut tmp) {
                 Ok(0) => return Watch::Closed(start.elapsed(), got),
@@ -476,7 +541,7 @@ impl Connection {
                 return Err(ClientError::Timeout(what));
             }
             let wait = (deadline - now).min(self.timeouts.io).max(Duration::from_millis(1));
-            self.stream.set_read_timeout(Some(wait)).map_err(ClientError::Io)?;
+            self.stream.tcp().set_read_timeout(Some(wait)).map_err(ClientError::Io)?;
             let mut tmp = [0u8; 16 * 1024];
             match self.stream.read(&mut tmp) {
                 Ok(0) => return Ok(false),
@@ -504,7 +569,15 @@ impl Connection {
             if self.buf.len() > MAX_HEAD {
                 return Err(ClientError::Malformed("response head too large".into()));
             }
+            if looks_like_tls(&self.buf) {
+                return Err(ClientError::Malformed(
+                    "the server answered with TLS bytes: this port speaks https, the URL says http://".into(),
+                ));
+            }
             if !self.fill(deadline, "waiting for the response head")? {
+                if looks_like_tls(&self.buf) {
+                    continue;
+                }
                 return Err(ClientError::Closed(self.buf.len()));
             }
         }
@@ -575,6 +648,30 @@ impl Connection {
         }
         Ok(std::mem::take(&mut self.buf))
     }
+}
+
+/// Whether a response starts like a TLS record (an alert or a handshake, TLS 1.0 to 1.3) rather than `HTTP/`: what a
+/// TLS server answers to a plain HTTP request.
+fn looks_like_tls(buf: &[u8]) -> bool {
+    matches!(buf, [0x15 | 0x16, 0x03, 0x00..=0x04, ..])
+}
+
+/// Opens a TCP connection to `authority` with the timeouts set, trying each resolved address.
+fn tcp_connect(authority: &str, timeouts: Timeouts) -> Result<(TcpStream, SocketAddr), ClientError> {
+    let addrs = authority.to_socket_addrs().map_err(ClientError::Connect)?;
+    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{authority} resolved to nothing"));
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeouts.connect) {
+            Ok(stream) => {
+                stream.set_nodelay(true).map_err(ClientError::Io)?;
+                stream.set_write_timeout(Some(timeouts.io)).map_err(ClientError::Io)?;
+                stream.set_read_timeout(Some(timeouts.io)).map_err(ClientError::Io)?;
+                return Ok((stream, addr));
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(ClientError::Connect(last))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

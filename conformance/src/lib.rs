@@ -2,10 +2,11 @@
 //! run over the wire against any URL (or, through the [`Transport`] trait, in memory).
 //!
 //! **What it never does:** it never calls a server wrong where the specification leaves it free (a SHOULD that is
-//! not followed is a warning, behaviour left open is reported as information), it never talks TLS or follows
-//! redirects, and it never sends traffic anywhere but the URL it is given (and the `Location`s that server
-//! returns). It uses no HTTP library: its own raw client ([`client`]) can send malformed requests, chunked and
-//! slow bodies, and bodies cut off mid-way.
+//! not followed is a warning, behaviour left open is reported as information), it never follows redirects, and it
+//! never sends traffic anywhere but the URL it is given (and the `Location`s that server returns). It uses no HTTP
+//! library: its own raw client ([`client`]) can send malformed requests, chunked and slow bodies, and bodies cut
+//! off mid-way, over plain TCP or over TLS (rustls) for `https://` URLs, whose certificates it checks ([`Tls`]:
+//! the Mozilla roots by default, a private CA, or, loudly reported, not at all).
 //!
 //! **For servers of third parties:** headers given in [`Config::headers`] (credentials) go with every request;
 //! upload URLs are used exactly as the server's `Location` gives them, query included; after the run the uploads
@@ -13,15 +14,25 @@
 //! the suite version, a timestamp, how many MUSTs were exercised ([`Coverage`]), what became of the uploads
 //! ([`Cleanup`]), and the requests and responses of every scenario that did not pass ([`Exchange`]).
 //!
-//! Scenarios are data ([`scenario::Scenario`]): an id, the clause checked, a [`Level`], the
-//! extensions needed, and steps with expectations. Extensions are detected through OPTIONS `Tus-Extension`; a
-//! scenario needing an extension the server does not offer is "not applicable".
+//! Scenarios are data ([`Scenario`]): a stable id, the clause checked and the sentence of the tus 1.0.0 text it
+//! tests, quoted word for word ([`Scenario::quote`], in every report), a [`Level`], the extensions needed, and
+//! steps with expectations. Extensions are detected through OPTIONS `Tus-Extension`; a scenario needing an
+//! extension the server does not offer is "not applicable". Scenarios whose verdict depends on timing
+//! ([`Scenario::timing`]: stalls, concurrent connections, a server committing in the background) wait for
+//! settled state rather than fixed pauses, and one that does not pass is run a second time, which the report says
+//! ([`ScenarioResult::retried`]): a busy machine does not turn a run red by itself.
+//!
+//! **In your own `cargo test`:** `examples/in_your_tests.rs` is a test file to copy. It runs the suite against a
+//! URL (a server the test starts, or one already running), and against an HTTP service in memory through a
+//! [`Transport`] of a few dozen lines that hands each request to the service (a `hyper`/`tower` service; here
+//! tussi's).
 //!
 //! ```no_run
 //! use tus_conformance::{run, scenarios, Config, Timeouts, Url, WireTransport};
 //!
-//! let mut config = Config::new(Url::parse("http://127.0.0.1:8080/files/")?);
+//! let mut config = Config::new(Url::parse("https://tus.example.org/files/")?);
 //! config.add_header("Authorization: Bearer my-token")?; // sent with every request of the run
+//! // Certificates are checked against the Mozilla roots; a private CA: `.with_tls(Tls::with_ca_file(path)?)`.
 //! let mut wire = WireTransport::new(Timeouts::default(), true);
 //! let report = run(&config, &mut wire, None, &scenarios::all())?;
 //! print!("{}", report.text(true)); // with the exchanges of the scenarios that did not pass
@@ -60,6 +71,7 @@ mod report;
 mod runner;
 mod scenario;
 pub mod scenarios;
+mod tls;
 mod transport;
 mod url;
 
@@ -69,5 +81,6 @@ pub use probe::{DataProbe, DirProbe, GetProbe};
 pub use report::{Cleanup, Counts, Coverage, Exchange, Report, ScenarioResult, Verdict};
 pub use runner::{run, Config};
 pub use scenario::{Level, Scenario};
-pub use transport::{Transport, WireTransport};
+pub use tls::Tls;
+pub use transport::{TlsUse, Transport, WireTransport};
 pub use url::{Url, UrlError};

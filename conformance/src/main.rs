@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tus_conformance::{run, scenarios, Config, DataProbe, DirProbe, GetProbe, Settings, Timeouts, Url, WireTransport};
+use tus_conformance::{
+    run, scenarios, Config, DataProbe, DirProbe, GetProbe, Settings, Timeouts, Tls, Url, WireTransport,
+};
 
 /// Checks a TUS server against the tus 1.0.0 protocol (core, creation and advertised extensions) and common
 /// network faults. Exit status: 0 when no MUST is broken; 1 when one is (with --strict also on SHOULD warnings
@@ -17,9 +19,18 @@ use tus_conformance::{run, scenarios, Config, DataProbe, DirProbe, GetProbe, Set
 #[derive(Debug, Parser)]
 #[command(name = "tus-conformance", version)]
 struct Args {
-    /// Creation endpoint of the server, e.g. http://127.0.0.1:8080/files/ (a query is kept)
+    /// Creation endpoint of the server, e.g. http://127.0.0.1:8080/files/ or https://tus.example.org/files/ (a
+    /// query is kept)
     #[arg(required_unless_present = "list")]
     url: Option<String>,
+    /// https: trust the CA certificates of this PEM file instead of the Mozilla root certificates (a server whose
+    /// certificate comes from a private CA).
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    ca_cert: Option<PathBuf>,
+    /// https: accept any server certificate (self-signed, expired, another name). The traffic is encrypted but
+    /// the server is not authenticated; the report says so in capitals.
+    #[arg(long)]
+    insecure: bool,
     /// Send this header with every request of the run, e.g. 'Authorization: Bearer TOKEN' (repeatable).
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     headers: Vec<String>,
@@ -107,6 +118,7 @@ fn real_main(args: &Args) -> Result<ExitCode, String> {
         for s in all.iter().filter(|s| config.selects(s.id)) {
             let wire = if s.wire_only() { " [wire]" } else { "" };
             let _ = writeln!(out, "{:<40} {:<16} {}{wire}  ({})", s.id, s.level.label(), s.title, s.clause);
+            let _ = writeln!(out, "{:<40} > \"{}\"", "", s.quote);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -117,14 +129,19 @@ fn real_main(args: &Args) -> Result<ExitCode, String> {
         stall_wait: secs(args.stall_wait, "stall-wait")?,
         server_timeout_wait: secs(args.server_timeout_wait, "server-timeout-wait")?,
     };
+    let tls = match (&args.ca_cert, args.insecure) {
+        (Some(file), _) => Tls::with_ca_file(file).map_err(|e| format!("--ca-cert: {e}"))?,
+        (None, true) => Tls::insecure(),
+        (None, false) => Tls::webpki_roots(),
+    };
     let probe: Option<Box<dyn DataProbe>> = if !args.data_dir.is_empty() {
         Some(Box::new(DirProbe { dirs: args.data_dir.clone() }))
     } else if args.verify_get {
-        Some(Box::new(GetProbe { timeouts, headers: config.headers.clone() }))
+        Some(Box::new(GetProbe { timeouts, headers: config.headers.clone(), tls: tls.clone() }))
     } else {
         None
     };
-    let mut wire = WireTransport::new(timeouts, !args.no_keep_alive);
+    let mut wire = WireTransport::new(timeouts, !args.no_keep_alive).with_tls(tls);
     let report =
         run(&config, &mut wire, probe.as_deref(), &all).map_err(|e| format!("cannot reach {}: {e}", config.base))?;
     if let Some(path) = &args.junit {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use crate::client::{Connection, RawRequest, Timeouts};
 use crate::context::with_headers;
+use crate::tls::Tls;
 use crate::url::Url;
 
 /// Reads back the bytes stored for an upload.
@@ -58,6 +59,8 @@ pub struct GetProbe {
     pub timeouts: Timeouts,
     /// Header fields sent with the GET, after `Host` (credentials, as in `Config::headers`).
     pub headers: Vec<(String, String)>,
+    /// How server certificates of `https://` upload URLs are checked (as the run's transport does).
+    pub tls: Tls,
 }
 
 impl DataProbe for GetProbe {
@@ -65,7 +68,7 @@ impl DataProbe for GetProbe {
         let req = with_headers(RawRequest::new("GET", &url.target).header("Host", url.authority()), &self.headers)
             .header("Tus-Resumable", "1.0.0")
             .header("Connection", "close");
-        let resp = Connection::open(&url.authority(), self.timeouts).ok()?.exchange(&req).ok()?;
+        let resp = Connection::open_url(url, self.timeouts, &self.tls).ok()?.exchange(&req).ok()?;
         if resp.status != 200 {
             return None;
         }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::client::{ClientError, RawRequest, Response};
 use crate::context::ServerInfo;
+use crate::transport::TlsUse;
 
 /// Response body bytes kept in an [`Exchange`].
 pub(crate) const DUMP_BODY_LIMIT: usize = 1024;
@@ -55,6 +56,8 @@ pub struct ScenarioResult {
     pub title: String,
     /// Clause checked.
     pub clause: String,
+    /// The sentence(s) of the protocol text the scenario tests, word for word.
+    pub quote: String,
     /// Level label.
     pub level: String,
     /// Sort key of the level (MUST first).
@@ -66,6 +69,10 @@ pub struct ScenarioResult {
     pub detail: String,
     /// Time taken.
     pub duration_ms: u64,
+    /// For a timing-based scenario that was run a second time: what the first attempt gave (`FAIL: …`). The
+    /// verdict is the second attempt's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retried: Option<String>,
     /// The requests sent and the responses received, kept only when the verdict is FAIL, warn or ERROR (at most
     /// the last 50 exchanges; requests sent on connections a scenario opens itself are not recorded).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -206,6 +213,8 @@ pub struct Report {
     pub transport: String,
     /// Data probe used, if any.
     pub probe: Option<String>,
+    /// How server certificates were checked, when the run spoke TLS or was told not to check them.
+    pub tls: Option<TlsUse>,
     /// What the server advertised.
     pub server: ServerInfo,
     /// One line per selected scenario, in run order.
@@ -310,6 +319,11 @@ impl Report {
         if let Some(p) = &self.probe {
             let _ = writeln!(out, "data probe: {p}");
         }
+        if let Some(warning) = self.tls_warning() {
+            let _ = writeln!(out, "{warning}");
+        } else if let Some(tls) = &self.tls {
+            let _ = writeln!(out, "TLS: server certificates {}", tls.certificates);
+        }
         let width = self.results.iter().map(|r| r.id.len()).max().unwrap_or(10);
         let mut sorted: Vec<&ScenarioResult> = self.results.iter().collect();
         sorted.sort_by_key(|r| (r.rank, r.level.clone()));
@@ -320,6 +334,10 @@ impl Report {
                 current = Some(r.level.as_str());
             }
             let _ = writeln!(out, "{:<5} {:<width$}  {}", r.verdict.label(), r.id, one_line(&r.detail, 160));
+            if matches!(r.verdict, Verdict::Fail | Verdict::Warn) && !r.quote.is_empty() {
+                // The rule broken, in the words of the protocol, under the line that says how.
+                let _ = writeln!(out, "{:<5} {:<width$}  > \"{}\"", "", "", one_line(&r.quote, 400));
+            }
         }
         let c = self.counts();
         let _ = writeln!(
@@ -327,6 +345,14 @@ impl Report {
             "\n{} passed, {} failed, {} warnings, {} n/a, {} info, {} errors ({} ms)",
             c.pass, c.fail, c.warn, c.not_applicable, c.info, c.error, self.duration_ms
         );
+        let retried: Vec<&str> = self.results.iter().filter(|r| r.retried.is_some()).map(|r| r.id.as_str()).collect();
+        if !retried.is_empty() {
+            let _ = writeln!(
+                out,
+                "run twice (timing-based, the first attempt did not pass; verdicts are the second's): {}",
+                retried.join(", ")
+            );
+        }
         let v = &self.coverage;
         let _ = writeln!(
             out,
@@ -342,10 +368,25 @@ impl Report {
             );
         }
         let _ = writeln!(out, "{}", self.cleanup_line());
+        if let Some(warning) = self.tls_warning() {
+            // Repeated at the end, where a reader of a long table looks first.
+            let _ = writeln!(out, "{warning}");
+        }
         if verbose {
             self.write_exchanges(&mut out);
         }
         out
+    }
+
+    /// The warning of a run that did not check server certificates: verdicts about a server that may not have
+    /// been the one meant.
+    fn tls_warning(&self) -> Option<String> {
+        let tls = self.tls.as_ref().filter(|t| !t.verified)?;
+        Some(format!(
+            "WARNING: TLS SERVER CERTIFICATES WERE NOT VERIFIED (--insecure): {}; the server answering may not be \
+             the one named in the URL",
+            tls.certificates
+        ))
     }
 
     fn cleanup_line(&self) -> String {
@@ -439,10 +480,11 @@ impl Report {
         let _ = writeln!(
             out,
             "  <properties><property name=\"target\" value=\"{}\"/><property name=\"suite_version\" value=\"{}\"/>\
-             <property name=\"timestamp\" value=\"{}\"/></properties>",
+             <property name=\"timestamp\" value=\"{}\"/><property name=\"tls\" value=\"{}\"/></properties>",
             xml(&self.target),
             xml(&self.suite_version),
-            xml(&self.timestamp)
+            xml(&self.timestamp),
+            xml(&self.tls.as_ref().map_or("none".to_string(), |t| t.certificates.clone()))
         );
         for r in &self.results {
             let _ = write!(
@@ -452,7 +494,11 @@ impl Report {
                 xml(&r.id),
                 r.duration_ms as f64 / 1000.0
             );
-            let msg = format!("{} [{}]", r.detail, r.clause);
+            let msg = if r.quote.is_empty() {
+                format!("{} [{}]", r.detail, r.clause)
+            } else {
+                format!("{} [{}: \"{}\"]", r.detail, r.clause, r.quote)
+            };
             match r.verdict {
                 Verdict::Fail => {
                     let _ = write!(out, "<failure message=\"{}\">{}</failure>", xml(&one_line(&msg, 300)), xml(&msg));
@@ -512,7 +558,8 @@ fn or_dash(s: &str) -> &str {
     }
 }
 
-fn one_line(s: &str, max: usize) -> String {
+/// `s` on one line (control characters as spaces), cut to `max` characters with an ellipsis.
+pub(crate) fn one_line(s: &str, max: usize) -> String {
     let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if flat.chars().count() <= max {
         flat
@@ -549,11 +596,13 @@ mod tests {
             id: id.into(),
             title: "t".into(),
             clause: "c".into(),
+            quote: "The Server MUST do it.".into(),
             level: level.into(),
             rank,
             verdict,
             detail: "status 400 <x> & \"y\"".into(),
             duration_ms: 3,
+            retried: None,
             exchanges: Vec::new(),
         }
     }
@@ -565,6 +614,7 @@ mod tests {
             target: "http://h/files/".into(),
             transport: "wire".into(),
             probe: None,
+            tls: None,
             server: ServerInfo::default(),
             results,
             coverage: Coverage::default(),
@@ -592,6 +642,20 @@ mod tests {
         assert_eq!(na.exit_code(true), 3);
         na.coverage.core_upload_exercised = 1;
         assert_eq!(na.exit_code(false), 0);
+    }
+
+    #[test]
+    fn unverified_tls_is_loud() {
+        let mut r = report(Vec::new());
+        assert!(!r.table().contains("TLS"));
+        r.tls = Some(TlsUse { verified: true, certificates: "checked against X".into(), used: true });
+        assert!(r.table().contains("TLS: server certificates checked against X\n"));
+        assert!(!r.table().contains("WARNING"));
+        r.tls = Some(TlsUse { verified: false, certificates: "NOT VERIFIED (insecure)".into(), used: true });
+        let table = r.table();
+        assert_eq!(table.matches("WARNING: TLS SERVER CERTIFICATES WERE NOT VERIFIED").count(), 2, "{table}");
+        let json: serde_json::Value = serde_json::from_str(&r.json()).expect("valid JSON");
+        assert_eq!(json["tls"]["verified"], false);
     }
 
     #[test]
@@ -682,6 +746,8 @@ mod tests {
         let info = table.find("== INFO ==").expect("INFO group");
         assert!(must < info);
         assert!(table.contains("FAIL  must-one"));
+        // The quote goes under FAIL and warn lines only.
+        assert_eq!(table.matches("> \"The Server MUST do it.\"").count(), 1, "{table}");
         assert!(table.contains("0 passed, 1 failed, 0 warnings, 1 n/a, 1 info, 0 errors"));
         assert!(table.contains("MUST: 0 of 0 exercised"));
         assert!(table.contains("cleanup: the suite created no uploads"));
@@ -691,6 +757,7 @@ mod tests {
         assert_eq!(json["target"], "http://h/files/");
         assert!(json["results"][0].get("exchanges").is_none());
         assert_eq!(json["results"][0]["verdict"], "fail");
+        assert_eq!(json["results"][1]["quote"], "The Server MUST do it.");
         assert_eq!(json["results"][2]["verdict"], "n/a");
         assert_eq!(json["counts"]["fail"], 1);
         let junit = r.junit();

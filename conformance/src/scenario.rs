@@ -303,14 +303,22 @@ pub struct Scenario {
     pub id: &'static str,
     /// One-line description.
     pub title: &'static str,
-    /// The clause checked, e.g. `tus 1.0.0 core, HEAD: Cache-Control`.
+    /// The clause checked, e.g. `tus 1.0.0 core, HEAD: Cache-Control`, and how the scenario reads it.
     pub clause: &'static str,
+    /// The sentence(s) of the tus 1.0.0 text the scenario tests, word for word (non-adjacent passages joined by
+    /// ` … `); [`crate::scenarios::all`] fills it in for its scenarios, empty for others unless [`Scenario::quoting`]
+    /// sets it.
+    pub quote: &'static str,
     /// How strictly the clause binds.
     pub level: Level,
     /// What the scenario needs to apply.
     pub requires: Vec<Requirement>,
     /// How it is carried out.
     pub procedure: Procedure,
+    /// Whether its verdict depends on timing (pauses, stalls, concurrent connections, a server committing in the
+    /// background): such a scenario that does not pass is run once more, and the report says so
+    /// ([`crate::ScenarioResult::retried`]), so that a loaded machine cannot turn a run red by itself.
+    pub timing: bool,
 }
 
 impl Scenario {
@@ -323,7 +331,16 @@ impl Scenario {
         requires: &[Requirement],
         steps: Vec<Step>,
     ) -> Scenario {
-        Scenario { id, title, clause, level, requires: requires.to_vec(), procedure: Procedure::Steps(steps) }
+        Scenario {
+            id,
+            title,
+            clause,
+            quote: "",
+            level,
+            requires: requires.to_vec(),
+            procedure: Procedure::Steps(steps),
+            timing: false,
+        }
     }
 
     /// A custom scenario.
@@ -335,7 +352,28 @@ impl Scenario {
         requires: &[Requirement],
         run: fn(&mut Ctx<'_>) -> Outcome,
     ) -> Scenario {
-        Scenario { id, title, clause, level, requires: requires.to_vec(), procedure: Procedure::Custom(run) }
+        Scenario {
+            id,
+            title,
+            clause,
+            quote: "",
+            level,
+            requires: requires.to_vec(),
+            procedure: Procedure::Custom(run),
+            timing: false,
+        }
+    }
+
+    /// The same scenario, marked as depending on timing ([`Scenario::timing`]).
+    pub fn timed(mut self) -> Scenario {
+        self.timing = true;
+        self
+    }
+
+    /// The same scenario quoting this text as the requirement it tests.
+    pub fn quoting(mut self, quote: &'static str) -> Scenario {
+        self.quote = quote;
+        self
     }
 
     /// Whether it needs real sockets.

@@ -5,9 +5,11 @@
 //! memory store) can parse the same bytes and answer without sockets. Scenarios that need real sockets (stalls,
 //! concurrent connections, server timeouts) ask for [`Transport::wire`] and are "not applicable" without it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::client::{AfterCut, ClientError, Connection, RawRequest, Response, Timeouts};
+use crate::tls::Tls;
 use crate::url::Url;
 
 /// Something that can answer raw requests.
@@ -25,20 +27,52 @@ pub trait Transport {
 
     /// A short name for reports (`wire`, `memory`).
     fn name(&self) -> &str;
+
+    /// How server certificates were checked, when the run used TLS or certificates are not checked at all
+    /// (then always, so that it cannot go unnoticed); None otherwise.
+    fn tls(&self) -> Option<TlsUse> {
+        None
+    }
 }
 
-/// The over-the-wire transport: one raw HTTP/1.1 connection at a time, kept alive between requests.
+/// How the run used TLS, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TlsUse {
+    /// Whether server certificates were checked (false with `--insecure`).
+    pub verified: bool,
+    /// How they were checked (`checked against the Mozilla root certificates (webpki-roots)`, …).
+    pub certificates: String,
+    /// Whether any connection of the run spoke TLS.
+    pub used: bool,
+}
+
+/// The over-the-wire transport: one raw HTTP/1.1 connection at a time, kept alive between requests; TLS for
+/// `https://` URLs, with certificates checked as its [`Tls`] says (by default against the Mozilla roots).
 #[derive(Debug)]
 pub struct WireTransport {
     timeouts: Timeouts,
     keep_alive: bool,
+    tls: Tls,
+    used_tls: AtomicBool,
     idle: Option<(String, Connection)>,
 }
 
 impl WireTransport {
-    /// A wire transport with these timeouts; `keep_alive` reuses connections between plain requests.
+    /// A wire transport with these timeouts; `keep_alive` reuses connections between plain requests. Server
+    /// certificates of `https://` URLs are checked against the Mozilla root certificates ([`Tls::default`]).
     pub fn new(timeouts: Timeouts, keep_alive: bool) -> WireTransport {
-        WireTransport { timeouts, keep_alive, idle: None }
+        WireTransport { timeouts, keep_alive, tls: Tls::default(), used_tls: AtomicBool::new(false), idle: None }
+    }
+
+    /// The same transport, checking server certificates as `tls` says (a private CA, or no check at all).
+    pub fn with_tls(mut self, tls: Tls) -> WireTransport {
+        self.tls = tls;
+        self
+    }
+
+    /// How server certificates are checked.
+    pub fn tls_config(&self) -> &Tls {
+        &self.tls
     }
 
     /// The timeouts of new connections.
@@ -46,20 +80,24 @@ impl WireTransport {
         self.timeouts
     }
 
-    /// Opens a fresh connection to the server of `url`.
+    /// Opens a fresh connection to the server of `url` (TLS for `https://`).
     pub fn connect(&self, url: &Url) -> Result<Connection, ClientError> {
-        Connection::open(&url.authority(), self.timeouts)
+        self.connect_with(url, self.timeouts.io)
     }
 
     /// Opens a fresh connection with a different I/O timeout (for deliberately long waits).
     pub fn connect_with(&self, url: &Url, io: Duration) -> Result<Connection, ClientError> {
-        Connection::open(&url.authority(), Timeouts { io, ..self.timeouts })
+        if url.https {
+            self.used_tls.store(true, Ordering::Relaxed);
+        }
+        Connection::open_url(url, Timeouts { io, ..self.timeouts }, &self.tls)
     }
 }
 
 impl Transport for WireTransport {
     fn send(&mut self, url: &Url, req: &RawRequest) -> Result<Response, ClientError> {
-        let authority = url.authority();
+        // Connections are told apart by scheme too: a plain and a TLS connection to one port are not the same.
+        let authority = url.origin();
         let plain = req.delivery.cut.is_none();
         if plain && self.keep_alive {
             if let Some((a, mut conn)) = self.idle.take() {
@@ -95,5 +133,14 @@ impl Transport for WireTransport {
 
     fn name(&self) -> &str {
         "wire"
+    }
+
+    fn tls(&self) -> Option<TlsUse> {
+        let used = self.used_tls.load(Ordering::Relaxed);
+        (used || !self.tls.verifies()).then(|| TlsUse {
+            verified: self.tls.verifies(),
+            certificates: self.tls.describe().to_string(),
+            used,
+        })
     }
 }

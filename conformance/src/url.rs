@@ -1,17 +1,19 @@
-//! A minimal `http://` URL: parse, print, and resolve references (such as a `Location`) against it.
+//! A minimal `http://` or `https://` URL: parse, print, and resolve references (such as a `Location`) against it.
 //!
-//! Only what the suite needs: scheme `http`, a host (name, IPv4 or bracketed IPv6), an optional port and an
-//! origin-form target (path plus query). No TLS, no user-info, no fragments, no percent-decoding: the target is
-//! kept byte for byte as the server wrote it, because the suite sends it back unchanged.
+//! Only what the suite needs: scheme `http` or `https`, a host (name, IPv4 or bracketed IPv6), an optional port and
+//! an origin-form target (path plus query). No user-info, no fragments, no percent-decoding: the target is kept
+//! byte for byte as the server wrote it, because the suite sends it back unchanged.
 
 use std::fmt;
 
-/// An absolute `http://` URL split into the parts a raw HTTP/1.1 client needs.
+/// An absolute `http://` or `https://` URL split into the parts a raw HTTP/1.1 client needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    /// Whether the scheme is `https` (the connection speaks TLS).
+    pub https: bool,
     /// Host as written, without brackets for IPv6 (`127.0.0.1`, `localhost`, `::1`).
     pub host: String,
-    /// Port (80 when absent).
+    /// Port (80, or 443 for https, when absent).
     pub port: u16,
     /// Origin-form request target: path (always starting with `/`) plus `?query` if any.
     pub target: String,
@@ -30,12 +32,13 @@ impl fmt::Display for UrlError {
 impl std::error::Error for UrlError {}
 
 impl Url {
-    /// Parses an absolute URL such as `http://127.0.0.1:8080/files/`.
+    /// Parses an absolute URL such as `http://127.0.0.1:8080/files/` or `https://tus.example.org/files/`.
     pub fn parse(s: &str) -> Result<Url, UrlError> {
         let s = s.trim();
-        let rest = match s.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) => return Err(UrlError(format!("scheme {scheme:?} not supported (plain http only)"))),
+        let (https, rest) = match s.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
+            Some((scheme, _)) => return Err(UrlError(format!("scheme {scheme:?} not supported (http or https)"))),
             None => return Err(UrlError(format!("{s:?} is not an absolute URL"))),
         };
         let (authority, target) = match rest.find(['/', '?']) {
@@ -47,11 +50,25 @@ impl Url {
         if authority.contains('@') {
             return Err(UrlError("user-info in URLs is not supported".into()));
         }
-        let (host, port) = split_authority(authority)?;
+        let (host, port) = split_authority(authority, if https { 443 } else { 80 })?;
         if host.is_empty() {
             return Err(UrlError(format!("{s:?} has no host")));
         }
-        Ok(Url { host, port, target })
+        Ok(Url { https, host, port, target })
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// `scheme://host:port`: what tells one server (and one kind of connection to it) from another.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme(), self.authority())
     }
 
     /// `host:port` for connecting (IPv6 hosts in brackets).
@@ -123,7 +140,8 @@ impl Url {
             }
         }
         if let Some(rest) = r.strip_prefix("//") {
-            return Url::parse(&format!("http://{rest}"));
+            // Scheme-relative: the scheme of the URL it is resolved against.
+            return Url::parse(&format!("{}://{rest}", self.scheme()));
         }
         let r = r.split('#').next().unwrap_or("");
         let mut out = self.clone();
@@ -142,15 +160,16 @@ impl Url {
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.port == 80 && !self.host.contains(':') {
-            write!(f, "http://{}{}", self.host, self.target)
+        let default_port = if self.https { 443 } else { 80 };
+        if self.port == default_port && !self.host.contains(':') {
+            write!(f, "{}://{}{}", self.scheme(), self.host, self.target)
         } else {
-            write!(f, "http://{}{}", self.authority(), self.target)
+            write!(f, "{}://{}{}", self.scheme(), self.authority(), self.target)
         }
     }
 }
 
-fn split_authority(authority: &str) -> Result<(String, u16), UrlError> {
+fn split_authority(authority: &str, default_port: u16) -> Result<(String, u16), UrlError> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (h, after) = rest.split_once(']').ok_or_else(|| UrlError("unclosed '[' in host".into()))?;
         (h.to_string(), after.strip_prefix(':'))
@@ -161,7 +180,7 @@ fn split_authority(authority: &str) -> Result<(String, u16), UrlError> {
         }
     };
     let port = match port {
-        None | Some("") => 80,
+        None | Some("") => default_port,
         Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => {
             p.parse::<u16>().map_err(|_| UrlError(format!("port {p:?} out of range")))?
         }
@@ -220,9 +239,27 @@ mod tests {
         let z = u("http://[::1]:9/a?b=c#frag");
         assert_eq!((z.host.as_str(), z.port, z.target.as_str()), ("::1", 9, "/a?b=c"));
         assert_eq!(z.authority(), "[::1]:9");
-        assert!(Url::parse("https://x/").is_err());
+        assert!(Url::parse("ftp://x/").is_err());
         assert!(Url::parse("http://x:99999/").is_err());
         assert!(Url::parse("/relative").is_err());
+    }
+
+    #[test]
+    fn https_urls() {
+        let x = u("https://tus.example.org/files/?t=1");
+        assert!(x.https);
+        assert_eq!((x.port, x.scheme(), x.origin()), (443, "https", "https://tus.example.org:443".to_string()));
+        assert_eq!(x.to_string(), "https://tus.example.org/files/?t=1");
+        assert_eq!(u("HTTPS://h:8443/f").to_string(), "https://h:8443/f");
+        assert_eq!(u("https://h:80/f").to_string(), "https://h:80/f");
+        // A relative Location stays on TLS; a scheme-relative one keeps the scheme; an absolute one may switch.
+        assert!(x.join("/files/abc").expect("join").https);
+        assert!(x.join("//other/abc").expect("join").https);
+        let plain = u("http://127.0.0.1:8080/files/");
+        let behind_proxy = plain.join("https://tus.example.org/files/abc").expect("join");
+        assert!(behind_proxy.https && behind_proxy.port == 443);
+        assert!(!plain.join("//h:2/q").expect("join").https);
+        assert_ne!(plain.origin(), u("https://127.0.0.1:8080/").origin());
     }
 
     #[test]

@@ -234,6 +234,8 @@ fn levels_follow_the_protocol_text_and_failures_keep_their_exchanges() {
     // Termination: the 204 is the MUST, the 404/410 afterwards a SHOULD.
     assert_eq!(verdict("termination-delete"), Verdict::Pass, "{table}");
     assert_eq!(verdict("termination-gone"), Verdict::Warn, "{table}");
+    // But a 204 that terminated nothing (the upload still takes bytes) breaks the MUST.
+    assert_eq!(verdict("termination-terminated"), Verdict::Fail, "{table}");
     // HEAD on a complete upload MUST still answer with Upload-Offset.
     assert_eq!(verdict("core-head-after-complete"), Verdict::Fail, "{table}");
     assert_eq!(report.get("core-head-after-complete").expect("ran").level, "MUST");

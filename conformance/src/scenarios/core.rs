@@ -431,7 +431,8 @@ fn patch_rules() -> Vec<Scenario> {
                     .header_eq("Upload-Offset", "48"),
                 head_offset_is("48").expect(Expect::Data { at: 0, bytes: pattern(48, 9) }),
             ],
-        ),
+        )
+        .timed(),
     ]
 }
 

@@ -23,6 +23,21 @@ pub fn scenarios() -> Vec<Scenario> {
             ],
         ),
         Scenario::steps(
+            "termination-terminated",
+            "After DELETE answered 204, the upload takes no more data: a PATCH at its offset is refused",
+            "tus 1.0.0 termination, DELETE: the Server \"MUST respond with the 204 No Content status confirming \
+             that the upload was terminated\": an upload that still takes bytes was not terminated (which status \
+             refuses them is the SHOULD of termination-gone)",
+            Level::Extension("termination"),
+            &[CREATION, termination],
+            vec![
+                create(10),
+                Step::setup(patch("0", b"abc")).status(&[204]),
+                Step::gate(RequestSpec::new("DELETE", Target::Var("upload"))).status(&[204]),
+                Step::check(patch("3", b"def")).expect(Expect::Refused),
+            ],
+        ),
+        Scenario::steps(
             "termination-gone",
             "After a DELETE, HEAD and PATCH on the upload answer 404 or 410",
             "tus 1.0.0 termination: for all future requests to this URL, the Server SHOULD respond with 404 Not Found \

@@ -12,8 +12,12 @@ pub mod expiration;
 pub mod extensions;
 pub mod faults;
 pub mod options;
+mod quotes;
 
-/// Every scenario, in run order.
+/// Every scenario, in run order, each with the sentence of the protocol text it tests ([`Scenario::quote`]).
+///
+/// Scenario ids are stable: reports, `--only`/`--skip` globs and CI configurations name them, so an id is never
+/// renamed or reused (the crate's `tests/requirements.rs` holds the list).
 pub fn all() -> Vec<Scenario> {
     let mut v = core::scenarios();
     v.extend(creation::scenarios());
@@ -23,7 +27,12 @@ pub fn all() -> Vec<Scenario> {
     v.extend(expiration::scenarios());
     v.extend(options::scenarios());
     v.extend(faults::scenarios());
-    v
+    v.into_iter()
+        .map(|s| match quotes::of(s.id) {
+            Some(quote) => s.quoting(quote),
+            None => s,
+        })
+        .collect()
 }
 
 /// The creation extension, needed to make uploads to test.
@@ -105,5 +114,17 @@ mod tests {
             }
         }
         assert!(all.len() >= 40, "only {} scenarios", all.len());
+    }
+
+    #[test]
+    fn every_scenario_quotes_its_requirement() {
+        let all = all();
+        for s in &all {
+            assert!(!s.quote.is_empty(), "{} quotes no requirement", s.id);
+        }
+        // The table names no scenario that does not exist, and is in run order.
+        let ids: Vec<&str> = all.iter().map(|s| s.id).collect();
+        let quoted: Vec<&str> = quotes::QUOTES.iter().map(|(id, _)| *id).collect();
+        assert_eq!(quoted, ids);
     }
 }

@@ -20,7 +20,7 @@ pub fn scenarios() -> Vec<Scenario> {
         "Tus-Extension lists the extensions the listed ones build on; with checksum, Tus-Checksum-Algorithm is \
          present with lower-case names",
         "tus 1.0.0: creation-with-upload and creation-defer-length extend creation, checksum-trailer extends \
-         checksum (\"the checksum MAY be included as a trailer\"), concatenation-unfinished extends concatenation; \
+         checksum (the checksum sent as a trailer), concatenation-unfinished extends concatenation; \
          checksum: the Server lists its algorithms in Tus-Checksum-Algorithm, names without uppercase characters",
         Level::Should,
         &[],
