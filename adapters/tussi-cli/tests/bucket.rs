@@ -258,6 +258,44 @@ fn uploads_through_a_bucket_arrive_in_the_dest_dir() {
 
 /// Nothing listens on port 1: a server pointed there starts all the same (the bucket is first used by the
 /// workers and the requests), which is all the tests below need.
+/// The conformance suite over the wire against `tussi-server --store`: every MUST and SHOULD scenario passes, the
+/// extensions' included (termination aborts multipart uploads, concatenation copies between objects, checksums
+/// keep nothing of a refused body, takeovers go through the bucket's leases).
+#[test]
+fn the_conformance_suite_passes_against_the_server_on_a_bucket() {
+    use tus_conformance::{run, scenarios, Config, Timeouts, Url, Verdict, WireTransport};
+
+    let s3 = SeaweedFs::start();
+    let prefix = unique_prefix();
+    wait_for_bucket(&s3.endpoint, &prefix);
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("dest");
+    let store = format!("s3://tussi/{prefix}");
+    let mut command = server_command();
+    command
+        .args(["--no-prompt", "--host", "127.0.0.1", "--port", "0", "--store", &store, "--max-size", "1000000"])
+        .arg("--dest-dir")
+        .arg(&dest);
+    aws_env(&mut command, &s3.endpoint);
+    let server = Server::spawn(&mut command, dest);
+    let config = Config::new(Url::parse(&server.url).expect("url"));
+    let mut wire = WireTransport::new(Timeouts::default(), true);
+    let report = run(&config, &mut wire, None, &scenarios::all()).expect("suite ran");
+    println!("{}", report.table());
+    let not_green: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
+        .map(|r| format!("{} {:?}: {}", r.id, r.verdict, r.detail))
+        .collect();
+    assert!(not_green.is_empty(), "scenarios not green on a bucket:\n{}", not_green.join("\n"));
+    assert!(report.counts().pass >= 40, "too few scenarios passed: {:?}", report.counts());
+    let must_pass = ["fault-stale-resume", "fault-concurrent-patch", "termination-delete", "checksum-mismatch-460"];
+    for id in must_pass.into_iter().chain(["concat-final", "concat-unfinished-final", "defer-length-flow"]) {
+        assert_eq!(report.verdict(id), Some(Verdict::Pass), "{id}");
+    }
+}
+
 const NO_S3: &str = "http://127.0.0.1:1";
 
 #[test]
