@@ -4,7 +4,8 @@
 //! | tussi | tusd's name for the same | what |
 //! |---|---|---|
 //! | `tussi_requests_total{method,status}` | `tusd_requests_total{method}`, `tusd_errors_total{status}` | answered requests |
-//! | `tussi_requests_in_flight` | `tusd_connections_open` (per connection there) | requests being answered |
+//! | `tussi_requests_in_flight` | — | requests being answered |
+//! | `tussi_connections_open` | `tusd_connections_open` | client connections open (served by `serve`) |
 //! | `tussi_bytes_received_total` | `tusd_bytes_received` | upload bytes committed |
 //! | `tussi_uploads_created_total` | `tusd_uploads_created` | uploads created |
 //! | `tussi_uploads_finished_total` | `tusd_uploads_finished` | uploads finished (every byte committed) |
@@ -52,6 +53,7 @@ struct SweepLabels {
 pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     in_flight: Gauge,
+    connections: Gauge,
     bytes_received: Counter,
     created: Counter,
     finished: Counter,
@@ -73,6 +75,7 @@ impl Metrics {
         let metrics = Metrics {
             requests: Family::default(),
             in_flight: Gauge::default(),
+            connections: Gauge::default(),
             bytes_received: Counter::default(),
             created: Counter::default(),
             finished: Counter::default(),
@@ -86,6 +89,7 @@ impl Metrics {
         let tussi = registry.sub_registry_with_prefix("tussi");
         tussi.register("requests", "Requests answered, by method and status", metrics.requests.clone());
         tussi.register("requests_in_flight", "Requests being answered", metrics.in_flight.clone());
+        tussi.register("connections_open", "Client connections open", metrics.connections.clone());
         tussi.register("bytes_received", "Upload bytes committed", metrics.bytes_received.clone());
         tussi.register("uploads_created", "Uploads created", metrics.created.clone());
         tussi.register("uploads_finished", "Uploads finished", metrics.finished.clone());
@@ -96,6 +100,12 @@ impl Metrics {
         tussi.register("hook_failures", "Hooks and event handlers that failed, by hook", metrics.hook_failures.clone());
         tussi.register("uploads_swept", "Uploads the janitor removed, by reason", metrics.swept.clone());
         metrics
+    }
+
+    /// A client connection opened; it counts as open until the guard is dropped.
+    pub(crate) fn connection_opened(&self) -> ConnectionOpen {
+        self.connections.inc();
+        ConnectionOpen(self.connections.clone())
     }
 
     pub(crate) fn request_started(&self) {
@@ -143,5 +153,14 @@ impl Metrics {
     /// A storage call of `operation` that took `took`.
     pub(crate) fn storage(&self, operation: &'static str, took: Duration) {
         self.storage.get_or_create(&OperationLabels { operation }).observe(took.as_secs_f64());
+    }
+}
+
+/// An open connection, counted until dropped.
+pub(crate) struct ConnectionOpen(Gauge);
+
+impl Drop for ConnectionOpen {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }

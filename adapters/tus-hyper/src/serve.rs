@@ -72,6 +72,7 @@ pub async fn serve<S, L>(
     S: Store,
     L: Listener,
 {
+    let metrics = app.metrics.clone();
     let service = TusService::new(app, runtime.clone());
     // Closing `stop` tells connections to finish; every connection holds a clone of `alive`, so a closed `alive`
     // channel means all are done.
@@ -94,6 +95,7 @@ pub async fn serve<S, L>(
             }
         };
         let service = service.for_peer(peer.ip());
+        let open = metrics.as_ref().map(crate::Metrics::connection_opened);
         let (stopped, alive, timer) = (stopped.clone(), alive.clone(), runtime.timer());
         let executor = SpawnOn(runtime.clone());
         runtime.spawn(async move {
@@ -129,7 +131,7 @@ pub async fn serve<S, L>(
             if let Err(error) = result {
                 tracing::debug!(%error, %peer, "connection ended with an error");
             }
-            drop(alive);
+            drop((alive, open));
         });
     }
     drop((stop, alive));

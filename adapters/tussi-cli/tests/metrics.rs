@@ -60,6 +60,15 @@ fn counters_move_by_what_happened() {
     let root = tempfile::tempdir().unwrap();
     let server = Server::start(root.path(), &["--metrics", &addr]);
     let before = scrape(&addr);
+    // A client connection, open with no request yet, counts as open.
+    let authority = server.url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("URL");
+    let idle = TcpStream::connect(authority).expect("connect");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sample(&scrape(&addr), "tussi_connections_open") < 1.0 {
+        assert!(std::time::Instant::now() < deadline, "the open connection is never counted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(idle);
 
     upload(&server, "hello world");
     upload(&server, "abc");
@@ -77,7 +86,6 @@ fn counters_move_by_what_happened() {
     assert_eq!(status, 201, "{response}");
     let location = header(&response, "location").expect("Location");
     let silent_path = location[location.find("/files/").expect("path")..].to_owned();
-    let authority = server.url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("URL");
     let mut silent = TcpStream::connect(authority).expect("connect");
     write!(
         silent,
@@ -108,4 +116,10 @@ fn counters_move_by_what_happened() {
     assert_eq!(moved("tussi_requests_total{method=\"HEAD\",status=\"404\"}"), 1.0);
     assert!(moved("tussi_storage_seconds_count{operation=\"commit\"}") >= 2.0, "{after}");
     assert_eq!(sample(&after, "tussi_requests_in_flight"), 0.0);
+    // Every connection closed (each request above closed its own): none counts as open any more.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sample(&scrape(&addr), "tussi_connections_open") != 0.0 {
+        assert!(std::time::Instant::now() < deadline, "closed connections still counted as open");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
