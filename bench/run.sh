@@ -3,7 +3,7 @@
 # same workloads against each server, each server alone (start it, run its workloads, stop it, next), and writes a
 # Markdown report (BENCHMARKS.md at the repository root by default).
 #
-#   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5,W6] [--servers ours,base,tussi,tus-node,rustus,tus-node-s3]
+#   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5,W6,W7] [--servers ours,base,tussi,tus-node,rustus,tus-node-s3]
 #                [--out FILE]
 #
 # `base` is our server from another build, for a before-and-after run of a change interleaved with `ours`:
@@ -34,6 +34,14 @@
 #     "The store alone" is the store's own limit: the same bytes as a plain S3 multipart upload in 10 MiB parts,
 #     and W6_SMALL PUTs of 4 KiB from W6_SMALL_CONC connections (python3 http.client, unsigned requests).
 #     W6_MAX_SECS (300) bounds each W6 run.
+# W7  HTTP/2 against HTTP/1.1, only when named in --only: ours (the tokio-serve build above), one server per fsync
+#     mode, each started once and kept running for the whole of W7. Cases: (a) one upload of W7_BIG_MIB (1024) MiB
+#     in 10 MiB PATCHes; (b) W7_SMALL (5000) uploads of 4 KiB with each of W7_SMALL_CONC ("8 64") clients. Each over
+#     HTTP/1.1 (tus-bench's own client, one connection per client), HTTP/2 (h2c with prior knowledge, hyper's client:
+#     one connection per client) and, for (b), HTTP/2 with all clients multiplexed on one connection. W7_ROUNDS (3)
+#     rounds; in each, per case and fsync mode, the protocols back to back, their order rotated round by round.
+#     Report: median, min–max, every round, the ratio h2 ÷ h1, server CPU seconds of each run. W7_MAX_SECS (300)
+#     bounds each W7 run.
 # Every count above can be overridden from the environment; --quick picks small ones for a smoke run.
 # On ext4 without a journal, W2 runs start 65 s apart (BENCH_SETTLE_SECS, 0 with --quick; see `w2`).
 # BENCH_DIR (default target/tus-bench) holds each run's binaries, records (records.tsv) and server data (removed
@@ -45,7 +53,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 cmdline="bench/run.sh${*:+ $*}"
-for var in W1_MIB W1_RUNS W2_COUNT W2_SIZE W2_CONC W2_ROUNDS DURABLE_FILES W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC W6_BIG_MIB W6_SMALL W6_SMALL_CONC W6_ROUNDS W6_RSS_COUNT W6_RSS_MIB W6_MAX_SECS BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
+for var in W1_MIB W1_RUNS W2_COUNT W2_SIZE W2_CONC W2_ROUNDS DURABLE_FILES W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC W6_BIG_MIB W6_SMALL W6_SMALL_CONC W6_ROUNDS W6_RSS_COUNT W6_RSS_MIB W6_MAX_SECS W7_BIG_MIB W7_SMALL W7_SMALL_CONC W7_ROUNDS W7_MAX_SECS BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
     [ -n "${!var+set}" ] && cmdline="$var='${!var}' $cmdline"
 done
 quick=0
@@ -64,13 +72,14 @@ while [ $# -gt 0 ]; do
 done
 
 for w in ${only//,/ }; do
-    case "$w" in W1 | W2 | W3 | W4 | W5 | W6) ;; *) echo "run.sh: unknown workload $w (W1..W6)" >&2; exit 2 ;; esac
+    case "$w" in W1 | W2 | W3 | W4 | W5 | W6 | W7) ;; *) echo "run.sh: unknown workload $w (W1..W7)" >&2; exit 2 ;; esac
 done
 
 if [ "$quick" = 1 ]; then
     : "${W1_MIB:=64}" "${W2_COUNT:=300}" "${W3_SECS:=2}" "${W4_COUNT:=10}" "${W4_MIB:=20}"
     : "${W5_COUNTS:=300 1000}" "${W5_CONC:=8}" "${BENCH_SETTLE_SECS:=0}" "${W2_ROUNDS:=1}"
     : "${W6_BIG_MIB:=64}" "${W6_SMALL:=200}" "${W6_ROUNDS:=1}" "${W6_RSS_COUNT:=10}"
+    : "${W7_BIG_MIB:=64}" "${W7_SMALL:=300}" "${W7_ROUNDS:=1}"
 fi
 W1_MIB="${W1_MIB:-1024}"
 W1_RUNS="${W1_RUNS:-5}"
@@ -92,6 +101,11 @@ W6_ROUNDS="${W6_ROUNDS:-3}"
 W6_RSS_COUNT="${W6_RSS_COUNT:-100}"
 W6_RSS_MIB="${W6_RSS_MIB:-10}"
 W6_MAX_SECS="${W6_MAX_SECS:-300}"
+W7_BIG_MIB="${W7_BIG_MIB:-1024}"
+W7_SMALL="${W7_SMALL:-5000}"
+W7_SMALL_CONC="${W7_SMALL_CONC:-8 64}"
+W7_ROUNDS="${W7_ROUNDS:-3}"
+W7_MAX_SECS="${W7_MAX_SECS:-300}"
 DURABLE_FILES="${DURABLE_FILES:-$(( W2_COUNT < 2000 ? W2_COUNT : 2000 ))}"
 CHUNK_MIB=10
 DD_COUNT=$(( (W1_MIB + CHUNK_MIB - 1) / CHUNK_MIB ))
@@ -272,7 +286,10 @@ discard_data() {  # DIR
 # W6's servers and its SeaweedFS run side by side for the whole of W6 (see `w6_stop_all` below).
 W6_NAMES=() W6_URLS=() W6_PIDS=() W6_DATAS=() W6_STORE_URL="" W6_STORE_PID="" W6_STORE_DATA=""
 w6_stop_all() { :; }
-trap 'stop_server; w6_stop_all; rm -f "$run_dir/dd.tmp" "$run_dir/warm.tmp"; rm -rf "$run_dir/trash"' EXIT
+# W7's servers (ours, one per fsync mode) run side by side for the whole of W7 (see `w7_stop_all` below).
+W7_MODES=() W7_URLS=() W7_PIDS=() W7_DATAS=()
+w7_stop_all() { :; }
+trap 'stop_server; w6_stop_all; w7_stop_all; rm -f "$run_dir/dd.tmp" "$run_dir/warm.tmp"; rm -rf "$run_dir/trash"' EXIT
 trap 'exit 130' INT TERM
 
 bench() {  # SERVER MODE CASE tus-bench-args...
@@ -306,8 +323,9 @@ w2() {  # SERVER MODE CASE CONCURRENCY
 # on its next use), so a W1 run's speed would depend on how long ago the machine last freed a gigabyte; a slowly
 # starting server would pay more. Right before every W1 upload and every ceiling run, a file of W1's size (plus a
 # tenth) is written into the page cache and deleted, so that each starts with the same freshly freed memory.
-warm_pages() {
-    dd if=/dev/zero of="$run_dir/warm.tmp" bs=10M count=$(( DD_COUNT + DD_COUNT / 10 + 1 )) 2>/dev/null || true
+warm_pages() {  # [BLOCKS: the upload's size in 10 MiB blocks; W1's by default]
+    local blocks="${1:-$DD_COUNT}"
+    dd if=/dev/zero of="$run_dir/warm.tmp" bs=10M count=$(( blocks + blocks / 10 + 1 )) 2>/dev/null || true
     rm -f "$run_dir/warm.tmp"
 }
 warm_then() {  # command...
@@ -936,23 +954,295 @@ $(tr -d '\n' < "$root/conformance/scripts/deps/requirements-seaweedfs.txt")) at 
     w6_stop_all
 fi
 
+# --- W7: HTTP/2 against HTTP/1.1 ---
+# Ours only (the tokio-serve build above), one server per fsync mode, each started once (after `sync` and emptying
+# the kernel's caches, as for every server) and kept running for the whole of W7: the HTTP/1.1 and HTTP/2 runs of a
+# case meet the same server in the same state, seconds apart. In each round, per case and fsync mode, the protocols
+# run back to back in an order rotated round by round, so that none always runs first (or always right after
+# another's file writes and deletions); with servers kept running there is no settling pause as in W2. Before each
+# big upload, `warm_pages` as in W1. The finished uploads stay in the data directories until the end of W7.
+w7_stop_all() {
+    local i
+    for i in "${!W7_PIDS[@]}"; do
+        kill "${W7_PIDS[$i]}" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "${W7_PIDS[$i]}" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "${W7_PIDS[$i]}" 2>/dev/null || true
+        wait "${W7_PIDS[$i]}" 2>/dev/null || true
+        discard_data "${W7_DATAS[$i]}"
+    done
+    W7_MODES=() W7_URLS=() W7_PIDS=() W7_DATAS=()
+}
+
+w7_start() {  # MODE: starts ours in that fsync mode and appends it to W7_MODES..W7_DATAS
+    local mode="$1" data pid url flags=()
+    data="$(mktemp -d "$run_dir/w7-ours-$mode.XXXXXX")"
+    [ "$mode" = nofsync ] && flags+=(--no-fsync)
+    read -r -a extra <<<"${OURS_FLAGS:-}"
+    flags+=("${extra[@]}")
+    "$run_dir/bin/serve-tokio" --host 127.0.0.1 --port 0 --upload-dir "$data/uploads" \
+        --completed-dir "$data/completed" --max-size "$MAX_SIZE" "${flags[@]}" 2>"$data/server.log" &
+    pid=$!
+    for _ in $(seq 1 100); do
+        grep -q 'serving http://' "$data/server.log" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    url="$(sed -n 's|.*serving \(http://[^ ]*\).*|\1|p' "$data/server.log" | head -1)"
+    if [ -z "$url" ]; then
+        cat "$data/server.log" >&2
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        rm -rf "$data"
+        return 1
+    fi
+    W7_MODES+=("$mode") W7_URLS+=("$url") W7_PIDS+=("$pid") W7_DATAS+=("$data")
+    echo "== W7: ours (fsync: $mode) at $url, PID $pid"
+}
+
+# One W7 run: MODE KIND (big, cN) PROTO (h1; h2: one HTTP/2 connection per client; h2-1conn: every client on one
+# HTTP/2 connection) ROUND, then tus-bench's upload arguments.
+w7_run() {  # MODE KIND PROTO ROUND ARGS...
+    local mode="$1" kind="$2" proto="$3" round="$4" i http=()
+    shift 4
+    for i in "${!W7_MODES[@]}"; do [ "${W7_MODES[$i]}" = "$mode" ] && break; done
+    case "$proto" in
+        h2) http=(--http2) ;;
+        h2-1conn) http=(--http2 --connections 1) ;;
+    esac
+    sync
+    [ "$kind" = big ] && warm_pages "$(( (W7_BIG_MIB + CHUNK_MIB - 1) / CHUNK_MIB ))"
+    echo "-- W7 ours ($mode) $kind $proto, round $round"
+    "$BENCH" upload "$@" "${http[@]}" --url "${W7_URLS[$i]}" --pid "${W7_PIDS[$i]}" --max-secs "$W7_MAX_SECS" \
+        --record "$records" --server ours --mode "$mode" --case "W7/$kind/$proto/r$round" \
+        || echo "   (failures: see the report)"
+}
+
+# W7's Markdown section from the records: per case, fsync mode and protocol, the median of the rounds with min–max
+# and every round, the ratio h2 ÷ h1 (of the medians, and per round), and each run's server CPU seconds.
+w7_report() {
+    python3 - "$records" <<'PY'
+import statistics, sys
+
+rows = [line.rstrip("\n").split("\t", 4) for line in open(sys.argv[1]) if line.count("\t") >= 4]
+param = {r[3]: r[4] for r in rows if r[0] == "run" and r[2] == "param"}
+recs = {}
+for server, mode, case, metric, value in rows:
+    if server == "ours" and case.startswith("W7/"):
+        recs[(mode, case, metric)] = value
+modes = [m for m in param.get("w7_modes", "").split() if m]
+rounds = int(param.get("w7_rounds", "0") or 0)
+label = {"h1": "HTTP/1.1", "h2": "HTTP/2, a connection per client", "h2-1conn": "HTTP/2, all clients on one connection"}
+notes = []
+
+
+def num(mode, case, metric):
+    try:
+        return float(recs[(mode, case, metric)])
+    except (KeyError, ValueError):
+        return None
+
+
+def fmt(v):
+    if v is None:
+        return "—"
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+def clean(mode, case):
+    return not (num(mode, case, "errors") or 0) and not (num(mode, case, "cut_short") or 0)
+
+
+def flag(mode, case):
+    if clean(mode, case):
+        return ""
+    errors = num(mode, case, "errors") or 0
+    cut = (num(mode, case, "cut_short") or 0) > 0
+    first = recs.get((mode, case, "first_error"), "-")
+    note = f"ours {mode} {case}: {errors:.0f} errors{', cut short' if cut else ''}; first: {first}"
+    if note not in notes:
+        notes.append(note)
+    return " ⚠"
+
+
+def case_of(kind, proto, r):
+    return f"W7/{kind}/{proto}/r{r}"
+
+
+def series(mode, kind, proto, metric):
+    return [(r, num(mode, case_of(kind, proto, r), metric)) for r in range(1, rounds + 1)]
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def good(mode, kind, proto, metric):
+    return [v for r, v in series(mode, kind, proto, metric) if v is not None and clean(mode, case_of(kind, proto, r))]
+
+
+def ratio_cell(mode, kind, proto, metric):
+    if proto == "h1":
+        return "—"
+    h1, h2 = median(good(mode, kind, "h1", metric)), median(good(mode, kind, proto, metric))
+    if h1 is None or h2 is None or not h1:
+        return "—"
+    per = []
+    for (r, a), (_, b) in zip(series(mode, kind, "h1", metric), series(mode, kind, proto, metric)):
+        per.append(f"×{fmt(b / a)}" if a and b is not None else "—")
+    return f"**×{fmt(h2 / h1)}** ({' / '.join(per)})"
+
+
+def table(kind, metric, unit, protos, extra):
+    p(f"| fsync | protocol | {unit}, median | min–max | each round | h2 ÷ h1 | server CPU s, each round | "
+      + " | ".join(h for h, _ in extra) + " |")
+    p("|---|---|---:|---:|---|---|---|" + "---:|" * len(extra))
+    for mode in modes:
+        for proto in protos:
+            vals = series(mode, kind, proto, metric)
+            if all(v is None for _, v in vals):
+                continue
+            ok = good(mode, kind, proto, metric)
+            marks = "".join(sorted({flag(mode, case_of(kind, proto, r)) for r, _ in vals}))
+            each = " / ".join(fmt(v) + flag(mode, case_of(kind, proto, r)) for r, v in vals)
+            rng = f"{fmt(min(ok))}–{fmt(max(ok))}" if ok else "—"
+            cpu = " / ".join(fmt(v) for _, v in series(mode, kind, proto, "server_cpu_s"))
+            cells = [fn(mode, kind, proto) for _, fn in extra]
+            p(f"| {'on' if mode == 'fsync' else 'off'} | {label.get(proto, proto)} | {fmt(median(ok))}{marks} | {rng} | "
+              f"{each} | {ratio_cell(mode, kind, proto, metric)} | {cpu} | " + " | ".join(cells) + " |")
+    p("")
+
+
+def med(metric, scale=1.0, per=None):
+    def cell(mode, kind, proto):
+        vals = []
+        for r in range(1, rounds + 1):
+            v = num(mode, case_of(kind, proto, r), metric)
+            n = num(mode, case_of(kind, proto, r), per) if per else 1.0
+            if v is not None and n:
+                vals.append(v * scale / n)
+        return fmt(median(vals))
+    return cell
+
+
+def connections(mode, kind, proto):
+    seen = sorted({int(v) for _, v in series(mode, kind, proto, "connects") if v is not None})
+    return " / ".join(str(v) for v in seen) or "—"
+
+
+out = []
+p = out.append
+p("## W7 — HTTP/2 (h2c) against HTTP/1.1\n")
+p("Server: ours, the `tus-tokio` example `tokio-serve` (release), which serves HTTP/1.1 and cleartext HTTP/2 with "
+  "prior knowledge on one port (hyper-util's auto connection builder in `tus_hyper::serve`), from one "
+  "single-threaded runtime per CPU with connections dealt out in turn (`tus_tokio::serve_on_threads`), so one "
+  "connection is served by one thread. Its HTTP/2 settings (`ServeOptions` defaults): a stream window of 64 KiB "
+  "(`max_buf_size`, the bound of an HTTP/1.1 connection's read buffer), a connection window of 256 KiB, at most 64 "
+  "concurrent streams per connection, hyper's 16 KiB frames. One server per fsync mode, each started once and kept "
+  "running for the whole of W7.\n")
+p("Client: `tus-bench upload`, the same uploads and checks either way. HTTP/1.1: its own blocking client, a thread "
+  "and a keep-alive connection per client. HTTP/2 (`--http2`): hyper's HTTP/2 client connection on a tokio runtime "
+  "with as many threads as clients, at most one per CPU; each client a task whose requests are streams on its own "
+  "connection, or (`--connections 1`) on the one connection all clients share. Bodies are sent from one static "
+  "buffer either way.\n")
+p(f"{rounds} round(s), interleaved: in each round, per case and fsync mode, the protocols back to back, their "
+  "order rotated round by round. Figures: the median of the rounds, min–max, and every round in order; "
+  "`h2 ÷ h1` is that row's median over HTTP/1.1's median in the same mode (above 1: HTTP/2 is faster), then per "
+  "round. Client and server share the machine's CPUs: the client's CPU seconds are listed beside the server's.\n")
+big = param.get("w7_big_mib", "?")
+p(f"### (a) one upload of {big} MiB in {param.get('w7_chunk_mib', '?')} MiB PATCHes — MiB/s\n")
+table("big", "mib_per_s", "MiB/s", ["h1", "h2"],
+      [("server CPU s, median", med("server_cpu_s")), ("client CPU s, median", med("client_cpu_s"))])
+for c in param.get("w7_small_conc", "").split():
+    p(f"### (b) {param.get('w7_small', '?')} uploads of 4 KiB (POST + PATCH), {c} clients — uploads/s\n")
+    table(f"c{c}", "per_s", "uploads/s", ["h1", "h2", "h2-1conn"],
+          [("p99 ms per upload, median", med("p99_ms")),
+           ("server CPU µs per upload, median", med("server_cpu_s", 1e6, "ok")),
+           ("client CPU µs per upload, median", med("client_cpu_s", 1e6, "ok")),
+           ("connections", connections)])
+hwm = [(m, num(m, "W7/all", "VmHWM_mib")) for m in modes]
+if any(v is not None for _, v in hwm):
+    p("Peak RSS of each server over all of W7 (`VmHWM`): "
+      + ", ".join(f"fsync {'on' if m == 'fsync' else 'off'} {fmt(v)} MiB" for m, v in hwm) + ".\n")
+if notes:
+    p("W7 notes:\n")
+    for note in notes:
+        p(f"- {note}")
+    p("")
+print("\n".join(out))
+PY
+}
+
+if selected W7; then
+    w7_modes=()
+    case ",$servers," in *,ours,*) w7_modes=(fsync nofsync) ;; esac
+    param w7_big_mib "$W7_BIG_MIB"; param w7_chunk_mib "$CHUNK_MIB"; param w7_small "$W7_SMALL"
+    param w7_small_conc "$W7_SMALL_CONC"; param w7_rounds "$W7_ROUNDS"
+    sync
+    if [ "$DROP_CACHES" = 1 ]; then echo 3 > /proc/sys/vm/drop_caches; fi
+    w7_started=()
+    for mode in "${w7_modes[@]}"; do
+        if w7_start "$mode"; then w7_started+=("$mode"); else
+            printf 'ours\t-\tskipped\treason\t%s\n' "W7: the server (fsync: $mode) did not start" >> "$records"
+        fi
+    done
+    param w7_modes "${w7_started[*]}"
+    if [ "${#w7_started[@]}" -gt 0 ]; then
+        for round in $(seq 1 "$W7_ROUNDS"); do
+            for kind in big $(printf 'c%s ' $W7_SMALL_CONC); do
+                protos=(h1 h2)
+                [ "$kind" = big ] || protos+=(h2-1conn)
+                k=$(( (round - 1) % ${#protos[@]} ))
+                order=("${protos[@]:k}" "${protos[@]:0:k}")
+                for mode in "${w7_started[@]}"; do
+                    for proto in "${order[@]}"; do
+                        if [ "$kind" = big ]; then
+                            w7_run "$mode" big "$proto" "$round" --count 1 --size "${W7_BIG_MIB}M" \
+                                --chunk "${CHUNK_MIB}M" --concurrency 1
+                        else
+                            w7_run "$mode" "$kind" "$proto" "$round" --count "$W7_SMALL" --size 4096 --chunk 4096 \
+                                --concurrency "${kind#c}"
+                        fi
+                    done
+                done
+            done
+        done
+    fi
+    # Each server's high-water mark over all of W7.
+    for i in "${!W7_MODES[@]}"; do
+        kib="$(awk '$1 == "VmHWM:" { print $2 }' "/proc/${W7_PIDS[$i]}/status" 2>/dev/null || true)"
+        [ -z "$kib" ] || printf 'ours\t%s\tW7/all\tVmHWM_mib\t%.1f\n' "${W7_MODES[$i]}" \
+            "$(awk -v k="$kib" 'BEGIN { print k / 1024 }')" >> "$records"
+    done
+    w7_stop_all
+fi
+
 param loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 read -r total0 steal0 <<<"$cpu_at_start"
 read -r total1 steal1 <<<"$(machine_cpu)"
 param stolen_pct "$(awk -v t="$((total1 - total0))" -v s="$((steal1 - steal0))" 'BEGIN { if (t > 0) printf "%.2f", 100 * s / t }')"
 "$BENCH" report --records "$records" --out "$out"
-# W6's section (medians of interleaved rounds, which `tus-bench report` does not render) goes before its Notes.
-if selected W6; then
-    w6_report > "$run_dir/w6.md"
-    awk -v section="$run_dir/w6.md" '
+# W6's and W7's sections (medians of interleaved rounds, which `tus-bench report` does not render) go before the
+# Notes, W6 first.
+insert_section() {  # FILE
+    awk -v section="$1" '
         /^## Notes$/ && !done { while ((getline line < section) > 0) print line; done = 1 }
         { print }
         END { if (!done) while ((getline line < section) > 0) print line }' "$out" > "$out.tmp"
     mv "$out.tmp" "$out"
-    # W6 alone: the run facts, then W6 on; the method, server table, targets and sections of W1..W5 are not its own.
-    if [ "$files_workloads" = 0 ]; then
-        awk '/^## W6 / { on = 1 } !head || on { print } /^- Raw records:/ { head = 1; print "" }' "$out" > "$out.tmp"
-        mv "$out.tmp" "$out"
-    fi
+}
+if selected W6; then
+    w6_report > "$run_dir/w6.md"
+    insert_section "$run_dir/w6.md"
+fi
+if selected W7; then
+    w7_report > "$run_dir/w7.md"
+    insert_section "$run_dir/w7.md"
+fi
+# W6 or W7 without W1..W5: the run facts, then from the first of their sections on; the method, server table,
+# targets and sections of W1..W5 are not theirs.
+if [ "$files_workloads" = 0 ] && { selected W6 || selected W7; }; then
+    awk '/^## W[67] / { on = 1 } !head || on { print } /^- Raw records:/ { head = 1; print "" }' "$out" > "$out.tmp"
+    mv "$out.tmp" "$out"
 fi
 echo "records: $records"

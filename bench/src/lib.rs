@@ -1,5 +1,5 @@
 //! `tus-bench`: the benchmark harness of tussi. A keep-alive HTTP/1.1 TUS load generator (blocking uploads:
-//! [`http`], [`workload`]; HEAD from one event loop: [`evented`]) with an HDR-like latency histogram ([`hist`]), process figures from `/proc` ([`procfs`]), result
+//! [`http`], [`workload`]; HEAD from one event loop: [`evented`]; the same uploads over h2c: [`http2`]) with an HDR-like latency histogram ([`hist`]), process figures from `/proc` ([`procfs`]), result
 //! records ([`record`]) and the Markdown report with its targets ([`report`], [`targets`]); the no-HTTP ceiling of
 //! W1 ([`ceiling`]), the floor of W2 at one client ([`floor`]) and the disk's floor of W2 with fsync ([`durable`]).
 //!
@@ -14,6 +14,7 @@ pub mod evented;
 pub mod floor;
 pub mod hist;
 pub mod http;
+pub mod http2;
 pub mod procfs;
 pub mod record;
 pub mod report;

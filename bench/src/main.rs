@@ -15,7 +15,9 @@ use tus_bench::{procfs, report};
 
 const USAGE: &str = "usage:
   tus-bench upload --url URL --count N --size BYTES --chunk BYTES --concurrency C [--create-only] [--max-secs S]
-                   [--pid SERVER_PID] [--record FILE --server NAME --mode MODE --case CASE]
+                   [--http2 [--connections K]] [--pid SERVER_PID] [--record FILE --server NAME --mode MODE --case CASE]
+                   (--http2: cleartext HTTP/2 with prior knowledge, the C clients dealt out over K connections;
+                   K defaults to C, one connection per client)
   tus-bench head   --url URL --concurrency C --secs S [--target PATH] [--pid SERVER_PID] [--record FILE ...]
   tus-bench ceiling --file PATH --size BYTES --chunk BYTES [--buffer BYTES] [--record FILE ...]
                    (loopback TCP into a new file, no HTTP: W1's ceiling; the file is removed afterwards)
@@ -35,7 +37,7 @@ impl Args {
         let mut i = 0;
         while i < raw.len() {
             let name = raw[i].strip_prefix("--").ok_or_else(|| format!("unexpected argument {:?}", raw[i]))?;
-            if name == "create-only" {
+            if name == "create-only" || name == "http2" {
                 map.insert(name.to_owned(), "1".to_owned());
                 i += 1;
             } else {
@@ -117,7 +119,20 @@ fn run(raw: &[String]) -> Result<bool, String> {
                 create_only: args.0.contains_key("create-only"),
                 max_time: args.secs("max-secs", 1800.0)?,
             };
-            workload::uploads(&endpoint, &plan)
+            if args.0.contains_key("http2") {
+                let connections = match args.0.get("connections") {
+                    Some(_) => args.number("connections")? as usize,
+                    None => concurrency,
+                };
+                if connections == 0 || connections > concurrency {
+                    return Err("--connections must be 1..=--concurrency".to_owned());
+                }
+                tus_bench::http2::uploads(&endpoint, &plan, connections)
+            } else if args.0.contains_key("connections") {
+                return Err("--connections needs --http2".to_owned());
+            } else {
+                workload::uploads(&endpoint, &plan)
+            }
         }
         "head" => {
             let target = match args.0.get("target") {
@@ -136,8 +151,9 @@ fn run(raw: &[String]) -> Result<bool, String> {
         peak_rss_mib: pid.and_then(procfs::tree_peak_rss_kib).map(|kib| kib as f64 / 1024.0),
         stolen_pct: stolen_since(machine_before),
     };
+    let label = if args.0.contains_key("http2") { "upload over HTTP/2" } else { command };
     println!(
-        "{command}: {} ok, {} errors in {:.2} s: {:.1}/s, {:.1} MiB/s, p50 {:.2} ms, p99 {:.2} ms, {} connections{}{}{}{}",
+        "{label}: {} ok, {} errors in {:.2} s: {:.1}/s, {:.1} MiB/s, p50 {:.2} ms, p99 {:.2} ms, {} connections{}{}{}{}",
         outcome.ok,
         outcome.errors,
         outcome.elapsed.as_secs_f64(),

@@ -1,5 +1,6 @@
 //! The upload workloads: many uploads (POST then PATCHes) over N worker threads, and creation only (to fill an
-//! upload directory). Each worker thread owns one keep-alive connection. HEAD load is in [`crate::evented`].
+//! upload directory). Each worker thread owns one keep-alive connection. HEAD load is in [`crate::evented`]; the
+//! same uploads over HTTP/2 are in [`crate::http2`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -68,7 +69,7 @@ impl Outcome {
         self.bytes as f64 / (1024.0 * 1024.0) / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    fn absorb(&mut self, other: Outcome) {
+    pub(crate) fn absorb(&mut self, other: Outcome) {
         self.ok += other.ok;
         self.errors += other.errors;
         self.bytes += other.bytes;
@@ -82,15 +83,17 @@ impl Outcome {
 }
 
 /// State shared by the workers of one workload.
-struct Shared {
-    next: AtomicU64,
+pub(crate) struct Shared {
+    /// The next upload to make (a counter against the plan's count).
+    pub(crate) next: AtomicU64,
     errors: AtomicU64,
-    stop: AtomicBool,
+    /// Set when the error limit is reached.
+    pub(crate) stop: AtomicBool,
     first_error: Mutex<Option<String>>,
 }
 
 impl Shared {
-    fn new() -> Shared {
+    pub(crate) fn new() -> Shared {
         Shared {
             next: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -100,7 +103,7 @@ impl Shared {
     }
 
     /// Counts a failure; returns false when the workload must stop.
-    fn fail(&self, error: String) -> bool {
+    pub(crate) fn fail(&self, error: String) -> bool {
         let mut first = self.first_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         first.get_or_insert(error);
         if self.errors.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_ERRORS {
@@ -126,6 +129,11 @@ fn run_workers(concurrency: usize, shared: &Shared, worker: impl Fn() -> Outcome
             }
         }
     });
+    finish(total, started, shared)
+}
+
+/// Completes the workers' gathered outcome: wall time since `started`, the error limit, the first failure.
+pub(crate) fn finish(mut total: Outcome, started: Instant, shared: &Shared) -> Outcome {
     total.elapsed = started.elapsed();
     total.cut_short |= shared.stop.load(Ordering::Relaxed);
     let first = shared.first_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();

@@ -1,6 +1,6 @@
-//! The load generator against real servers: tussi (tus-tokio over the in-memory backend) in this process, and a
-//! scripted raw-socket server for the HTTP corners tussi never produces (relative Location, chunked bodies,
-//! `Connection: close`).
+//! The load generator against real servers: tussi (tus-tokio over the in-memory backend) in this process, over
+//! HTTP/1.1 and HTTP/2 (h2c), and a scripted raw-socket server for the HTTP corners tussi never produces (relative
+//! Location, chunked bodies, `Connection: close`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -86,6 +86,83 @@ fn uploads_and_heads_against_tussi() {
 
     drop(stop);
     thread.join().expect("server thread");
+}
+
+/// Checks that uploads `first..=last` of the in-memory store are finished, `size` bytes of the generator's 0x5a.
+fn assert_complete(backend: &MemoryStore, first: u128, last: u128, size: u64) {
+    for n in first..=last {
+        let state = block_on(backend.stat(memory_id(n))).expect("a finished upload");
+        assert!(state.finished && state.offset == size, "upload {n}: {state:?}");
+        let data = backend.committed_bytes(memory_id(n)).expect("its bytes");
+        assert_eq!(data.len() as u64, size, "upload {n}");
+        assert!(data.iter().all(|&b| b == 0x5a), "upload {n}");
+    }
+}
+
+#[test]
+fn uploads_over_http2_against_tussi() {
+    let (endpoint, backend, stop, thread) = start_tussi();
+    // One connection per client; PATCHes of 3 MB, far beyond the server's 64 KiB stream window (ServeOptions'
+    // max_buf_size), so the body is sent under flow control.
+    let plan = UploadPlan {
+        count: 12,
+        size: 7_000_000,
+        chunk: 3_000_000,
+        concurrency: 4,
+        create_only: false,
+        max_time: Duration::from_secs(60),
+    };
+    let outcome = tus_bench::http2::uploads(&endpoint, &plan, 4);
+    assert_eq!(outcome.errors, 0, "{:?}", outcome.first_error);
+    assert_eq!((outcome.ok, outcome.bytes, outcome.latency.count()), (12, 84_000_000, 12));
+    assert!(!outcome.cut_short);
+    assert_eq!(outcome.connects, 4, "one HTTP/2 connection per client");
+    assert_complete(&backend, 1, 12, 7_000_000);
+
+    // Many small uploads from 8 clients multiplexed on one connection.
+    let small = UploadPlan { count: 200, size: 4096, chunk: 4096, concurrency: 8, ..plan.clone() };
+    let outcome = tus_bench::http2::uploads(&endpoint, &small, 1);
+    assert_eq!(outcome.errors, 0, "{:?}", outcome.first_error);
+    assert_eq!((outcome.ok, outcome.bytes), (200, 200 * 4096));
+    assert_eq!(outcome.connects, 1, "all clients' requests as streams on one connection");
+    assert_complete(&backend, 13, 212, 4096);
+
+    // Creation only: POSTs, no PATCH.
+    let created = tus_bench::http2::uploads(&endpoint, &UploadPlan { count: 5, create_only: true, ..small }, 2);
+    assert_eq!((created.ok, created.errors, created.bytes), (5, 0, 0), "{:?}", created.first_error);
+    assert_eq!(block_on(backend.stat(memory_id(217))).expect("created").offset, 0);
+
+    drop(stop);
+    thread.join().expect("server thread");
+    // The server is gone: every attempt fails fast and the count still bounds the run.
+    let gone = UploadPlan { count: 3, size: 10, chunk: 10, concurrency: 2, ..plan };
+    let outcome = tus_bench::http2::uploads(&endpoint, &gone, 2);
+    assert_eq!((outcome.ok, outcome.errors), (0, 3));
+}
+
+#[test]
+fn http2_is_spoken_with_prior_knowledge() {
+    // A listener that reads what the client sends first: the HTTP/2 connection preface, no HTTP/1.1 upgrade.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/files/", listener.local_addr().expect("address"));
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut preface = [0; 24];
+        stream.read_exact(&mut preface).expect("preface");
+        preface
+    });
+    let plan = UploadPlan {
+        count: 1,
+        size: 10,
+        chunk: 10,
+        concurrency: 1,
+        create_only: false,
+        max_time: Duration::from_secs(30),
+    };
+    let outcome = tus_bench::http2::uploads(&Endpoint::parse(&url).expect("url"), &plan, 1);
+    assert_eq!((outcome.ok, outcome.errors), (0, 1));
+    assert_eq!(&server.join().expect("server"), b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 }
 
 /// Serves `connections` connections one after another, answering each request with the next scripted response,
