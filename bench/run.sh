@@ -1136,10 +1136,10 @@ p("## W7 — HTTP/2 (h2c) against HTTP/1.1\n")
 p("Server: ours, the `tus-tokio` example `tokio-serve` (release), which serves HTTP/1.1 and cleartext HTTP/2 with "
   "prior knowledge on one port (hyper-util's auto connection builder in `tus_hyper::serve`), from one "
   "single-threaded runtime per CPU with connections dealt out in turn (`tus_tokio::serve_on_threads`), so one "
-  "connection is served by one thread. Its HTTP/2 settings (`ServeOptions` defaults): a stream window of 64 KiB "
-  "(`max_buf_size`, the bound of an HTTP/1.1 connection's read buffer), a connection window of 256 KiB, at most 64 "
-  "concurrent streams per connection, hyper's 16 KiB frames. One server per fsync mode, each started once and kept "
-  "running for the whole of W7.\n")
+  "connection is served by one thread. Its HTTP/2 settings, from `ServeOptions::max_buf_size` (64 KiB, the bound of "
+  "an HTTP/1.1 connection's read buffer): a stream window of 4 of these (256 KiB), a connection window of 8 "
+  "(512 KiB), frames of one (64 KiB), at most 64 concurrent streams per connection. One server per fsync mode, each "
+  "started once and kept running for the whole of W7.\n")
 p("Client: `tus-bench upload`, the same uploads and checks either way. HTTP/1.1: its own blocking client, a thread "
   "and a keep-alive connection per client. HTTP/2 (`--http2`): hyper's HTTP/2 client connection on a tokio runtime "
   "with as many threads as clients, at most one per CPU; each client a task whose requests are streams on its own "
