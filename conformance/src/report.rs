@@ -255,6 +255,16 @@ impl Report {
         self.get(id).map(|r| r.verdict)
     }
 
+    /// The scenarios that are not green (FAIL, warn or error), one line each: id, verdict, what happened. Empty when
+    /// every scenario passed or had nothing to check (n/a, info): what a project's own test asserts.
+    pub fn not_green(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
+            .map(|r| format!("{} {:?}: {}", r.id, r.verdict, r.detail))
+            .collect()
+    }
+
     /// Verdict counts.
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();

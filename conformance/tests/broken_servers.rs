@@ -70,12 +70,7 @@ fn honest() -> &'static Report {
 #[test]
 fn honest_tussi_passes_every_must_and_should() {
     let report = honest();
-    let not_green: Vec<String> = report
-        .results
-        .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-        .map(|r| format!("{} {:?}: {}", r.id, r.verdict, r.detail))
-        .collect();
+    let not_green = report.not_green();
     assert!(not_green.is_empty(), "honest tussi is not green:\n{}", not_green.join("\n"));
     assert_eq!(report.exit_code(true), 0);
     // Every scenario a flaw must fail ran and passed here: the flawed runs fail because of the flaw.

@@ -1,7 +1,7 @@
 //! The whole suite in memory against `tus-proto`: every MUST and SHOULD scenario passes, with no socket.
 
 use tus_conformance::memory::ProtoTransport;
-use tus_conformance::{run, scenarios, Config, Url, Verdict};
+use tus_conformance::{run, scenarios, Config, Url};
 
 #[test]
 fn tus_proto_passes_every_must_and_should_in_memory() {
@@ -11,12 +11,7 @@ fn tus_proto_passes_every_must_and_should_in_memory() {
     let report = run(&config, &mut transport, None, &scenarios::all()).expect("suite ran");
     print!("{}", report.table());
     let counts = report.counts();
-    let bad: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-        .map(|r| format!("{} {:?}: {}", r.id, r.verdict, r.detail))
-        .collect();
+    let bad = report.not_green();
     assert!(bad.is_empty(), "scenarios not green in memory:\n{}", bad.join("\n"));
     assert!(counts.pass >= 30, "too few scenarios ran in memory: {counts:?}");
 }

@@ -34,12 +34,7 @@ fn passes_every_must_and_should(rt: Rt, inline_writes: InlineWrites) {
     let mut wire = WireTransport::new(Timeouts::default(), true);
     let report = run(&config, &mut wire, Some(&probe), &scenarios::all()).expect("suite ran");
     println!("== {rt:?}\n{}", report.table());
-    let not_green: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-        .map(|r| format!("{} {:?}: {}", r.id, r.verdict, r.detail))
-        .collect();
+    let not_green = report.not_green();
     assert!(not_green.is_empty(), "{rt:?}: scenarios not green:\n{}", not_green.join("\n"));
     let counts = report.counts();
     assert!(counts.pass >= 40, "{rt:?}: too few scenarios passed: {counts:?}");

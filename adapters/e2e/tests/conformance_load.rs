@@ -95,12 +95,7 @@ fn five_runs_beside_a_cpu_hog_give_identical_green_verdicts() {
             })
             .collect();
         assert!(differing.is_empty(), "verdicts changed under load:\n{}", differing.join("\n"));
-        let red: Vec<String> = report
-            .results
-            .iter()
-            .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-            .map(|r| format!("{} {:?}: {}", r.id, r.verdict, r.detail))
-            .collect();
+        let red = report.not_green();
         assert!(red.is_empty(), "run {} not green under load:\n{}", i + 1, red.join("\n"));
     }
     assert!(first.values().filter(|v| **v == Verdict::Pass).count() >= 50, "{first:?}");

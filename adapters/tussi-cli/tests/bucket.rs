@@ -282,12 +282,7 @@ fn the_conformance_suite_passes_against_the_server_on_a_bucket() {
     let mut wire = WireTransport::new(Timeouts::default(), true);
     let report = run(&config, &mut wire, None, &scenarios::all()).expect("suite ran");
     println!("{}", report.table());
-    let not_green: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-        .map(|r| format!("{} {:?}: {}", r.id, r.verdict, r.detail))
-        .collect();
+    let not_green = report.not_green();
     assert!(not_green.is_empty(), "scenarios not green on a bucket:\n{}", not_green.join("\n"));
     assert!(report.counts().pass >= 40, "too few scenarios passed: {:?}", report.counts());
     let must_pass = ["fault-stale-resume", "fault-concurrent-patch", "termination-delete", "checksum-mismatch-460"];

@@ -35,46 +35,17 @@ impl Server {
     /// Starts the server with its directories under `root`, no prompts, any free port, and `extra` options.
     pub fn start(root: &Path, extra: &[&str]) -> Server {
         let (uploads, dest) = (root.join("uploads"), root.join("dest"));
-        let mut child = Command::new(SERVER)
+        let mut command = Command::new(SERVER);
+        command
             .args(["--no-prompt", "--host", "127.0.0.1", "--port", "0", "--no-fsync"])
             .arg("--upload-dir")
             .arg(&uploads)
             .arg("--dest-dir")
             .arg(&dest)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tussi-server");
-        let stdout = lines(child.stdout.take().expect("stdout"));
-        let stderr_pipe = child.stderr.take().expect("stderr");
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let log = stderr.clone();
-        std::thread::spawn(move || {
-            // Keep the server's logs visible in the test output, and for the test to read.
-            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
-                eprintln!("[server] {line}");
-                log.lock().unwrap().push(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let url = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match stdout.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                        break url.to_owned();
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("tussi-server printed no URL within 20 s");
-                }
-            }
-        };
-        Server { child, url, uploads, dest, stdout, stderr }
+            .args(extra);
+        let mut server = Server::spawn(&mut command, dest);
+        server.uploads = uploads;
+        server
     }
 
     /// The lines the server logged to stderr so far.
@@ -258,6 +229,7 @@ impl Server {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let log = stderr.clone();
         std::thread::spawn(move || {
+            // Keep the server's logs visible in the test output, and for the test to read.
             for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
                 eprintln!("[server] {line}");
                 log.lock().unwrap().push(line);
