@@ -1,14 +1,15 @@
 //! [`BucketUpload`]: an upload held for writing, and its writes and commits.
 //!
 //! Bytes gather in a buffer of at most one part; every full part goes to the multipart upload at once (created
-//! with the first one, its id recorded before any part is sent). A commit stores what is left in the buffer as the
-//! tail object `tail-<n>` (`n`: the parts before it) and then records the new offset, parts and tail in the info
-//! object — a conditional write, so a holder that lost its lease cannot overwrite its successor's commit. The tail
-//! of the same `n` only ever grows by bytes appended (committed bytes never change), so overwriting it is safe
-//! even before the info names its new length. The next holder reads the tail back and continues it.
+//! with the first one, its id recorded before any part is sent). A commit stores what is left in the buffer as a
+//! new tail object `tail-<n>-<random>` (`n`: the parts before it) and then records the new offset, parts and tail's
+//! name in the info object — a conditional write, so a holder that lost its lease cannot overwrite its successor's
+//! commit, and its own tail, never named by an info, is only junk the upload's removal takes. The next holder reads
+//! the tail back and continues it; the old tail is deleted once the info no longer names it.
 //!
 //! Parts sent but not committed are overwritten by the next holder (the same part numbers) and left out of the
-//! completion, which names only the committed parts.
+//! completion, which names only the committed parts. A holder stops writing a quarter of its lease before the lease
+//! could run out (see [`Lease::is_valid`]), so two holders never send the same part number at once.
 
 use std::time::SystemTime;
 
