@@ -192,6 +192,19 @@ impl Leases {
         }
     }
 
+    /// Takes the lease of a new upload: a create, without the read [`acquire`](Self::acquire) starts with (no
+    /// lease object can exist for a fresh random id; should one, `acquire` takes over).
+    pub(crate) async fn acquire_new(&self, path: Path) -> Result<Lease, Refused> {
+        let holder = uuid::Uuid::new_v4().to_string();
+        let sent = Instant::now();
+        let mine = LeaseDoc::held_by(&holder, self.timing);
+        match put_json(self.store.as_ref(), &path, &mine, PutMode::Create).await {
+            Ok(version) => Ok(self.start(path, holder, version, sent)),
+            Err(object_store::Error::AlreadyExists { .. }) => self.acquire(path, None, None).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Takes the lease at `path` for a new holder; waits for a live holder until `deadline` (asking it to let go
     /// with `ask`), or gives up at once without a deadline. `Takeover` is the weaker request: a `Terminate` is
     /// never weakened.

@@ -241,7 +241,11 @@ impl Store for BucketStore {
         let id = UploadId::from_uuid(uuid::Uuid::new_v4());
         let mut record = UploadRecord::new(length, new.metadata, new.server_metadata, new.created_at);
         record.concat = new.concat;
-        let lease = inner.lease(id, ReleaseRequest::Takeover).await?;
+        let lease = match inner.leases.acquire_new(inner.layout.lock(id)).await {
+            Ok(lease) => lease,
+            Err(Refused::Held) => return Err(failure(FailureKind::Locked, id, "a fresh id is held")),
+            Err(Refused::Store(e)) => return Err(store_error(id, "taking its lease", e)),
+        };
         let info = Info::new(record);
         let version = put_json(inner.objects.as_ref(), &inner.layout.info(id), &info.to_doc(), PutMode::Create)
             .await
