@@ -10,13 +10,13 @@ mod common;
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{Shutdown, TcpStream};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sha1::{Digest as _, Sha1};
 
+use common::nginx::{keep_files_in, replace_once, Nginx};
 use common::{test_data, wait_for_file, Server};
 
 /// The documented configuration, compiled in: editing the doc reruns these tests.
@@ -26,29 +26,6 @@ const MIB: usize = 1024 * 1024;
 
 /// `filename` metadata: `nginx.bin`, base64.
 const FILENAME: &str = "filename bmdpbnguYmlu";
-
-/// The nginx binary: `nginx` on the PATH, else Debian's `/usr/sbin/nginx` (not on every user's PATH).
-fn nginx_binary() -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("nginx"))
-        .find(|candidate| candidate.is_file());
-    on_path.or_else(|| Some(PathBuf::from("/usr/sbin/nginx")).filter(|p| p.is_file())).unwrap_or_else(|| {
-        panic!(
-            "nginx is not installed: this test runs tussi-server behind nginx configured by docs/nginx.conf. \
-             Install it (`apt-get install nginx`; .ci/run does) and run the test again."
-        )
-    })
-}
-
-/// Replaces the one occurrence of `from` in `text`; a doc that no longer has it exactly once breaks the test
-/// loudly instead of testing something else.
-fn replace_once(text: &str, from: &str, to: &str) -> String {
-    let count = text.matches(from).count();
-    assert_eq!(count, 1, "docs/nginx.conf should contain {from:?} exactly once, found it {count} times");
-    text.replacen(from, to, 1)
-}
 
 /// The test's nginx.conf: `docs/nginx.conf` with
 /// - `listen 80;` → this test's address (a free port on 127.0.0.1),
@@ -64,88 +41,16 @@ fn config(doc: &str, listen: &str, upstream: &str, dir: &Path) -> String {
     let uses_scheme = conf.lines().any(|line| !line.trim_start().starts_with('#') && line.contains("$scheme"));
     assert!(uses_scheme, "docs/nginx.conf should forward $scheme");
     let conf = conf.replace("$scheme", "https");
-    let d = dir.display();
-    let test_only = format!(
-        "http {{\n    # test-only: every file nginx writes stays in the test's directory.\n    \
-         access_log \"{d}/access.log\";\n    client_body_temp_path \"{d}/client_body_temp\";\n    \
-         proxy_temp_path \"{d}/proxy_temp\";\n    fastcgi_temp_path \"{d}/fastcgi_temp\";\n    \
-         uwsgi_temp_path \"{d}/uwsgi_temp\";\n    scgi_temp_path \"{d}/scgi_temp\";\n"
-    );
-    replace_once(&conf, "\nhttp {\n", &format!("\n{test_only}"))
+    keep_files_in(&conf, dir, None)
 }
 
-/// A running nginx, stopped by its PID (SIGTERM, then SIGKILL) when dropped.
-struct Nginx {
-    child: Child,
-    /// `127.0.0.1:PORT`, where it listens.
-    authority: String,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    /// Starts nginx with `doc` (the doc file, perhaps edited) made into a config by [`config`], in front of
-    /// `server`, with its files under `dir`. A free port is picked by binding port 0 and releasing it; if another
-    /// process takes it in between, nginx fails to bind and is started again on another one.
-    fn start(doc: &str, server: &Server, dir: &Path) -> Nginx {
-        let nginx = nginx_binary();
-        let upstream = server.url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("URL");
-        for _attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let authority = format!("127.0.0.1:{port}");
-            let conf = dir.join("nginx.conf");
-            std::fs::write(&conf, config(doc, &authority, upstream, dir)).unwrap();
-            let stderr = dir.join("stderr.log");
-            let child = Command::new(&nginx)
-                .arg("-g")
-                .arg(format!(
-                    "daemon off; pid \"{}\"; error_log \"{}\";",
-                    dir.join("nginx.pid").display(),
-                    dir.join("error.log").display()
-                ))
-                .arg("-p")
-                .arg(dir)
-                .arg("-c")
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(File::create(&stderr).unwrap())
-                .spawn()
-                .unwrap_or_else(|e| panic!("start {}: {e}", nginx.display()));
-            let mut nginx = Nginx { child, authority, dir: dir.to_owned() };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                if TcpStream::connect(&nginx.authority).is_ok() {
-                    eprintln!("[nginx] listening on {}, in front of {upstream}", nginx.authority);
-                    return nginx;
-                }
-                if let Ok(Some(status)) = nginx.child.try_wait() {
-                    let logs = nginx.logs();
-                    if logs.contains("Address already in use") {
-                        break; // Someone took the port: another one.
-                    }
-                    panic!("nginx exited ({status}) instead of serving:\n{logs}");
-                }
-                assert!(Instant::now() < deadline, "nginx did not listen within 10 s:\n{}", nginx.logs());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("nginx found no free port in 5 attempts");
-    }
-
-    /// What nginx said on stderr and in its error log.
-    fn logs(&self) -> String {
-        let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
-        format!("stderr:\n{}error.log:\n{}", read("stderr.log"), read("error.log"))
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        common::stop(&mut self.child, Duration::from_secs(5));
-        if std::thread::panicking() {
-            eprintln!("[nginx] {}", self.logs());
-        }
-    }
+/// nginx with `doc` (the doc file, perhaps edited) made into a config by [`config`], in front of `server`, with its
+/// files under `dir`.
+fn start_nginx(doc: &str, server: &Server, dir: &Path) -> Nginx {
+    let upstream = server.url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("URL");
+    let nginx = Nginx::start(dir, |listen| config(doc, listen, upstream, dir));
+    eprintln!("[nginx] in front of {upstream}");
+    nginx
 }
 
 /// One request on its own connection: `head` (lines ending in `\n`) with `Host`, `Tus-Resumable: 1.0.0` and
@@ -227,7 +132,7 @@ fn uploads_stream_through_nginx_and_location_names_the_public_https_address() {
     let root = tempfile::tempdir().unwrap();
     let server = Server::start(root.path(), &["--trusted-proxy", "127.0.0.1", "--access-log"]);
     std::fs::create_dir(root.path().join("nginx")).unwrap();
-    let nginx = Nginx::start(DOC, &server, &root.path().join("nginx"));
+    let nginx = start_nginx(DOC, &server, &root.path().join("nginx"));
 
     // The client's own claims about the scheme do not get through: nginx replaces both headers.
     let length = 28 * MIB;
@@ -289,7 +194,7 @@ fn an_upload_cut_off_behind_nginx_keeps_what_arrived_and_resumes() {
     let root = tempfile::tempdir().unwrap();
     let server = Server::start(root.path(), &["--trusted-proxy", "127.0.0.1", "--access-log"]);
     std::fs::create_dir(root.path().join("nginx")).unwrap();
-    let nginx = Nginx::start(DOC, &server, &root.path().join("nginx"));
+    let nginx = start_nginx(DOC, &server, &root.path().join("nginx"));
     let length = 8 * MIB;
     let path = create(&nginx, length, &format!("Upload-Metadata: {FILENAME}\n"));
     let data = test_data(length, 11);
@@ -320,6 +225,6 @@ fn the_forwarded_header_alone_sets_the_scheme() {
     let root = tempfile::tempdir().unwrap();
     let server = Server::start(root.path(), &["--trusted-proxy", "127.0.0.1"]);
     std::fs::create_dir(root.path().join("nginx")).unwrap();
-    let nginx = Nginx::start(&doc, &server, &root.path().join("nginx"));
+    let nginx = start_nginx(&doc, &server, &root.path().join("nginx"));
     create(&nginx, 10, "");
 }

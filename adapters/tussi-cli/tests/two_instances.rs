@@ -37,6 +37,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use common::nginx::{keep_files_in, replace_once, Nginx};
+
 /// The documented configuration, compiled in: editing the doc reruns this test.
 const DOC: &str = include_str!("../../../docs/nginx-two-instances.conf");
 
@@ -385,28 +387,6 @@ fn established(port: u16) -> usize {
 // ---------------------------------------------------------------------------------------------------------------
 // nginx
 
-/// The nginx binary: `nginx` on the PATH, else Debian's `/usr/sbin/nginx`.
-fn nginx_binary() -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("nginx"))
-        .find(|candidate| candidate.is_file());
-    on_path.or_else(|| Some(PathBuf::from("/usr/sbin/nginx")).filter(|p| p.is_file())).unwrap_or_else(|| {
-        panic!(
-            "nginx is not installed: this test runs two tussi-server instances behind nginx configured by \
-             docs/nginx-two-instances.conf. Install it (`apt-get install nginx`; .ci/run does) and run it again."
-        )
-    })
-}
-
-/// Replaces the one occurrence of `from`; a doc that no longer has it exactly once breaks the test loudly.
-fn replace_once(text: &str, from: &str, to: &str) -> String {
-    let count = text.matches(from).count();
-    assert_eq!(count, 1, "docs/nginx-two-instances.conf should contain {from:?} exactly once, found it {count} times");
-    text.replacen(from, to, 1)
-}
-
 /// The test's nginx.conf: the doc with `listen 80;` → this test's address, the upstream servers 127.0.0.1:8081 and
 /// :8082 → the two instances' ports, and, right inside `http {`, test-only lines that keep every file nginx writes
 /// under `dir` and log each request with the instance that answered it (for the diagnostics).
@@ -414,84 +394,16 @@ fn config(listen: &str, ports: [u16; 2], dir: &Path) -> String {
     let conf = replace_once(DOC, "listen 80;", &format!("listen {listen};"));
     let conf = replace_once(&conf, "server 127.0.0.1:8081 ", &format!("server 127.0.0.1:{} ", ports[0]));
     let conf = replace_once(&conf, "server 127.0.0.1:8082 ", &format!("server 127.0.0.1:{} ", ports[1]));
-    let d = dir.display();
-    let test_only = format!(
-        "http {{\n    # test-only: every file nginx writes stays in the test's directory; requests are logged with the \
-         instance that answered.\n    \
-         log_format upstreams '$msec $request $status up=$upstream_addr upstatus=$upstream_status \
-         t=$request_time request_bytes=$request_length';\n    \
-         access_log \"{d}/access.log\" upstreams;\n    client_body_temp_path \"{d}/client_body_temp\";\n    \
-         proxy_temp_path \"{d}/proxy_temp\";\n    fastcgi_temp_path \"{d}/fastcgi_temp\";\n    \
-         uwsgi_temp_path \"{d}/uwsgi_temp\";\n    scgi_temp_path \"{d}/scgi_temp\";\n"
-    );
-    replace_once(&conf, "\nhttp {\n", &format!("\n{test_only}"))
+    let format = "$msec $request $status up=$upstream_addr upstatus=$upstream_status t=$request_time \
+                  request_bytes=$request_length";
+    keep_files_in(&conf, dir, Some(format))
 }
 
-/// A running nginx, stopped by its PID (SIGTERM, then SIGKILL) when dropped.
-struct Nginx {
-    child: Child,
-    /// `127.0.0.1:PORT`, where it listens.
-    authority: String,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    /// Starts nginx in front of the instances on `ports`, on a free port (picked by binding port 0; if another
-    /// process takes it first, nginx fails to bind and is started again on another one).
-    fn start(ports: [u16; 2], dir: &Path) -> Nginx {
-        std::fs::create_dir_all(dir).unwrap();
-        let nginx = nginx_binary();
-        for _attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let authority = format!("127.0.0.1:{port}");
-            let conf = dir.join("nginx.conf");
-            std::fs::write(&conf, config(&authority, ports, dir)).unwrap();
-            let child = Command::new(&nginx)
-                .arg("-g")
-                .arg(format!(
-                    "daemon off; pid \"{}\"; error_log \"{}\";",
-                    dir.join("nginx.pid").display(),
-                    dir.join("error.log").display()
-                ))
-                .arg("-p")
-                .arg(dir)
-                .arg("-c")
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(File::create(dir.join("stderr.log")).unwrap())
-                .spawn()
-                .unwrap_or_else(|e| panic!("start {}: {e}", nginx.display()));
-            let mut nginx = Nginx { child, authority, dir: dir.to_owned() };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                if TcpStream::connect(&nginx.authority).is_ok() {
-                    eprintln!("[test] nginx on {} in front of ports {ports:?}", nginx.authority);
-                    return nginx;
-                }
-                if let Ok(Some(status)) = nginx.child.try_wait() {
-                    let logs = nginx.read("stderr.log") + &nginx.read("error.log");
-                    if logs.contains("Address already in use") {
-                        break;
-                    }
-                    panic!("nginx exited ({status}) instead of serving:\n{logs}");
-                }
-                assert!(Instant::now() < deadline, "nginx did not listen within 10 s:\n{}", nginx.read("error.log"));
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("nginx found no free port in 5 attempts");
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        common::stop(&mut self.child, Duration::from_secs(5));
-    }
+/// nginx in front of the instances on `ports`, with its files under `dir`.
+fn start_nginx(ports: [u16; 2], dir: &Path) -> Nginx {
+    let nginx = Nginx::start(dir, |listen| config(listen, ports, dir));
+    eprintln!("[test] nginx in front of ports {ports:?}");
+    nginx
 }
 
 /// One request (`request_line`, then `headers` lines ending in `\r\n`) to `url`'s authority, on a connection of its
@@ -836,7 +748,7 @@ fn two_instances_on_one_bucket_survive_a_sigkill_and_deliver_each_upload_once() 
         Instance::start_new("B", root.path(), &store, &seaweed.endpoint),
     ];
     wait_for_store(&instances[0]);
-    let nginx = Nginx::start([instances[0].port, instances[1].port], &root.path().join("nginx"));
+    let nginx = start_nginx([instances[0].port, instances[1].port], &root.path().join("nginx"));
     let endpoint = format!("http://{}/files/", nginx.authority);
     let mut scene = Scene { instances, nginx, clients: Vec::new(), t0: 0, reports: Vec::new() };
 

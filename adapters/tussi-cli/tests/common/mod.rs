@@ -3,6 +3,8 @@
 //! a bound. Every process is stopped by its own PID; every wait is bounded.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod nginx;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
