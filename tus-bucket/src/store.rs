@@ -267,6 +267,9 @@ impl Store for BucketStore {
         let settled = inner.leases.settle(&lock, STAT_SETTLE).await;
         settled.map_err(|e| store_error(id, "reading its lease", e))?;
         match inner.read_info(id).await? {
+            // The holder died while completing it (it was asked to let go, or its lease ran out meanwhile): finish
+            // it now, rather than answer an offset equal to the length of an upload no worker will ever see.
+            Some((info, _)) if info.completing => self.open(id).await.map(|(_, state)| state),
             Some((info, _)) => Ok(info.record.to_state(id, info.is_finished())),
             None => inner.ended_state(id).await,
         }
