@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use tus_proto::UploadId;
 
-use crate::dirsync::DirSync;
 use crate::error::FileStoreError;
+use crate::group::SyncGroup;
 
 /// What a directory entry is, by its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +62,7 @@ pub(crate) struct Dir {
     path: PathBuf,
     /// `O_PATH` handle: usable as the directory of `*at` system calls, grants nothing else.
     handle: OwnedFd,
-    syncs: DirSync,
+    syncs: SyncGroup,
 }
 
 impl Dir {
@@ -71,7 +71,7 @@ impl Dir {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let handle = rustix::fs::open(&path, flags, Mode::empty())
             .map_err(|e| FileStoreError::io("open directory", &path, e.into()))?;
-        Ok(Dir { path, handle, syncs: DirSync::default() })
+        Ok(Dir { path, handle, syncs: SyncGroup::default() })
     }
     pub(crate) fn path(&self) -> &Path {
         &self.path
@@ -80,9 +80,11 @@ impl Dir {
         self.handle.as_fd()
     }
     /// Makes every entry change made in this directory so far durable (one `fsync`, shared with concurrent
-    /// callers: see [`DirSync`]).
+    /// callers: see [`SyncGroup`]).
     pub(crate) fn sync(&self) -> Result<(), FileStoreError> {
-        self.syncs.sync(&self.path).map_err(|e| FileStoreError::io("fsync directory", &self.path, e))
+        self.syncs
+            .sync(|| std::fs::File::open(&self.path)?.sync_all())
+            .map_err(|e| FileStoreError::io("fsync directory", &self.path, e))
     }
     /// The entry `entry` of this directory, for operations on it.
     pub(crate) fn at(&self, entry: Entry) -> At<'_> {

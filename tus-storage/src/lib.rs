@@ -80,6 +80,13 @@
 //! `tests/recovery.rs`): the first by creating the data file again, the second by writing the finished record.
 //! Preallocation makes the data file's size meaningless: the committed offset is the record's.
 //!
+//! With [`StoreConfig::syncfs`] (for a filesystem the store has to itself) every sync group above becomes one
+//! `syncfs(2)` of the filesystem, shared by every request waiting at that moment: creation: record in place →
+//! `syncfs`; commit: `<id>.meta.tmp` written → `syncfs` → `rename` → `syncfs`; finalisation: completed record in
+//! place → `syncfs` → rename of the data → `syncfs` → removal of the staging record. The same order, so the same
+//! promises and the same repairs; three syncs per small upload instead of five, each covering the uploads of
+//! every concurrent request (one syncfs writes back and flushes everything dirty, in one pass over the disk).
+//!
 //! # Locks and the lock-release request
 //! `flock` on the data file: exclusive for write/finalise/delete, shared for reads — always `LOCK_NB`, waits are
 //! bounded loops of attempts, so no pool thread is ever parked on a lock. A request ([`FileStore::open`]) that
@@ -110,9 +117,9 @@ mod cached;
 pub mod completed;
 mod concat;
 mod config;
-mod dirsync;
 mod error;
 mod fsutil;
+mod group;
 mod helpers;
 mod inline_gate;
 pub mod janitor;

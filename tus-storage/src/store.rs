@@ -18,6 +18,7 @@ use crate::cached::CachedReads;
 use crate::config::StoreConfig;
 use crate::error::{Cause, FileStoreError};
 use crate::fsutil::{create_record, free_space, is_same_file, read_record};
+use crate::group::FilesystemSync;
 use crate::helpers::SyncHelpers;
 use crate::layout::{At, Dir, Entry, OpenMode};
 use crate::lock::{lock_now, lock_with_release, request_release, try_lock, Locked, ReleaseWatch};
@@ -51,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) discarded: AtomicU64,
     pub(crate) cached_reads: CachedReads,
     pub(crate) helpers: SyncHelpers,
+    /// With fsync and [`StoreConfig::syncfs`] on: the filesystem, synced whole instead of file by file.
+    pub(crate) filesystem: Option<FilesystemSync>,
 }
 
 /// Counters of things the store did quietly.
@@ -104,6 +107,29 @@ fn ensure_dir(path: &Path, mode: u32) -> Result<(), FileStoreError> {
         .map_err(|e| FileStoreError::errno("check directory access", path, e))
 }
 
+impl Inner {
+    /// Whether changes are made durable file by file (fsync on, without [`StoreConfig::syncfs`]).
+    pub(crate) fn sync_per_file(&self) -> bool {
+        self.config.fsync && self.filesystem.is_none()
+    }
+
+    /// With [`StoreConfig::syncfs`], makes every change made so far durable (one shared `syncfs`); otherwise
+    /// nothing.
+    pub(crate) fn sync_filesystem(&self) -> Result<(), FileStoreError> {
+        self.filesystem.as_ref().map_or(Ok(()), FilesystemSync::sync)
+    }
+
+    /// With fsync on, makes the entry changes made so far in `dir` durable: with [`StoreConfig::syncfs`] one shared
+    /// `syncfs`, otherwise one shared `fsync` of the directory.
+    pub(crate) fn sync_dir(&self, dir: &Dir) -> Result<(), FileStoreError> {
+        match &self.filesystem {
+            Some(filesystem) => filesystem.sync(),
+            None if self.config.fsync => dir.sync(),
+            None => Ok(()),
+        }
+    }
+}
+
 fn no_space(path: &Path, id: UploadId) -> FileStoreError {
     FileStoreError::errno("reserve space", path, Errno::ENOSPC).with_id(id)
 }
@@ -124,8 +150,11 @@ impl FileStore {
         if dev(&config.upload_dir)? != dev(&config.completed_dir)? {
             return Err(FileStoreError::errno("check same filesystem", &config.completed_dir, Errno::EXDEV));
         }
+        let filesystem =
+            if config.fsync && config.syncfs { Some(FilesystemSync::open(&config.upload_dir)?) } else { None };
         Ok(FileStore {
             inner: Arc::new(Inner {
+                filesystem,
                 uploads: Dir::open(config.upload_dir.clone())?,
                 completed: Dir::open(config.completed_dir.clone())?,
                 ended,
@@ -216,7 +245,10 @@ impl FileStore {
         // The record is written in place: nobody can look this upload up before its id is answered.
         let record_at = uploads.at(Entry::Record(id));
         let record_file = create_record(&record, &record_at).map_err(|e| e.with_id(id))?;
-        if self.inner.config.fsync {
+        if let Some(filesystem) = &self.inner.filesystem {
+            drop(record_file);
+            filesystem.sync().map_err(|e| e.with_id(id))?;
+        } else if self.inner.config.fsync {
             // The record and both directory entries are durable before the creation is answered; the two syncs do
             // not depend on each other (the directory's runs on a helper). The data file is not synced: it holds
             // nothing yet, and the first commit's `fdatasync` makes it durable. Should a crash lose it before, the
@@ -478,9 +510,7 @@ impl FileStore {
             at.remove().map_err(|e| FileStoreError::io("delete upload", &at.path(), e))?;
         }
         self.inner.uploads.at(Entry::Release(id)).remove_if_present();
-        if self.inner.config.fsync {
-            dir.sync()?;
-        }
+        self.inner.sync_dir(dir)?;
         tombstone::remember(&self.inner.ended, id, Ended::Deleted);
         drop(writer);
         Ok(())

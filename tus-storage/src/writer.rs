@@ -106,15 +106,18 @@ impl UploadWriter {
             None => {}
         }
         store.preallocate(file, id, Some(length))?;
-        let (uploads, fsync) = (&store.inner.uploads, store.inner.config.fsync);
+        let inner = &store.inner;
+        let uploads = &inner.uploads;
         let mut next = record.clone();
         next.length = Some(length);
         let tmp = uploads.at(Entry::StagingTemp(id));
-        write_new_record(&next, &tmp, fsync)?;
-        replace_record(&tmp, &uploads.at(Entry::Record(id)))?;
-        if fsync {
-            uploads.sync()?;
+        write_new_record(&next, &tmp, inner.sync_per_file())?;
+        if let Err(e) = inner.sync_filesystem() {
+            let _ = tmp.remove();
+            return Err(e);
         }
+        replace_record(&tmp, &uploads.at(Entry::Record(id)))?;
+        inner.sync_dir(uploads)?;
         *record = next;
         Ok(record.to_state(id, false))
     }
@@ -218,7 +221,7 @@ impl UploadWriter {
 
     fn commit_at(&mut self, offset: u64, complete: bool, now: SystemTime) -> Result<UploadState, FileStoreError> {
         let inner = &self.store.inner;
-        let (uploads, fsync) = (&inner.uploads, inner.config.fsync);
+        let (uploads, per_file) = (&inner.uploads, inner.sync_per_file());
         let id = self.id;
         let (file, record, written, writeback_from) = match &mut self.state {
             State::Finished { record } if record.offset == offset => return Ok(record.to_state(id, true)),
@@ -241,22 +244,22 @@ impl UploadWriter {
                 Some(_) => {}
             }
         }
-        // With fsync on, the data syncs on a helper while this thread writes and syncs the record; both are done
-        // before the record is renamed into place (it then names the new offset) or the data is published.
+        // With fsync on, the data and the record are durable before the record is renamed into place (it then
+        // names the new offset) or the data is published: file by file, the data syncs on a helper while this
+        // thread writes and syncs the record; with syncfs, one shared sync covers both.
         let data_synced =
-            if fsync { Some(inner.helpers.sync_data(file, "fdatasync data", uploads.data(id))?) } else { None };
+            if per_file { Some(inner.helpers.sync_data(file, "fdatasync data", uploads.data(id))?) } else { None };
         // A partial upload is complete when its record says so; it stays here, never published to a worker.
         if !complete || next.concat == Some(Concat::Partial) {
             let tmp = uploads.at(Entry::StagingTemp(id));
-            write_new_record(&next, &tmp, fsync)?;
-            if let Err(e) = data_synced.map_or(Ok(()), Pending::wait) {
+            write_new_record(&next, &tmp, per_file)?;
+            let synced = data_synced.map_or(Ok(()), Pending::wait).and_then(|()| inner.sync_filesystem());
+            if let Err(e) = synced {
                 let _ = tmp.remove();
                 return Err(e);
             }
             replace_record(&tmp, &uploads.at(Entry::Record(id)))?;
-            if fsync {
-                uploads.sync()?;
-            }
+            inner.sync_dir(uploads)?;
             *record = next;
             *writeback_from = (*writeback_from).max(offset); // with fsync on, the commit synced them
             let state = record.to_state(id, false);
@@ -271,7 +274,7 @@ impl UploadWriter {
     }
 
     /// Publishes the upload in the completed directory; called with the lock held, `record` finished and, with
-    /// fsync on, the data's sync started.
+    /// fsync on file by file, the data's sync started.
     fn finalise(&mut self, record: UploadRecord, data_synced: Option<Pending>) -> Result<UploadState, FileStoreError> {
         let inner = &self.store.inner;
         let (uploads, completed) = (&inner.uploads, &inner.completed);
@@ -279,8 +282,12 @@ impl UploadWriter {
         // In place: claimers and `stat` only read a completed record once its data is beside it, renamed in below.
         let record_at = completed.at(Entry::Record(id));
         let record_file = create_record(&record, &record_at)?;
-        let fsync = data_synced.is_some();
-        if let Some(data_synced) = data_synced {
+        if inner.filesystem.is_some() {
+            if let Err(e) = inner.sync_filesystem() {
+                let _ = record_at.remove();
+                return Err(e);
+            }
+        } else if let Some(data_synced) = data_synced {
             // The data and the record are durable before the rename publishes the data. Their two names in the
             // completed directory become durable together, with one directory sync after the rename: a crash
             // before it may leave the published data without its record's name, beside the staging record, which
@@ -301,7 +308,7 @@ impl UploadWriter {
         // Published: from here on the upload is finished whatever else fails (the janitor removes leftovers).
         let state = record.to_state(id, true);
         let previous = std::mem::replace(&mut self.state, State::Finished { record });
-        let sync_result = if fsync { completed.sync() } else { Ok(()) };
+        let sync_result = inner.sync_dir(completed);
         // The staging directory is not synced: if a crash undoes these removals, `stat` still finds the published
         // data first, and the janitor removes the orphaned staging record.
         let _ = uploads.at(Entry::Record(id)).remove();

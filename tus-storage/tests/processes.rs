@@ -188,7 +188,9 @@ fn writers_and_claimers_in_several_processes() {
 
 /// Writes the upload named in the environment from its committed offset to its end, committing every batch.
 fn killed_writer_child(root: &Path) {
-    let store = FileStore::new(config_in(root)).unwrap();
+    let mut config = config_in(root);
+    config.syncfs = std::env::var_os("TUS_TEST_SYNCFS").is_some();
+    let store = FileStore::new(config).unwrap();
     let id: UploadId = std::env::var("TUS_TEST_ID").unwrap().parse().unwrap();
     let seed: u64 = std::env::var("TUS_TEST_SEED").unwrap().parse().unwrap();
     let (mut writer, state) = store.open(id).unwrap();
@@ -206,9 +208,21 @@ fn killed_writer_child(root: &Path) {
 
 #[test]
 fn sigkill_at_random_points_never_loses_committed_bytes() {
+    sigkill_rounds(false);
+}
+
+/// The same with `StoreConfig::syncfs` in the killed writers and in the store that checks after them.
+#[test]
+fn sigkill_at_random_points_with_syncfs() {
+    sigkill_rounds(true);
+}
+
+fn sigkill_rounds(syncfs: bool) {
     let dirs = Dirs::new();
     let root = dirs.root.path();
-    let store = dirs.store();
+    let mut config = dirs.config();
+    config.syncfs = syncfs;
+    let store = FileStore::new(config).unwrap();
     let mut rng = Rng::from_time();
     let mut current: Option<(UploadId, u64, u64)> = None;
     let (mut mid_upload, mut finished, mut last_offset) = (0, 0, 0);
@@ -224,8 +238,14 @@ fn sigkill_at_random_points_never_loses_committed_bytes() {
             last_offset = 0;
             (id, round, length)
         });
-        let env =
-            [(ROOT, root.display().to_string()), ("TUS_TEST_ID", id.to_string()), ("TUS_TEST_SEED", seed.to_string())];
+        let mut env = vec![
+            (ROOT, root.display().to_string()),
+            ("TUS_TEST_ID", id.to_string()),
+            ("TUS_TEST_SEED", seed.to_string()),
+        ];
+        if syncfs {
+            env.push(("TUS_TEST_SYNCFS", "1".to_string()));
+        }
         let mut proc = child_process("killed-writer", &env).stdout(Stdio::null()).spawn().unwrap();
         thread::sleep(Duration::from_millis(rng.range(5, 60)));
         proc.kill().unwrap(); // SIGKILL
@@ -254,7 +274,7 @@ fn sigkill_at_random_points_never_loses_committed_bytes() {
             }
         }
     }
-    println!("SIGKILL rounds: {mid_upload} mid-upload with bytes committed, {finished} uploads finished");
+    println!("SIGKILL rounds (syncfs: {syncfs}): {mid_upload} mid-upload with bytes committed, {finished} finished");
     assert!(mid_upload >= 5, "too few kills landed mid-upload ({mid_upload}): the test did not exercise anything");
 }
 

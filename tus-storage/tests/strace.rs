@@ -16,9 +16,14 @@ use tus_storage::FileStore;
 #[ignore = "child process entry point, run by the other tests"]
 fn child() {
     let Ok(role) = std::env::var(CHILD_ROLE) else { return };
-    assert_eq!(role, "traced");
     let root = PathBuf::from(std::env::var("TUS_TEST_ROOT").unwrap());
-    let store = FileStore::new(config_in(&root)).unwrap();
+    let mut config = config_in(&root);
+    config.syncfs = match role.as_str() {
+        "traced" => false,
+        "traced-syncfs" => true,
+        other => panic!("unknown role {other}"),
+    };
+    let store = FileStore::new(config).unwrap();
     let (mut writer, id) = create(&store, Some(1 << 22), 1);
     write_pattern(&mut writer, 1, 0, 1 << 19, 1 << 18);
     writer.commit(1 << 19, false).unwrap();
@@ -120,32 +125,38 @@ fn resolve_relative(text: &str, fds: &HashMap<String, String>) -> String {
     out
 }
 
-#[test]
-fn creation_write_and_finalise_under_strace() {
+/// Runs the child as `role` under strace in `dirs`; returns the upload's id and the trace, or `None` (said) when
+/// strace cannot run here outside CI.
+fn run_traced(dirs: &Dirs, role: &str, test: &str) -> Option<(String, String)> {
     if let Err(why) = strace_usable() {
         assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{why}: required in CI");
-        println!("SKIPPED creation_write_and_finalise_under_strace: {why}");
-        return;
+        println!("SKIPPED {test}: {why}");
+        return None;
     }
-    let dirs = Dirs::new();
     let trace = dirs.root.path().join("trace.txt");
     let exe = std::env::current_exe().unwrap();
-    let traced =
-        "open,openat,close,fcntl,fallocate,flock,pwritev,fadvise64,fdatasync,fsync,rename,renameat,renameat2,unlink,unlinkat";
+    let traced = "open,openat,close,fcntl,fallocate,flock,pwritev,fadvise64,fdatasync,fsync,syncfs,rename,renameat,\
+                  renameat2,unlink,unlinkat";
     let out = Command::new("strace")
         .args(["-f", "-qq", "-o"])
         .arg(&trace)
         .args(["-e", &format!("trace={traced}")])
         .arg(exe)
         .args(["child", "--exact", "--ignored", "--nocapture", "--test-threads=1", "-q"])
-        .env(CHILD_ROLE, "traced")
+        .env(CHILD_ROLE, role)
         .env("TUS_TEST_ROOT", dirs.root.path())
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let id = results(&out.stdout).pop().expect("the child names its upload");
-    let text = std::fs::read_to_string(&trace).unwrap();
+    Some((id, std::fs::read_to_string(&trace).unwrap()))
+}
+
+#[test]
+fn creation_write_and_finalise_under_strace() {
+    let dirs = Dirs::new();
+    let Some((id, text)) = run_traced(&dirs, "traced", "creation_write_and_finalise_under_strace") else { return };
     let calls = parse(&text);
     let root = dirs.root.path().to_str().unwrap().to_string();
     let path = |rel: &str| format!("{root}/{rel}");
@@ -221,5 +232,67 @@ fn creation_write_and_finalise_under_strace() {
     println!(
         "trace order ok: create {}, fallocate {}, commit rename {}, publish {}, unlock {}",
         created.start, allocated.start, renamed.start, published.start, unlocked.start
+    );
+}
+
+/// With `StoreConfig::syncfs`, the same steps in the same order, each group of syncs one `syncfs` and no `fsync`
+/// or `fdatasync` at all.
+#[test]
+fn the_same_order_with_syncfs() {
+    let dirs = Dirs::new();
+    let Some((id, text)) = run_traced(&dirs, "traced-syncfs", "the_same_order_with_syncfs") else { return };
+    let calls = parse(&text);
+    let root = dirs.root.path().to_str().unwrap().to_string();
+    let path = |rel: &str| format!("{root}/{rel}");
+    let (data, record) = (path(&format!("uploads/{id}")), path(&format!("uploads/{id}.meta")));
+    let (tmp, completed_record) = (path(&format!("uploads/{id}.meta.tmp")), path(&format!("completed/{id}.meta")));
+    let find = |what: &dyn Fn(&Call) -> bool, after: usize| -> &Call {
+        calls
+            .iter()
+            .filter(|c| c.start > after && what(c))
+            .min_by_key(|c| c.start)
+            .unwrap_or_else(|| panic!("expected call not found after line {after} in trace:\n{text}"))
+    };
+    let names = |c: &Call, call: &str, file: &str| c.text.starts_with(call) && c.text.contains(&format!("\"{file}\""));
+    let syncfs = |c: &Call| c.text.starts_with("syncfs(") && c.result == "0";
+    assert!(
+        !calls.iter().any(|c| c.text.starts_with("fsync(") || c.text.starts_with("fdatasync(")),
+        "no per-file sync with syncfs:\n{text}"
+    );
+
+    // Creation: record in place, then one syncfs, before the first write.
+    let record_created = find(&|c| names(c, "openat(", &record) && c.text.contains("O_CREAT"), 0);
+    let created_synced = find(&syncfs, record_created.end);
+    let first_write = find(&|c| c.text.starts_with("pwritev("), 0);
+    assert!(created_synced.end < first_write.start, "the creation is durable before the first write:\n{text}");
+
+    // A commit: the temporary record written, a syncfs (data and record), the rename, a syncfs (the rename).
+    let tmp_created = find(&|c| names(c, "openat(", &tmp) && c.text.contains("O_CREAT"), first_write.end);
+    let before_rename = find(&syncfs, tmp_created.end);
+    let renamed = find(&|c| c.text.starts_with("rename") && c.text.contains(&format!("\"{tmp}\"")), tmp_created.end);
+    assert!(before_rename.end < renamed.start, "data and record durable before the rename:\n{text}");
+    let after_rename = find(&syncfs, renamed.end);
+
+    // Finalisation: completed record in place, a syncfs, the data renamed in, a syncfs, then the staging record goes.
+    let completed_created =
+        find(&|c| names(c, "openat(", &completed_record) && c.text.contains("O_CREAT"), after_rename.end);
+    let before_publish = find(&syncfs, completed_created.end);
+    let published = find(
+        &|c| {
+            c.text.starts_with("rename")
+                && c.text.contains(&format!("\"{data}\", \"{}\"", path(&format!("completed/{id}"))))
+        },
+        completed_created.end,
+    );
+    assert!(before_publish.end < published.start, "data and completed record durable before publishing:\n{text}");
+    let after_publish = find(&syncfs, published.end);
+    let unlinked = find(&|c| names(c, "unlink", &record), published.end);
+    assert!(unlinked.start > after_publish.end, "staging record removed only after the names are durable:\n{text}");
+    println!(
+        "syncfs order ok: {} syncfs calls; create {}, commit rename {}, publish {}",
+        calls.iter().filter(|c| syncfs(c)).count(),
+        record_created.start,
+        renamed.start,
+        published.start
     );
 }

@@ -30,6 +30,9 @@ struct Args {
     max_size: Option<u64>,
     #[arg(long)]
     no_fsync: bool,
+    /// Make changes durable with one shared `syncfs` of the filesystem (see `StoreConfig::syncfs`).
+    #[arg(long)]
+    syncfs: bool,
     /// Read upload records for HEAD inline instead of on the I/O pool (see `AsyncFileStore::inline_reads`).
     #[arg(long)]
     inline_reads: bool,
@@ -60,6 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let completed = args.completed_dir.clone().unwrap_or_else(|| args.upload_dir.join(".completed"));
     let mut config = StoreConfig::new(&args.upload_dir, &completed);
     config.fsync = !args.no_fsync;
+    config.syncfs = args.syncfs;
     let io_threads = args.io_threads.unwrap_or_else(|| config.io_threads());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(io_threads).build()?;
     runtime.block_on(serve(args, config, io_threads))

@@ -62,7 +62,8 @@ fn uploads_land_in_dest_with_their_names_and_collisions_are_numbered() {
 #[test]
 fn generated_data_and_unsafe_names() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path(), &[]);
+    // With --syncfs: the other tests cover the default fsync per file.
+    let server = Server::start(tmp.path(), &["--syncfs"]);
     let run = upload(tmp.path(), &["--url", &server.url, "--size", "300k", "--seed", "77"], LIMIT);
     assert_eq!(run.code(), 0);
     let name = format!("random-{:016x}.bin", 77);

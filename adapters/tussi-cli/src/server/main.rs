@@ -154,6 +154,7 @@ fn store_config(args: &ServerArgs) -> StoreConfig {
     let completed = args.completed_dir.clone().unwrap_or_else(|| args.upload_dir.join(".completed"));
     let mut config = StoreConfig::new(&args.upload_dir, &completed);
     config.fsync = !args.no_fsync;
+    config.syncfs = args.syncfs;
     config.remove_assembled_parts = !args.keep_partials;
     config
 }
