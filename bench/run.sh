@@ -3,7 +3,7 @@
 # same workloads against each server, each server alone (start it, run its workloads, stop it, next), and writes a
 # Markdown report (BENCHMARKS.md at the repository root by default).
 #
-#   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5,W6,W7] [--servers ours,base,tussi,tus-node,rustus,tus-node-s3]
+#   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5,W6,W7,S] [--servers ours,base,tussi,tus-node,rustus,tus-node-s3]
 #                [--out FILE]
 #
 # `base` is our server from another build, for a before-and-after run of a change interleaved with `ours`:
@@ -42,6 +42,17 @@
 #     rounds; in each, per case and fsync mode, the protocols back to back, their order rotated round by round.
 #     Report: median, min–max, every round, the ratio h2 ÷ h1, server CPU seconds of each run. W7_MAX_SECS (300)
 #     bounds each W7 run.
+# S   steady state, only when named in --only (bench/steady.py does the work): every server started once, each with
+#     its own data directory and port, and kept running for the whole of S (no restarts, no cache drops between
+#     runs, no settling pauses; finished uploads stay): ours with fsync, with --syncfs and with --no-fsync, rustus
+#     with --force-fsync true and by default, the original tussi (fsync) and @tus/server. Cases: (a) one upload of
+#     S_BIG_MIB (512) MiB in 10 MiB PATCHes, beside `dd conv=fdatasync` of that size and `tus-bench ceiling`;
+#     (b) S_SMALL (3000) uploads of 4 KiB with each of S_SMALL_CONC ("8 64") clients, beside `tus-bench durable`
+#     (S_DURABLE_FILES, min(S_SMALL, 2000), files per run); (c) HEAD, S_HEAD_CONC (8) clients for S_HEAD_SECS (5) s.
+#     S_ROUNDS (3) rounds; in each, per case, every server (and limit) back to back, the order rotated round by
+#     round. Then (d), once per server: S_PURGE_FILES (100000) small files created and deleted on the same
+#     filesystem, and at once (b) with 8 clients (a server right after a mass deletion; 0 skips it). Report: median, min–max, every round, ours ÷ each peer of the same durability (fsync on: rustus
+#     --force-fsync, tussi; off: rustus, @tus/server), server CPU. S_MAX_SECS (300) bounds each S run.
 # Every count above can be overridden from the environment; --quick picks small ones for a smoke run.
 # On ext4 without a journal, W2 runs start 65 s apart (BENCH_SETTLE_SECS, 0 with --quick; see `w2`).
 # BENCH_DIR (default target/tus-bench) holds each run's binaries, records (records.tsv) and server data (removed
@@ -53,7 +64,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 cmdline="bench/run.sh${*:+ $*}"
-for var in W1_MIB W1_RUNS W2_COUNT W2_SIZE W2_CONC W2_ROUNDS DURABLE_FILES W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC W6_BIG_MIB W6_SMALL W6_SMALL_CONC W6_ROUNDS W6_RSS_COUNT W6_RSS_MIB W6_MAX_SECS W7_BIG_MIB W7_SMALL W7_SMALL_CONC W7_ROUNDS W7_MAX_SECS BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
+for var in W1_MIB W1_RUNS W2_COUNT W2_SIZE W2_CONC W2_ROUNDS DURABLE_FILES W3_SECS W3_CONC W4_COUNT W4_MIB W5_COUNTS W5_CONC W5_FILL_CONC W6_BIG_MIB W6_SMALL W6_SMALL_CONC W6_ROUNDS W6_RSS_COUNT W6_RSS_MIB W6_MAX_SECS W7_BIG_MIB W7_SMALL W7_SMALL_CONC W7_ROUNDS W7_MAX_SECS S_BIG_MIB S_SMALL S_SMALL_CONC S_HEAD_CONC S_HEAD_SECS S_ROUNDS S_MAX_SECS S_DURABLE_FILES S_PURGE_FILES BENCH_MAX_SECS BENCH_SETTLE_SECS OURS_FLAGS; do
     [ -n "${!var+set}" ] && cmdline="$var='${!var}' $cmdline"
 done
 quick=0
@@ -72,7 +83,7 @@ while [ $# -gt 0 ]; do
 done
 
 for w in ${only//,/ }; do
-    case "$w" in W1 | W2 | W3 | W4 | W5 | W6 | W7) ;; *) echo "run.sh: unknown workload $w (W1..W7)" >&2; exit 2 ;; esac
+    case "$w" in W1 | W2 | W3 | W4 | W5 | W6 | W7 | S) ;; *) echo "run.sh: unknown workload $w (W1..W7, S)" >&2; exit 2 ;; esac
 done
 
 if [ "$quick" = 1 ]; then
@@ -80,6 +91,9 @@ if [ "$quick" = 1 ]; then
     : "${W5_COUNTS:=300 1000}" "${W5_CONC:=8}" "${BENCH_SETTLE_SECS:=0}" "${W2_ROUNDS:=1}"
     : "${W6_BIG_MIB:=64}" "${W6_SMALL:=200}" "${W6_ROUNDS:=1}" "${W6_RSS_COUNT:=10}"
     : "${W7_BIG_MIB:=64}" "${W7_SMALL:=300}" "${W7_ROUNDS:=1}"
+    # S reads its sizes from the environment (bench/steady.py).
+    : "${S_BIG_MIB:=64}" "${S_SMALL:=300}" "${S_ROUNDS:=2}" "${S_HEAD_SECS:=1}" "${S_PURGE_FILES:=5000}"
+    export S_BIG_MIB S_SMALL S_ROUNDS S_HEAD_SECS S_PURGE_FILES
 fi
 W1_MIB="${W1_MIB:-1024}"
 W1_RUNS="${W1_RUNS:-5}"
@@ -289,7 +303,13 @@ w6_stop_all() { :; }
 # W7's servers (ours, one per fsync mode) run side by side for the whole of W7 (see `w7_stop_all` below).
 W7_MODES=() W7_URLS=() W7_PIDS=() W7_DATAS=()
 w7_stop_all() { :; }
-trap 'stop_server; w6_stop_all; w7_stop_all; rm -f "$run_dir/dd.tmp" "$run_dir/warm.tmp"; rm -rf "$run_dir/trash"' EXIT
+# S's servers are started and stopped by bench/steady.py; after a failure, its `stop` ends what it left running
+# (listed in $run_dir/steady-servers.tsv) and removes their data.
+s_stop_all() {
+    [ -f "$run_dir/steady-servers.tsv" ] || return 0
+    python3 "$here/steady.py" stop --run-dir "$run_dir" --peers "$PEERS" || true
+}
+trap 'stop_server; w6_stop_all; w7_stop_all; s_stop_all; rm -f "$run_dir/dd.tmp" "$run_dir/warm.tmp"; rm -rf "$run_dir/trash"' EXIT
 trap 'exit 130' INT TERM
 
 bench() {  # SERVER MODE CASE tus-bench-args...
@@ -1217,13 +1237,23 @@ if selected W7; then
     w7_stop_all
 fi
 
+# --- S: steady state ---
+# bench/steady.py (see its docstring): every server started once and kept running for the whole of S, interleaved
+# rounds with the order rotated, the machine's limits in the same rounds; it appends to the records and stops its
+# servers at its end (or `s_stop_all` in the EXIT trap does).
+if selected S; then
+    python3 "$here/steady.py" run --bench "$BENCH" --serve "$run_dir/bin/serve-tokio" --peers "$PEERS" \
+        --run-dir "$run_dir" --records "$records" --servers "$servers" --max-size "$MAX_SIZE" \
+        --drop-caches "$DROP_CACHES" || echo "run.sh: S failed (see above)" >&2
+fi
+
 param loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 read -r total0 steal0 <<<"$cpu_at_start"
 read -r total1 steal1 <<<"$(machine_cpu)"
 param stolen_pct "$(awk -v t="$((total1 - total0))" -v s="$((steal1 - steal0))" 'BEGIN { if (t > 0) printf "%.2f", 100 * s / t }')"
 "$BENCH" report --records "$records" --out "$out"
-# W6's and W7's sections (medians of interleaved rounds, which `tus-bench report` does not render) go before the
-# Notes, W6 first.
+# W6's, W7's and S's sections (medians of interleaved rounds, which `tus-bench report` does not render) go before
+# the Notes, in that order.
 insert_section() {  # FILE
     awk -v section="$1" '
         /^## Notes$/ && !done { while ((getline line < section) > 0) print line; done = 1 }
@@ -1239,10 +1269,14 @@ if selected W7; then
     w7_report > "$run_dir/w7.md"
     insert_section "$run_dir/w7.md"
 fi
-# W6 or W7 without W1..W5: the run facts, then from the first of their sections on; the method, server table,
+if selected S; then
+    python3 "$here/steady.py" report --records "$records" > "$run_dir/s.md"
+    insert_section "$run_dir/s.md"
+fi
+# W6, W7 or S without W1..W5: the run facts, then from the first of their sections on; the method, server table,
 # targets and sections of W1..W5 are not theirs.
-if [ "$files_workloads" = 0 ] && { selected W6 || selected W7; }; then
-    awk '/^## W[67] / { on = 1 } !head || on { print } /^- Raw records:/ { head = 1; print "" }' "$out" > "$out.tmp"
+if [ "$files_workloads" = 0 ] && { selected W6 || selected W7 || selected S; }; then
+    awk '/^## (W[67]|S) / { on = 1 } !head || on { print } /^- Raw records:/ { head = 1; print "" }' "$out" > "$out.tmp"
     mv "$out.tmp" "$out"
 fi
 echo "records: $records"
