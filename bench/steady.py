@@ -515,13 +515,14 @@ def run_rounds(args, rec, cfg, running):
         rec.add("run", "-", f"S/r{rnd}", "round_wall_s", f"{time.monotonic() - started:.1f}")
 
 
-def purge(args, count):
-    """COUNT files of 200 bytes created in one directory of the servers' filesystem, then all deleted and the
-    deletions written back; returns the seconds it took. On ext4 without a journal, the inode allocator then skips
-    every freed inode whose deletion is less than a minute old (five while its inode table block is dirty), one by
-    one, in every creation that scans past them."""
+def purge(parent, count):
+    """COUNT files of 200 bytes created in a new directory in PARENT, then all deleted and the deletions written
+    back; returns the seconds it took. On ext4 without a journal, the inode allocator then skips every freed inode
+    whose deletion is less than a minute old (six while its inode table block is dirty), one by one, in every
+    creation in that block group: the new directory lands in its parent's group, where the server creates its
+    files."""
     started = time.monotonic()
-    directory = os.path.join(args.run_dir, "s-purge")
+    directory = os.path.join(parent, "s-purge")
     os.makedirs(directory)
     for i in range(count):
         with open(os.path.join(directory, str(i)), "wb") as f:
@@ -537,7 +538,9 @@ def run_after_purge(args, rec, cfg, running):
         return
     print(f"== S (d): {cfg.purge_files} files deleted before each run", flush=True)
     for who in list(running) + [name for name, _ in LIMITS["small"]]:
-        secs = purge(args, cfg.purge_files)
+        # Beside the server's own directories (the durable floor's: its directory of the rounds).
+        parent = who.data if isinstance(who, Server) else os.path.join(args.run_dir, LIMITS_DIR)
+        secs = purge(parent, cfg.purge_files)
         print(f"   purge: {secs:.1f} s", flush=True)
         run_one(args, rec, cfg, who, "purged", 1)
 

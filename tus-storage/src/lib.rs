@@ -44,7 +44,7 @@
 //! other way round (tested against the real package):
 //!
 //! ```text
-//! <upload dir>/<id>             data, reserved ahead of the writer (posix_fallocate, RESERVE_AHEAD at a time)
+//! <upload dir>/<id>             data, reserved ahead of the writer (posix_fallocate, RESERVE_AHEAD at a time, above 64 KiB)
 //! <upload dir>/<id>.meta        record (UploadRecord JSON): the committed offset
 //! <upload dir>/<id>.meta.tmp    record being replaced (renamed over <id>.meta; a new record is written in place)
 //! <upload dir>/<id>.release     lock-release request from a waiting request (any process)

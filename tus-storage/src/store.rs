@@ -31,6 +31,11 @@ use tus_store::{ReleaseRequest, UploadRecord, STAT_SETTLE};
 /// disk, while most of a large upload still lands in few extents.
 pub const RESERVE_AHEAD: u64 = 64 * 1024 * 1024;
 
+/// Uploads up to this length are not reserved with `posix_fallocate` (the free-space check still answers the early
+/// 507): their bytes arrive in one write that allocates them anyway, and a reserved range is allocated unwritten,
+/// so that write would also convert it, one more metadata change per upload.
+pub(crate) const RESERVE_FROM: u64 = tus_store::SMALL_WRITE as u64;
+
 /// The blocking storage core: uploads as files in a staging directory, finished ones in a completed directory.
 ///
 /// Cheap to clone (one `Arc`), `Send + Sync`; every method blocks on file I/O, so async code calls it through
@@ -264,7 +269,8 @@ impl FileStore {
     }
 
     /// Checks that `length` bytes fit (`NoSpace` otherwise) and reserves the first [`RESERVE_AHEAD`] of them for
-    /// the data file of `id` with `posix_fallocate`; skipped (and counted) on filesystems that cannot preallocate.
+    /// the data file of `id` with `posix_fallocate` (from [`RESERVE_FROM`] bytes on); skipped (and counted) on
+    /// filesystems that cannot preallocate.
     pub(crate) fn preallocate(&self, file: &File, id: UploadId, length: Option<u64>) -> Result<(), FileStoreError> {
         let Some(length) = length.filter(|&l| l > 0) else { return Ok(()) };
         let path = self.inner.uploads.data(id);
@@ -272,6 +278,9 @@ impl FileStore {
         // declare much and send nothing cannot take the disk from the others.
         if free_space(file, &path)? < length {
             return Err(no_space(&path, id));
+        }
+        if length <= RESERVE_FROM {
+            return Ok(());
         }
         self.reserve(file, id, 0, length.min(RESERVE_AHEAD))
     }

@@ -10,7 +10,7 @@ use crate::fsutil::{create_record, replace_record, start_writeback, write_all_ve
 use crate::helpers::Pending;
 use crate::layout::Entry;
 use crate::lock::{Locked, ReleaseWatch};
-use crate::store::{FileStore, RESERVE_AHEAD};
+use crate::store::{FileStore, RESERVE_AHEAD, RESERVE_FROM};
 use tus_store::UploadRecord;
 
 /// Exclusive access to one upload, from [`FileStore::create`] or [`FileStore::open`] until dropped.
@@ -181,7 +181,7 @@ impl UploadWriter {
         }
         let uploads = &self.store.inner.uploads;
         // Reserved ahead of the writer, a stretch at a time (see `RESERVE_AHEAD`); a full disk is `NoSpace` here.
-        if let Some(length) = record.length {
+        if let Some(length) = record.length.filter(|&length| length > RESERVE_FROM) {
             let now_reserved = match *reserved {
                 Some(reserved) => reserved,
                 None => file.metadata().map(|m| m.len()).unwrap_or(0),

@@ -57,17 +57,17 @@ fn assert_finished_on_disk(dirs: &Dirs, id: UploadId, seed: u64, length: u64) {
 fn open_recreates_the_lost_data_file_of_a_creation() {
     let dirs = Dirs::new();
     let store = dirs.store();
-    let id = lost_creation(&dirs, &store, Some(5000), 1);
+    let id = lost_creation(&dirs, &store, Some(100_000), 1);
     assert_eq!(store.stat(id).unwrap().offset, 0, "the record alone answers a HEAD");
 
     let (mut writer, state) = store.open(id).unwrap();
-    assert_eq!((state.offset, state.length, state.finished), (0, Some(5000), false));
+    assert_eq!((state.offset, state.length, state.finished), (0, Some(100_000), false));
     let data = dirs.uploads().join(id.to_string());
-    assert_eq!(std::fs::metadata(&data).unwrap().len(), 5000, "preallocated again");
-    write_pattern(&mut writer, 1, 0, 5000, 2000);
-    assert!(writer.commit(5000, true).unwrap().finished);
+    assert_eq!(std::fs::metadata(&data).unwrap().len(), 100_000, "preallocated again");
+    write_pattern(&mut writer, 1, 0, 100_000, 20_000);
+    assert!(writer.commit(100_000, true).unwrap().finished);
     drop(writer);
-    assert_finished_on_disk(&dirs, id, 1, 5000);
+    assert_finished_on_disk(&dirs, id, 1, 100_000);
 }
 
 #[test]

@@ -12,6 +12,19 @@ use tus_proto::{FailureKind, Metadata, UploadId};
 use tus_storage::{FileStore, UploadRecord};
 
 #[test]
+fn small_uploads_are_not_preallocated() {
+    let dirs = Dirs::new();
+    let store = dirs.store();
+    let (mut writer, id) = create(&store, Some(4096), 3);
+    let data = dirs.uploads().join(id.to_string());
+    assert_eq!(std::fs::metadata(&data).unwrap().len(), 0, "no posix_fallocate for 4 KiB");
+    write_pattern(&mut writer, 3, 0, 4096, 4096);
+    assert!(writer.commit(4096, true).unwrap().finished);
+    assert_eq!(std::fs::metadata(dirs.completed().join(id.to_string())).unwrap().len(), 4096);
+    assert_eq!(store.stats().preallocation_skipped, 0, "skipping a small one is not a failed preallocation");
+}
+
+#[test]
 fn create_preallocates_and_records() {
     let dirs = Dirs::new();
     let store = dirs.store();
