@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The tussi benchmark: installs the peers by package name (through conformance/scripts/peers.sh), then runs the
 # same workloads against each server, each server alone (start it, run its workloads, stop it, next), and writes a
-# Markdown report (BENCHMARKS.md at the repository root by default).
+# Markdown report (bench/results/<UTC date and time>-run.md by default; BENCHMARKS.md is the hand-written summary).
 #
 #   bench/run.sh [--quick] [--only W1,W2,W3,W4,W5,W6,W7,S] [--servers ours,base,tussi,tus-node,rustus,tus-node-s3]
 #                [--out FILE]
@@ -70,7 +70,7 @@ done
 quick=0
 only="W1,W2,W3,W4,W5"
 servers="ours,tussi,tus-node,rustus,tus-node-s3"
-out="$root/BENCHMARKS.md"
+out="$root/bench/results/$(date -u +%Y-%m-%d-%H%M)-run.md"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1; shift ;;
