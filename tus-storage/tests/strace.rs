@@ -153,25 +153,51 @@ fn run_traced(dirs: &Dirs, role: &str, test: &str) -> Option<(String, String)> {
     Some((id, std::fs::read_to_string(&trace).unwrap()))
 }
 
-#[test]
-fn creation_write_and_finalise_under_strace() {
-    let dirs = Dirs::new();
-    let Some((id, text)) = run_traced(&dirs, "traced", "creation_write_and_finalise_under_strace") else { return };
-    let calls = parse(&text);
-    let root = dirs.root.path().to_str().unwrap().to_string();
-    let path = |rel: &str| format!("{root}/{rel}");
-    let (uploads, completed) = (path("uploads"), path("completed"));
-    let (data, record) = (path(&format!("uploads/{id}")), path(&format!("uploads/{id}.meta")));
-    let (tmp, completed_record) = (path(&format!("uploads/{id}.meta.tmp")), path(&format!("completed/{id}.meta")));
-    // The first call after `after` (by start) that matches; panics with the trace when there is none.
-    let find = |what: &dyn Fn(&Call) -> bool, after: usize| -> &Call {
-        calls
+/// A parsed trace of the child's upload, with the paths of its files.
+struct Trace {
+    text: String,
+    calls: Vec<Call>,
+    root: String,
+}
+
+impl Trace {
+    fn new(dirs: &Dirs, text: String) -> Trace {
+        let calls = parse(&text);
+        Trace { text, calls, root: dirs.root.path().to_str().unwrap().to_string() }
+    }
+
+    /// The full path of `rel` under the test's root.
+    fn path(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.root)
+    }
+
+    /// The first call after `after` (by start) that matches; panics with the trace when there is none.
+    fn find(&self, what: &dyn Fn(&Call) -> bool, after: usize) -> &Call {
+        let text = &self.text;
+        self.calls
             .iter()
             .filter(|c| c.start > after && what(c))
             .min_by_key(|c| c.start)
             .unwrap_or_else(|| panic!("expected call not found after line {after} in trace:\n{text}"))
-    };
-    let names = |c: &Call, call: &str, file: &str| c.text.starts_with(call) && c.text.contains(&format!("\"{file}\""));
+    }
+}
+
+/// Whether `c` is the system call `call` naming `file`.
+fn names(c: &Call, call: &str, file: &str) -> bool {
+    c.text.starts_with(call) && c.text.contains(&format!("\"{file}\""))
+}
+
+#[test]
+fn creation_write_and_finalise_under_strace() {
+    let dirs = Dirs::new();
+    let Some((id, text)) = run_traced(&dirs, "traced", "creation_write_and_finalise_under_strace") else { return };
+    let trace = Trace::new(&dirs, text);
+    let (calls, text) = (&trace.calls, &trace.text);
+    let path = |rel: &str| trace.path(rel);
+    let find = |what: &dyn Fn(&Call) -> bool, after: usize| trace.find(what, after);
+    let (uploads, completed) = (path("uploads"), path("completed"));
+    let (data, record) = (path(&format!("uploads/{id}")), path(&format!("uploads/{id}.meta")));
+    let (tmp, completed_record) = (path(&format!("uploads/{id}.meta.tmp")), path(&format!("completed/{id}.meta")));
     let syncs = |c: &Call, file: &str| {
         let sync = c.text.starts_with("fsync(") || c.text.starts_with("fdatasync(");
         sync && c.fd_path.as_deref() == Some(file) && c.result == "0"
@@ -241,19 +267,12 @@ fn creation_write_and_finalise_under_strace() {
 fn the_same_order_with_syncfs() {
     let dirs = Dirs::new();
     let Some((id, text)) = run_traced(&dirs, "traced-syncfs", "the_same_order_with_syncfs") else { return };
-    let calls = parse(&text);
-    let root = dirs.root.path().to_str().unwrap().to_string();
-    let path = |rel: &str| format!("{root}/{rel}");
+    let trace = Trace::new(&dirs, text);
+    let (calls, text) = (&trace.calls, &trace.text);
+    let path = |rel: &str| trace.path(rel);
+    let find = |what: &dyn Fn(&Call) -> bool, after: usize| trace.find(what, after);
     let (data, record) = (path(&format!("uploads/{id}")), path(&format!("uploads/{id}.meta")));
     let (tmp, completed_record) = (path(&format!("uploads/{id}.meta.tmp")), path(&format!("completed/{id}.meta")));
-    let find = |what: &dyn Fn(&Call) -> bool, after: usize| -> &Call {
-        calls
-            .iter()
-            .filter(|c| c.start > after && what(c))
-            .min_by_key(|c| c.start)
-            .unwrap_or_else(|| panic!("expected call not found after line {after} in trace:\n{text}"))
-    };
-    let names = |c: &Call, call: &str, file: &str| c.text.starts_with(call) && c.text.contains(&format!("\"{file}\""));
     let syncfs = |c: &Call| c.text.starts_with("syncfs(") && c.result == "0";
     assert!(
         !calls.iter().any(|c| c.text.starts_with("fsync(") || c.text.starts_with("fdatasync(")),
