@@ -56,6 +56,14 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let (true, Some(instance), Some(data)) = (std::thread::panicking(), &self.instance, &self.data) {
+            // peers.sh keeps the log beside the data directory and removes it on stop: show its end first.
+            let log = data.with_file_name(format!("{instance}.log"));
+            let text = std::fs::read_to_string(&log).unwrap_or_else(|e| format!("({e})"));
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            eprintln!("SeaweedFS's log {}, last lines:", log.display());
+            tail.iter().rev().for_each(|line| eprintln!("  {line}"));
+        }
         if let Some(instance) = &self.instance {
             let _ = Command::new(peers_sh()).args(["stop", "seaweedfs"]).env("PEER_INSTANCE", instance).status();
         }
