@@ -109,11 +109,11 @@ impl FilesystemSync {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn sync_dir(dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
     }
-    use std::sync::Arc;
 
     #[test]
     fn lone_caller_syncs_once_per_call() {

@@ -10,7 +10,7 @@ use crate::fsutil::{create_record, replace_record, start_writeback, write_all_ve
 use crate::helpers::Pending;
 use crate::layout::Entry;
 use crate::lock::{Locked, ReleaseWatch};
-use crate::store::{FileStore, RESERVE_AHEAD, RESERVE_FROM};
+use crate::store::{FileStore, Inner, RESERVE_AHEAD, RESERVE_FROM};
 use tus_store::UploadRecord;
 
 /// Exclusive access to one upload, from [`FileStore::create`] or [`FileStore::open`] until dropped.
@@ -43,6 +43,27 @@ const WRITEBACK_STEP: u64 = 1024 * 1024;
 
 fn misuse(why: String) -> FileStoreError {
     FileStoreError::new("use upload writer", Cause::Misuse(why))
+}
+
+/// Replaces the staging record of `id` with `next`: `<id>.meta.tmp` written → `rename` over `<id>.meta` →
+/// directory sync. With fsync on, the new record (and `data_synced`, the data's sync when there is one) is durable
+/// before the rename: synced file by file, or with syncfs one shared sync covers both.
+fn replace_staging_record(
+    inner: &Inner,
+    id: UploadId,
+    next: &UploadRecord,
+    data_synced: Option<Pending>,
+) -> Result<(), FileStoreError> {
+    let uploads = &inner.uploads;
+    let tmp = uploads.at(Entry::StagingTemp(id));
+    write_new_record(next, &tmp, inner.sync_per_file())?;
+    let synced = data_synced.map_or(Ok(()), Pending::wait).and_then(|()| inner.sync_filesystem());
+    if let Err(e) = synced {
+        let _ = tmp.remove();
+        return Err(e);
+    }
+    replace_record(&tmp, &uploads.at(Entry::Record(id)))?;
+    inner.sync_dir(uploads)
 }
 
 impl UploadWriter {
@@ -106,18 +127,9 @@ impl UploadWriter {
             None => {}
         }
         store.preallocate(file, id, Some(length))?;
-        let inner = &store.inner;
-        let uploads = &inner.uploads;
         let mut next = record.clone();
         next.length = Some(length);
-        let tmp = uploads.at(Entry::StagingTemp(id));
-        write_new_record(&next, &tmp, inner.sync_per_file())?;
-        if let Err(e) = inner.sync_filesystem() {
-            let _ = tmp.remove();
-            return Err(e);
-        }
-        replace_record(&tmp, &uploads.at(Entry::Record(id)))?;
-        inner.sync_dir(uploads)?;
+        replace_staging_record(&store.inner, id, &next, None)?;
         *record = next;
         Ok(record.to_state(id, false))
     }
@@ -251,15 +263,7 @@ impl UploadWriter {
             if per_file { Some(inner.helpers.sync_data(file, "fdatasync data", uploads.data(id))?) } else { None };
         // A partial upload is complete when its record says so; it stays here, never published to a worker.
         if !complete || next.concat == Some(Concat::Partial) {
-            let tmp = uploads.at(Entry::StagingTemp(id));
-            write_new_record(&next, &tmp, per_file)?;
-            let synced = data_synced.map_or(Ok(()), Pending::wait).and_then(|()| inner.sync_filesystem());
-            if let Err(e) = synced {
-                let _ = tmp.remove();
-                return Err(e);
-            }
-            replace_record(&tmp, &uploads.at(Entry::Record(id)))?;
-            inner.sync_dir(uploads)?;
+            replace_staging_record(inner, id, &next, data_synced)?;
             *record = next;
             *writeback_from = (*writeback_from).max(offset); // with fsync on, the commit synced them
             let state = record.to_state(id, false);
@@ -282,22 +286,21 @@ impl UploadWriter {
         // In place: claimers and `stat` only read a completed record once its data is beside it, renamed in below.
         let record_at = completed.at(Entry::Record(id));
         let record_file = create_record(&record, &record_at)?;
-        if inner.filesystem.is_some() {
-            if let Err(e) = inner.sync_filesystem() {
-                let _ = record_at.remove();
-                return Err(e);
-            }
-        } else if let Some(data_synced) = data_synced {
-            // The data and the record are durable before the rename publishes the data. Their two names in the
-            // completed directory become durable together, with one directory sync after the rename: a crash
-            // before it may leave the published data without its record's name, beside the staging record, which
-            // `recover` turns into the finished record (the data it publishes is whole and synced).
-            let record_synced =
-                record_file.sync_all().map_err(|e| FileStoreError::io("fsync record", &record_at.path(), e));
-            if let Err(e) = record_synced.and(data_synced.wait()) {
-                let _ = record_at.remove();
-                return Err(e);
-            }
+        // The data and the record are durable before the rename publishes the data (file by file: the record's
+        // fsync here, the data's on its helper; with syncfs: one shared sync). Their two names in the completed
+        // directory become durable together, with one directory sync after the rename: a crash before it may
+        // leave the published data without its record's name, beside the staging record, which `recover` turns
+        // into the finished record (the data it publishes is whole and synced).
+        let synced = match data_synced {
+            Some(data_synced) => record_file
+                .sync_all()
+                .map_err(|e| FileStoreError::io("fsync record", &record_at.path(), e))
+                .and(data_synced.wait()),
+            None => inner.sync_filesystem(),
+        };
+        if let Err(e) = synced {
+            let _ = record_at.remove();
+            return Err(e);
         }
         drop(record_file);
         let published = completed.at(Entry::Data(id));
