@@ -1,6 +1,8 @@
 //! Destination names for finished uploads: [`sanitize_filename`] turns the client's `filename` metadata into a
 //! safe basename, [`collision_name`] numbers it (`a.tar.gz` → `a_1.tar.gz`), and [`place_no_clobber`] publishes a
-//! data file and its record under the first free name without ever overwriting anything.
+//! data file and its record under the first free name without ever overwriting anything. [`publish`] does the
+//! same but keeps the staged names, so that [`find_published`] can tell after a crash that it did: a worker
+//! handed the same upload again does not deliver it twice.
 //!
 //! Placement is race-free between any number of workers (threads or processes): a name is taken with a hard link,
 //! which fails when the name exists, instead of a `rename`, which would replace it.
@@ -80,6 +82,17 @@ pub fn collision_name(name: &str, n: u32) -> String {
 /// filesystem without hard links, a name is reserved with `O_CREAT|O_EXCL` and the file renamed onto its own
 /// reservation.
 pub fn place_no_clobber(dir: &Path, name: &str, data: &Path, record: &Path) -> io::Result<PathBuf> {
+    let placed = publish(dir, name, data, record)?;
+    remove_if_exists(data)?;
+    remove_if_exists(record)?;
+    Ok(placed)
+}
+
+/// [`place_no_clobber`] without removing the staged files: they stay as second names of the published ones, so
+/// that [`find_published`] can tell later that this publication happened (a worker killed before it could note
+/// that, say). Remove them once that is recorded elsewhere. On a filesystem without hard links the staged files
+/// are moved, not linked, and nothing is left to find.
+pub fn publish(dir: &Path, name: &str, data: &Path, record: &Path) -> io::Result<PathBuf> {
     for n in 0..MAX_COLLISIONS {
         let candidate = collision_name(name, n);
         let data_dest = dir.join(&candidate);
@@ -90,11 +103,7 @@ pub fn place_no_clobber(dir: &Path, name: &str, data: &Path, record: &Path) -> i
             Err(e) => return Err(with_path(e, "publish record", &record_dest)),
         }
         match link_no_clobber(data, &data_dest) {
-            Ok(()) => {
-                remove_if_exists(data)?;
-                remove_if_exists(record)?;
-                return Ok(data_dest);
-            }
+            Ok(()) => return Ok(data_dest),
             Err(e) => {
                 // The record name is ours (we just linked it): give it back before trying the next name.
                 let _ = fs::remove_file(&record_dest);
@@ -105,6 +114,50 @@ pub fn place_no_clobber(dir: &Path, name: &str, data: &Path, record: &Path) -> i
         }
     }
     Err(io::Error::other(format!("no free name for {name} in {} after {MAX_COLLISIONS} tries", dir.display())))
+}
+
+/// Where an earlier [`publish`] of the staged `data` and `record` under `name` put them in `dir`, if it did: the
+/// name whose data and `.meta` are the very files staged (the same inodes, not equal contents). `None` when the
+/// staged files are missing or were not published; a record published without its data (the earlier publication
+/// was cut between its two links) is removed again, so that publishing anew reuses its name.
+///
+/// Looks at the names [`publish`] would have tried, in its order, up to the first one of which neither the data
+/// nor the `.meta` exists.
+pub fn find_published(dir: &Path, name: &str, data: &Path, record: &Path) -> io::Result<Option<PathBuf>> {
+    let (Some(data_file), Some(record_file)) = (open_if_exists(data)?, open_if_exists(record)?) else {
+        return Ok(None);
+    };
+    let (data_file, record_file) =
+        (same_file::Handle::from_file(data_file)?, same_file::Handle::from_file(record_file)?);
+    for n in 0..MAX_COLLISIONS {
+        let candidate = collision_name(name, n);
+        let data_dest = dir.join(&candidate);
+        let record_dest = dir.join(format!("{candidate}.meta"));
+        let Some(published_record) = open_if_exists(&record_dest)? else {
+            if data_dest.symlink_metadata().is_err() {
+                return Ok(None);
+            }
+            continue;
+        };
+        if same_file::Handle::from_file(published_record)? != record_file {
+            continue;
+        }
+        let published_data = open_if_exists(&data_dest)?.map(same_file::Handle::from_file).transpose()?;
+        if published_data.as_ref() == Some(&data_file) {
+            return Ok(Some(data_dest));
+        }
+        remove_if_exists(&record_dest)?;
+        return Ok(None);
+    }
+    Ok(None)
+}
+
+fn open_if_exists(path: &Path) -> io::Result<Option<fs::File>> {
+    match fs::File::open(path) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(with_path(e, "open", path)),
+    }
 }
 
 /// Makes `dst` name the file `src` names, failing with `AlreadyExists` when `dst` exists.
@@ -237,5 +290,41 @@ mod tests {
         let mut contents: Vec<String> = names.iter().map(|p| fs::read_to_string(p).unwrap()).collect();
         contents.sort();
         assert_eq!(contents, (0..8).map(|i| format!("content {i}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_publication_is_found_by_its_staged_names_and_not_by_equal_contents() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dest, stage) = (tmp.path().to_path_buf(), tmp.path().join(".stage"));
+        fs::create_dir_all(&stage).unwrap();
+        let (data, record) = staged(&stage, "up", "bytes");
+        assert_eq!(find_published(&dest, "f.bin", &data, &record).unwrap(), None, "not published yet");
+        // Someone else's file of equal content under the name: not ours.
+        fs::write(dest.join("f.bin"), "bytes").unwrap();
+        fs::write(dest.join("f.bin.meta"), "record of bytes").unwrap();
+        assert_eq!(find_published(&dest, "f.bin", &data, &record).unwrap(), None);
+
+        let placed = publish(&dest, "f.bin", &data, &record).unwrap();
+        assert_eq!(placed, dest.join("f_1.bin"));
+        assert!(data.exists() && record.exists(), "publish keeps the staged names");
+        assert_eq!(find_published(&dest, "f.bin", &data, &record).unwrap(), Some(placed.clone()));
+        // Found again after a restart, however often asked; nothing is published twice.
+        assert_eq!(find_published(&dest, "f.bin", &data, &record).unwrap(), Some(placed));
+        assert!(!dest.join("f_2.bin").exists());
+        fs::remove_file(&data).unwrap();
+        assert_eq!(find_published(&dest, "f.bin", &data, &record).unwrap(), None, "nothing staged, nothing known");
+    }
+
+    #[test]
+    fn a_record_published_without_its_data_is_taken_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dest, stage) = (tmp.path().to_path_buf(), tmp.path().join(".stage"));
+        fs::create_dir_all(&stage).unwrap();
+        let (data, record) = staged(&stage, "up", "bytes");
+        // Killed between the two links: the record is out, the data is not.
+        fs::hard_link(&record, dest.join("g.bin.meta")).unwrap();
+        assert_eq!(find_published(&dest, "g.bin", &data, &record).unwrap(), None);
+        assert!(!dest.join("g.bin.meta").exists(), "the orphan record is removed");
+        assert_eq!(publish(&dest, "g.bin", &data, &record).unwrap(), dest.join("g.bin"), "so the name is reused");
     }
 }
