@@ -7,9 +7,12 @@
 //! claim removes the upload and remembers it as finished (`ended/<id>`).
 //!
 //! So a finished upload is handed to one worker at a time, and to another only if the first dies before it ends
-//! the claim: a worker killed after it published the file but before `finish` gets the upload delivered twice
-//! (at least once, never lost). A worker that saves into a staging directory first (as `tus_hyper::deliver_finished`
-//! does) may leave its partial copy there when killed; it is garbage, since the upload stays in the bucket.
+//! the claim. A worker may die after it published the file but before `finish`: with a
+//! [`worker_name`](crate::BucketConfig::worker_name), the claim waits for a worker of that name (the same dest
+//! dir, restarted) for [`claim_grace`](crate::BucketConfig::claim_grace) after its lease ran out, and that worker
+//! finds its publication (as `tus_hyper::deliver_finished` does) and only ends the claim: delivered exactly once.
+//! A worker that never comes back leaves the upload to any worker after the grace, and without names any worker
+//! takes it when the lease runs out: at least once, never lost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +27,7 @@ use tus_store::UploadRecord;
 use crate::info::Info;
 use crate::io::{delete_if_there, failure, store_error};
 use crate::layout::Layout;
-use crate::lease::{Lease, Refused};
+use crate::lease::{Lease, Owner, Refused};
 use crate::store::{Ended, Inner};
 
 /// A finished upload claimed by this worker. Ending it — [`finish`](tus_store::Claim::finish) or drop — removes the
@@ -71,7 +74,8 @@ async fn claim_listed(inner: &Arc<Inner>) -> Result<Option<BucketClaim>, StoreFa
     for marker in markers {
         let Some(id) = Layout::finished_id(&marker.location) else { continue };
         let path = inner.layout.claim(id);
-        let lease = match inner.leases.acquire(path, None, None).await {
+        let owner = Owner { name: inner.config.worker_name.as_deref(), grace: inner.config.claim_grace };
+        let lease = match inner.leases.acquire_as(path, None, None, owner).await {
             Ok(lease) => lease,
             Err(Refused::Held) => continue,
             Err(Refused::Store(e)) => return Err(store_error(id, "claiming it", e)),
@@ -152,22 +156,16 @@ impl tus_store::Claim for BucketClaim {
 
 impl Drop for BucketClaim {
     fn drop(&mut self) {
-        if self.lease.is_none() {
-            return;
-        }
-        let mut rest = BucketClaim {
-            id: self.id,
-            info: self.info.clone(),
-            inner: self.inner.clone(),
-            lease: self.lease.take(),
-            saved: true,
-            saved_record: true,
-        };
+        let Some(lease) = self.lease.take() else { return };
+        let (id, info, inner) = (self.id, self.info.clone(), self.inner.clone());
         // Ending a claim is I/O: it runs in a task of its own. Meanwhile the claim lease keeps other workers off.
+        // The task owns the parts, not a claim: a task dropped unrun (the runtime shutting down) only lets the
+        // lease go, where a claim's drop would spawn again.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(error) = rest.end().await {
-                    tracing::warn!(upload = %rest.id, %error, "ending a dropped claim failed");
+                let ended = Some(Ended::of(&info, true));
+                if let Err(error) = inner.remove(id, &info, Some(&lease), ended).await {
+                    tracing::warn!(upload = %id, %error, "ending a dropped claim failed");
                 }
             });
         }

@@ -50,6 +50,17 @@ struct LeaseDoc {
     /// What another instance asked of the holder.
     #[serde(default)]
     release: Option<Asked>,
+    /// The holder's name that outlives it (a claim's worker name, [`Owner`]), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+}
+
+/// Who takes a claim lease, and how long a dead holder of another name keeps it (see
+/// [`BucketConfig::worker_name`](crate::BucketConfig::worker_name)).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Owner<'a> {
+    pub(crate) name: Option<&'a str>,
+    pub(crate) grace: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -64,17 +75,26 @@ fn now_ms() -> u64 {
 }
 
 impl LeaseDoc {
-    fn held_by(holder: &str, timing: Timing) -> Self {
+    fn held_by(holder: &str, timing: Timing, owner: Option<&str>) -> Self {
         LeaseDoc {
             holder: Some(holder.to_owned()),
             expires_ms: now_ms() + timing.lease.as_millis() as u64,
             release: None,
+            owner: owner.map(str::to_owned),
         }
     }
 
     /// Held by someone whose lease has not run out.
     fn is_live(&self) -> bool {
         self.holder.is_some() && self.expires_ms > now_ms()
+    }
+
+    /// Kept for its dead holder's name: held by an owner other than `owner.name`, whose lease ran out less than
+    /// `owner.grace` ago.
+    fn is_kept_from(&self, owner: Owner<'_>) -> bool {
+        let kept_by = self.owner.as_deref().filter(|_| self.holder.is_some());
+        kept_by.is_some_and(|name| Some(name) != owner.name)
+            && self.expires_ms + owner.grace.as_millis() as u64 > now_ms()
     }
 }
 
@@ -197,7 +217,7 @@ impl Leases {
     pub(crate) async fn acquire_new(&self, path: Path) -> Result<Lease, Refused> {
         let holder = uuid::Uuid::new_v4().to_string();
         let sent = Instant::now();
-        let mine = LeaseDoc::held_by(&holder, self.timing);
+        let mine = LeaseDoc::held_by(&holder, self.timing, None);
         match put_json(self.store.as_ref(), &path, &mine, PutMode::Create).await {
             Ok(version) => Ok(self.start(path, holder, version, sent)),
             Err(object_store::Error::AlreadyExists { .. }) => self.acquire(path, None, None).await,
@@ -214,6 +234,18 @@ impl Leases {
         ask: Option<ReleaseRequest>,
         deadline: Option<Instant>,
     ) -> Result<Lease, Refused> {
+        self.acquire_as(path, ask, deadline, Owner { name: None, grace: Duration::ZERO }).await
+    }
+
+    /// [`acquire`](Self::acquire) for `owner`: a lease whose dead holder had another owner's name is taken only
+    /// `owner.grace` after it ran out; the lease taken carries `owner.name`.
+    pub(crate) async fn acquire_as(
+        &self,
+        path: Path,
+        ask: Option<ReleaseRequest>,
+        deadline: Option<Instant>,
+        owner: Owner<'_>,
+    ) -> Result<Lease, Refused> {
         let (store, timing) = (self.store.as_ref(), self.timing);
         let asked = match ask {
             Some(ReleaseRequest::Terminate) => Some(Asked::Terminate),
@@ -224,14 +256,14 @@ impl Leases {
         loop {
             self.local(&path, asked, deadline).await;
             let sent = Instant::now();
-            let mine = LeaseDoc::held_by(&holder, timing);
+            let mine = LeaseDoc::held_by(&holder, timing, owner.name);
             match get_json::<LeaseDoc>(store, &path).await? {
                 None => match put_json(store, &path, &mine, PutMode::Create).await {
                     Ok(version) => return Ok(self.start(path, holder, version, sent)),
                     Err(object_store::Error::AlreadyExists { .. }) => continue,
                     Err(e) => return Err(e.into()),
                 },
-                Some(current) if !current.value.is_live() => {
+                Some(current) if !current.value.is_live() && !current.value.is_kept_from(owner) => {
                     match put_json(store, &path, &mine, PutMode::Update(current.version)).await {
                         Ok(version) => return Ok(self.start(path, holder, version, sent)),
                         Err(object_store::Error::Precondition { .. }) => continue,

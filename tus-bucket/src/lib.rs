@@ -100,6 +100,16 @@ pub struct BucketConfig {
     pub release_timeout: Duration,
     /// Whether assembling a final upload removes its partial uploads: yes by default.
     pub remove_assembled_parts: bool,
+    /// A name for this instance's file workers that stays the same across restarts (`tussi-server` keeps one in
+    /// its dest dir): `None` by default. A claim whose worker died (its lease ran out) is given back to a worker of
+    /// the same name at once, and to workers of other names only [`claim_grace`](Self::claim_grace) later. A
+    /// worker killed after it published an upload but before it ended the claim then finds its own publication
+    /// when it comes back, instead of another instance delivering the upload a second time. Without a name, any
+    /// worker takes over a dead one's claim when its lease runs out (delivery at least once across crashes).
+    pub worker_name: Option<String>,
+    /// How long a dead worker's claim waits for a worker of its name before any worker may take it over: 60 s by
+    /// default. Only claims taken under a [`worker_name`](Self::worker_name) wait.
+    pub claim_grace: Duration,
 }
 
 impl Default for BucketConfig {
@@ -111,6 +121,8 @@ impl Default for BucketConfig {
             poll: Duration::from_millis(250),
             release_timeout: Duration::from_secs(12),
             remove_assembled_parts: true,
+            worker_name: None,
+            claim_grace: Duration::from_secs(60),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Instances that die: an instance is simulated by a [`BucketStore`] on a shared bucket (object_store's
+//! Instances that die (and, at the end, their file workers): an instance is simulated by a [`BucketStore`] on a shared bucket (object_store's
 //! `InMemory`) seen through [`Mortal`], which fails every call once the instance is "killed" — its requests, its
 //! lease renewals and its lease's release alike, as a SIGKILL would. Another instance on the same bucket then has
 //! to take over: after the dead holder's lease runs out, never before, and from what was committed.
@@ -20,7 +20,7 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
 use tus_bucket::{BucketConfig, BucketStore};
-use tus_proto::{FailureKind, Metadata, NewUpload};
+use tus_proto::{FailureKind, Metadata, NewUpload, UploadId};
 use tus_store::{Claim as _, Store as _};
 
 /// The shared bucket as one instance sees it: every call fails once `dead`; with `die_after_complete`, the
@@ -30,11 +30,18 @@ struct Mortal {
     bucket: Arc<InMemory>,
     dead: AtomicBool,
     die_after_complete: AtomicBool,
+    /// Die at the first tombstone (`ended/<id>`) written: a claim's end, after the worker delivered the upload.
+    die_at_tombstone: AtomicBool,
 }
 
 impl Mortal {
     fn new(bucket: &Arc<InMemory>) -> Arc<Mortal> {
-        Arc::new(Mortal { bucket: bucket.clone(), dead: AtomicBool::new(false), die_after_complete: false.into() })
+        Arc::new(Mortal {
+            bucket: bucket.clone(),
+            dead: AtomicBool::new(false),
+            die_after_complete: false.into(),
+            die_at_tombstone: false.into(),
+        })
     }
 
     fn check(&self) -> Result<()> {
@@ -54,6 +61,9 @@ impl fmt::Display for Mortal {
 #[async_trait]
 impl ObjectStore for Mortal {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+        if self.die_at_tombstone.load(Ordering::SeqCst) && location.as_ref().contains("/ended/") {
+            self.dead.store(true, Ordering::SeqCst);
+        }
         self.check()?;
         self.bucket.put_opts(location, payload, opts).await
     }
@@ -228,4 +238,139 @@ async fn a_holder_that_lost_its_lease_cannot_commit_over_its_successor() {
     b.commit(&mut upload, 8, true).await.expect("commit");
     drop(upload);
     assert_eq!(claimed_bytes(&b).await, b"abcdefgh", "the successor's bytes, none of the stale holder's");
+}
+
+/// An instance with a worker name (`BucketConfig::worker_name`), on the shared bucket.
+fn named(bucket: &Arc<InMemory>, name: &str) -> (Arc<Mortal>, BucketStore) {
+    let mortal = Mortal::new(bucket);
+    let mut config = config();
+    config.worker_name = Some(name.to_owned());
+    config.claim_grace = Duration::from_secs(4);
+    (mortal.clone(), BucketStore::new(mortal, "up", config))
+}
+
+/// Instance `a` finishes an upload and its worker claims it, then the instance is killed holding the claim.
+async fn killed_while_claiming(a: &BucketStore, mortal: &Mortal) -> UploadId {
+    let (mut upload, id) = a.create(new_upload(4)).await.expect("create");
+    a.write(&mut upload, 0, vec![Bytes::from_static(b"wxyz")]).await.expect("write");
+    assert!(a.commit(&mut upload, 4, true).await.expect("commit").finished);
+    drop(upload);
+    let claim = a.claim(Duration::from_secs(5)).await.expect("claim").expect("the finished upload");
+    assert_eq!(claim.id(), id);
+    mortal.dead.store(true, Ordering::SeqCst);
+    drop(claim);
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_workers_claim_goes_back_to_its_name_first() {
+    let bucket = Arc::new(InMemory::new());
+    let (first, a) = named(&bucket, "dest-a");
+    let (_, b) = named(&bucket, "dest-b");
+    let killed = Instant::now();
+    let id = killed_while_claiming(&a, &first).await;
+
+    // The other name waits past the dead claim's lease (2 s), within its grace (4 s more).
+    let early = b.claim(Duration::from_secs(3)).await.expect("claim");
+    assert!(early.is_none(), "another worker name took the dead worker's claim after {:?}", killed.elapsed());
+    // The dead instance, restarted under its name, is given its claim back.
+    let (_, a_again) = named(&bucket, "dest-a");
+    let claim = a_again.claim(Duration::from_secs(3)).await.expect("claim").expect("its own claim back");
+    let took = killed.elapsed();
+    assert_eq!(claim.id(), id);
+    assert!(took < Duration::from_secs(5), "within the grace: {took:?}");
+    claim.finish().await.expect("finish");
+    assert!(b.claim(Duration::from_secs(4)).await.expect("claim").is_none(), "handed off once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_workers_claim_goes_to_any_worker_after_the_grace() {
+    let bucket = Arc::new(InMemory::new());
+    let (first, a) = named(&bucket, "dest-a");
+    let (_, b) = named(&bucket, "dest-b");
+    let killed = Instant::now();
+    let id = killed_while_claiming(&a, &first).await;
+
+    let claim = b.claim(Duration::from_secs(10)).await.expect("claim").expect("taken over after the grace");
+    let took = killed.elapsed();
+    assert_eq!(claim.id(), id);
+    // The lease ran out between 2/3 and 1 lease (2 s) after the kill, renewed every third; then the 4 s grace.
+    assert!(took >= Duration::from_millis(5_200), "not before the grace ran out: {took:?}");
+    assert!(took < Duration::from_secs(9), "soon after it: {took:?}");
+    let dest = std::env::temp_dir().join(format!("tus-bucket-crash-{}", uuid::Uuid::new_v4()));
+    let mut claim = claim;
+    claim.save(dest.clone()).await.expect("save");
+    assert_eq!(std::fs::read(&dest).expect("read"), b"wxyz", "never lost");
+    let _ = std::fs::remove_file(&dest);
+    claim.finish().await.expect("finish");
+}
+
+/// Runs the library's file worker on `store`, delivering into `dest`, until the returned sender is dropped.
+fn file_worker(
+    store: BucketStore,
+    dest: &std::path::Path,
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let app = Arc::new(tus_tokio::TusApp::builder(store).build().expect("app"));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        let _ = stop_rx.await;
+    };
+    (stop_tx, tokio::spawn(tus_tokio::deliver_finished(app, tus_tokio::runtime(), dest.to_owned(), stop)))
+}
+
+/// The names in `dir`, sorted.
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> = entries.map(|e| e.expect("entry").file_name().into_string().expect("utf-8")).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_after_delivering_is_not_delivered_again() {
+    let bucket = Arc::new(InMemory::new());
+    let (first, a) = named(&bucket, "dest-a");
+    let (dest_a, dest_b) = (tempfile::tempdir().expect("dest a"), tempfile::tempdir().expect("dest b"));
+    let (mut upload, _) = a.create(new_upload(4)).await.expect("create");
+    a.write(&mut upload, 0, vec![Bytes::from_static(b"wxyz")]).await.expect("write");
+    assert!(a.commit(&mut upload, 4, true).await.expect("commit").finished);
+    drop(upload);
+
+    // Instance A's worker publishes c.bin, and the instance dies as it ends the claim.
+    first.die_at_tombstone.store(true, Ordering::SeqCst);
+    let (stop_a, worker_a) = file_worker(a, dest_a.path());
+    let (_, b) = named(&bucket, "dest-b");
+    let (stop_b, worker_b) = file_worker(b, dest_b.path());
+    let started = Instant::now();
+    while !first.dead.load(Ordering::SeqCst) {
+        assert!(started.elapsed() < Duration::from_secs(5), "A's worker did not get to ending its claim");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let killed = Instant::now();
+    assert!(dest_a.path().join("c.bin").exists(), "published before the claim's end");
+    drop(stop_a);
+    let stopped = tokio::time::timeout(Duration::from_secs(5), worker_a).await;
+    stopped.expect("A's worker stops when told, its store failing").expect("no panic");
+
+    // A again, on the same dest dir and name: given the claim back once its lease ran out, it finds c.bin there
+    // and ends the claim, before B's worker may take it (lease + grace: 6 s).
+    let (_, a_again) = named(&bucket, "dest-a");
+    let (stop_again, worker_again) = file_worker(a_again, dest_a.path());
+    let staging = dest_a.path().join(".tussi-partial");
+    while !names(&staging).is_empty() {
+        assert!(killed.elapsed() < Duration::from_secs(5), "the claim was not ended: {:?} staged", names(&staging));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Past the grace: had the claim not ended, B's worker would have taken it by now.
+    tokio::time::sleep(Duration::from_secs(7).saturating_sub(killed.elapsed())).await;
+    drop((stop_again, stop_b));
+    for worker in [worker_again, worker_b] {
+        tokio::time::timeout(Duration::from_secs(10), worker)
+            .await
+            .expect("a worker stops when told")
+            .expect("no panic");
+    }
+    assert_eq!(names(dest_a.path()), [".tussi-partial", "c.bin", "c.bin.meta"], "delivered once, into A's dest dir");
+    assert_eq!(std::fs::read(dest_a.path().join("c.bin")).expect("c.bin"), b"wxyz");
+    assert!(names(dest_b.path()).is_empty(), "and not again into B's: {:?}", names(dest_b.path()));
 }

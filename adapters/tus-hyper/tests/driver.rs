@@ -471,3 +471,56 @@ async fn the_file_worker_delivers_finished_uploads_under_their_names() {
     stop_tx.send(()).expect("the worker still runs");
     tokio::time::timeout(std::time::Duration::from_secs(10), worker).await.expect("stops when told").expect("no panic");
 }
+
+#[tokio::test]
+async fn a_restarted_worker_ends_what_it_had_published_and_redoes_what_it_had_not() {
+    let store = MemoryStore::new();
+    let app = TusApp::builder(store.clone()).base_path("/files").build().map(Arc::new).expect("app");
+    let rt = runtime();
+    let dest = tempfile::tempdir().expect("dest");
+    let mut ids = Vec::new();
+    for body in [&b"first"[..], b"other"] {
+        let id = id_of(&handle(&app, &rt, post(5), None).await);
+        let response = handle(&app, &rt, patch(id, 0, Full::new(Bytes::from_static(body))), None).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        ids.push(id);
+    }
+    // What a worker killed mid-delivery leaves: the first upload staged and published (the staged names are
+    // second names of the published files) but its claim not ended; the second one half saved.
+    let staging = dest.path().join(".tussi-partial");
+    std::fs::create_dir_all(&staging).expect("staging");
+    let staged = |id: UploadId, data: &[u8]| {
+        let (path, record) = (staging.join(id.to_string()), staging.join(format!("{id}.meta")));
+        std::fs::write(&path, data).expect("stage data");
+        std::fs::write(&record, "{}").expect("stage record");
+        (path, record)
+    };
+    let (data, record) = staged(ids[0], b"first");
+    std::fs::hard_link(&data, dest.path().join("a.txt")).expect("published data");
+    std::fs::hard_link(&record, dest.path().join("a.txt.meta")).expect("published record");
+    staged(ids[1], b"ot");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        let _ = stop_rx.await;
+    };
+    let worker = tokio::spawn(tus_hyper::deliver_finished(app.clone(), rt.clone(), dest.path().to_owned(), stop));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let left = || std::fs::read_dir(&staging).expect("staging").count();
+    while !(dest.path().join("a_1.txt").exists() && left() == 0) {
+        assert!(std::time::Instant::now() < deadline, "the worker did not finish: {} staged", left());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop_tx.send(()).expect("the worker still runs");
+    tokio::time::timeout(std::time::Duration::from_secs(10), worker).await.expect("stops when told").expect("no panic");
+
+    let mut names: Vec<String> = std::fs::read_dir(dest.path())
+        .expect("dest")
+        .map(|e| e.expect("entry").file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, [".tussi-partial", "a.txt", "a.txt.meta", "a_1.txt", "a_1.txt.meta"], "each delivered once");
+    assert_eq!(std::fs::read(dest.path().join("a.txt")).expect("a.txt"), b"first");
+    assert_eq!(std::fs::read(dest.path().join("a_1.txt")).expect("a_1.txt"), b"other", "saved anew, in full");
+    assert!(store.claim(std::time::Duration::ZERO).await.expect("claim").is_none(), "both claims ended");
+}

@@ -959,7 +959,10 @@ fn two_instances_on_one_bucket_survive_a_sigkill_and_deliver_each_upload_once() 
     for instance in &scene.instances {
         let staging = instance.dest.join(".tussi-partial");
         let left: Vec<String> = std::fs::read_dir(&staging)
-            .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .map(|entries| {
+                let names = entries.filter_map(|e| e.ok()?.file_name().into_string().ok());
+                names.filter(|name| name != "worker-name").collect()
+            })
             .unwrap_or_default();
         if !left.is_empty() {
             eprintln!("[test] left in {}: {left:?}", staging.display());

@@ -186,6 +186,10 @@ async fn run_on_files(args: &ServerArgs) -> Result<(), BoxError> {
 async fn run_on_bucket(args: &ServerArgs, url: &str) -> Result<(), BoxError> {
     let mut config = BucketConfig::default();
     config.remove_assembled_parts = !args.keep_partials;
+    if args.workers > 0 {
+        let partial = worker::prepare_dest(&args.dest_dir)?;
+        config.worker_name = Some(worker::worker_name(&partial)?);
+    }
     let store =
         BucketStore::s3_from_env(url, config).map_err(context(format_args!("cannot open the object store {url}")))?;
     // object_store's HTTP client drives each pooled connection on the runtime that opened it: on one runtime per

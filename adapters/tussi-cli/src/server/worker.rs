@@ -38,6 +38,37 @@ pub(crate) fn prepare_dest(dest: &Path) -> io::Result<PathBuf> {
     Ok(partial)
 }
 
+/// This dest dir's worker name for a shared store (`tus_bucket::BucketConfig::worker_name`): read from
+/// `<partial>/worker-name`, or made up and written there on first use. It names the dest dir, not the process, so
+/// that a server restarted on the same dest dir is given back the claims its killed workers held, and finds what
+/// they had already delivered.
+pub(crate) fn worker_name(partial: &Path) -> io::Result<String> {
+    let path = partial.join("worker-name");
+    let context = |e: io::Error, what: &str, path: &Path| {
+        io::Error::new(e.kind(), format!("cannot {what} {}: {e}", path.display()))
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(name) if !name.trim().is_empty() => return Ok(name.trim().to_owned()),
+        Ok(_) => return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{} is empty", path.display()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(context(e, "read", &path)),
+    }
+    // Written in full under a name of its own, then linked into place: a server starting at the same moment on
+    // the same dest dir reads either nothing or the whole name, and both end up with the same one.
+    let name = uuid::Uuid::new_v4().to_string();
+    let draft = partial.join(format!("worker-name.{name}.tmp"));
+    std::fs::write(&draft, &name).map_err(|e| context(e, "write", &draft))?;
+    let linked = std::fs::hard_link(&draft, &path);
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => Ok(name),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            std::fs::read_to_string(&path).map(|n| n.trim().to_owned()).map_err(|e| context(e, "read", &path))
+        }
+        Err(e) => Err(context(e, "write", &path)),
+    }
+}
+
 /// What the background tasks are to do, from the command line.
 #[derive(Clone, Debug)]
 pub(crate) struct Background {
@@ -169,5 +200,24 @@ pub(crate) async fn janitor(
         for error in &report.errors {
             tracing::warn!("janitor: {error}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_name_is_made_once_per_dest_dir_and_kept() {
+        let dest = tempfile::tempdir().unwrap();
+        let partial = prepare_dest(dest.path()).unwrap();
+        let name = worker_name(&partial).unwrap();
+        assert_eq!(name.len(), 36, "a UUID: {name}");
+        assert_eq!(worker_name(&partial).unwrap(), name, "read back on the next start");
+        let names: Vec<String> =
+            std::fs::read_dir(&partial).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names, ["worker-name"], "no draft left behind");
+        let other = prepare_dest(&dest.path().join("elsewhere")).unwrap();
+        assert_ne!(worker_name(&other).unwrap(), name, "another dest dir, another name");
     }
 }
