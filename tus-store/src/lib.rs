@@ -67,6 +67,9 @@
 //! - **Claiming.** [`claim`](Store::claim) hands one finished upload to one worker, oldest first: no upload is
 //!   handed out twice, across every process that shares the backend. When the [`Claim`] ends (finished or dropped)
 //!   its data and record are gone from the store; only the fact that it finished, and its length, are remembered.
+//!   A claim whose worker dies before it ends is handed out again (when is the backend's choice), so that nothing
+//!   is lost; a worker that publishes with [`naming::publish`] and looks with [`naming::find_published`] first
+//!   delivers such an upload once all the same.
 //! - **Concatenation.** A partial upload ([`Concat::Partial`](tus_proto::Concat)) is written like any other; once
 //!   every byte is committed it reads as finished, but it is never claimed. A final upload is created only when
 //!   every part it names is a partial upload of known length (`create` answers `InvalidConcat` otherwise), with
