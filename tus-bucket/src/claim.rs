@@ -106,8 +106,18 @@ async fn claim_listed(inner: &Arc<Inner>) -> Result<Option<BucketClaim>, StoreFa
 impl BucketClaim {
     async fn end(&mut self) -> Result<(), StoreFailure> {
         let Some(lease) = self.lease.take() else { return Ok(()) };
-        self.inner.remove(self.id, &self.info, Some(&lease), Some(Ended::of(&self.info, true))).await
+        end(&self.inner, self.id, &self.info, lease).await
     }
+}
+
+/// Removes a claimed upload. When that fails, the claim lease is left to run out rather than freed: the upload may
+/// have been delivered already, and a worker of the same name finds that out (see the module's docs).
+async fn end(inner: &Inner, id: UploadId, info: &Info, lease: Lease) -> Result<(), StoreFailure> {
+    let result = inner.remove(id, info, Some(&lease), Some(Ended::of(info, true))).await;
+    if result.is_err() {
+        lease.abandon();
+    }
+    result
 }
 
 impl tus_store::Claim for BucketClaim {
@@ -163,8 +173,7 @@ impl Drop for BucketClaim {
         // lease go, where a claim's drop would spawn again.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let ended = Some(Ended::of(&info, true));
-                if let Err(error) = inner.remove(id, &info, Some(&lease), ended).await {
+                if let Err(error) = end(&inner, id, &info, lease).await {
                     tracing::warn!(upload = %id, %error, "ending a dropped claim failed");
                 }
             });

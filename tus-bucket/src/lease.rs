@@ -133,6 +133,8 @@ struct Shared {
     valid_until: Mutex<Instant>,
     /// The owner dropped the lease (its task frees the object).
     dropped: AtomicBool,
+    /// The owner gave the lease up without freeing it: it runs out by itself ([`Lease::abandon`]).
+    abandoned: AtomicBool,
     /// The task is over: the object is freed, deleted or someone else's.
     ended: AtomicBool,
     ended_notify: Notify,
@@ -180,6 +182,12 @@ impl Lease {
     /// Marks the lease's upload removed: on drop the lease object is deleted rather than freed.
     pub(crate) fn mark_removed(&self) {
         self.shared.removed.store(true, Ordering::Release);
+    }
+
+    /// Stops renewing the lease and leaves it to run out, neither freed nor deleted: for a claim whose end failed
+    /// half-way, so that the claim goes back to a worker of its name first, as if its worker had died.
+    pub(crate) fn abandon(self) {
+        self.shared.abandoned.store(true, Ordering::Release);
     }
 }
 
@@ -333,6 +341,7 @@ impl Leases {
             removed: AtomicBool::new(false),
             valid_until: Mutex::new(valid_until(sent, self.timing)),
             dropped: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             ended_notify: Notify::new(),
         });
@@ -410,6 +419,9 @@ async fn hold(
                 Err(error) => tracing::warn!(lease = %path, %error, "cannot renew the lease"),
             }
         }
+    }
+    if shared.abandoned.load(Ordering::Acquire) {
+        return;
     }
     if shared.removed.load(Ordering::Acquire) {
         if let Err(error) = delete_if_there(store.as_ref(), &path).await {

@@ -32,6 +32,10 @@ struct Mortal {
     die_after_complete: AtomicBool,
     /// Die at the first tombstone (`ended/<id>`) written: a claim's end, after the worker delivered the upload.
     die_at_tombstone: AtomicBool,
+    /// Fail the next tombstone write, and only that one (the flag is cleared when it fails); from then on every
+    /// listing fails too, until `lists_fail` is cleared: the instance's workers cannot claim anything meanwhile.
+    fail_tombstone_once: AtomicBool,
+    lists_fail: AtomicBool,
 }
 
 impl Mortal {
@@ -41,6 +45,8 @@ impl Mortal {
             dead: AtomicBool::new(false),
             die_after_complete: false.into(),
             die_at_tombstone: false.into(),
+            fail_tombstone_once: false.into(),
+            lists_fail: false.into(),
         })
     }
 
@@ -61,8 +67,13 @@ impl fmt::Display for Mortal {
 #[async_trait]
 impl ObjectStore for Mortal {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
-        if self.die_at_tombstone.load(Ordering::SeqCst) && location.as_ref().contains("/ended/") {
+        let tombstone = location.as_ref().contains("/ended/");
+        if self.die_at_tombstone.load(Ordering::SeqCst) && tombstone {
             self.dead.store(true, Ordering::SeqCst);
+        }
+        if tombstone && self.fail_tombstone_once.swap(false, Ordering::SeqCst) {
+            self.lists_fail.store(true, Ordering::SeqCst);
+            return Err(object_store::Error::Generic { store: "mortal", source: "a failed write".into() });
         }
         self.check()?;
         self.bucket.put_opts(location, payload, opts).await
@@ -86,7 +97,7 @@ impl ObjectStore for Mortal {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        if self.dead.load(Ordering::SeqCst) {
+        if self.dead.load(Ordering::SeqCst) || self.lists_fail.load(Ordering::SeqCst) {
             return futures_util::stream::once(async { self_dead() }).boxed();
         }
         self.bucket.list(prefix)
@@ -373,4 +384,51 @@ async fn a_worker_killed_after_delivering_is_not_delivered_again() {
     assert_eq!(names(dest_a.path()), [".tussi-partial", "c.bin", "c.bin.meta"], "delivered once, into A's dest dir");
     assert_eq!(std::fs::read(dest_a.path().join("c.bin")).expect("c.bin"), b"wxyz");
     assert!(names(dest_b.path()).is_empty(), "and not again into B's: {:?}", names(dest_b.path()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_whose_end_failed_goes_back_to_its_own_worker() {
+    let bucket = Arc::new(InMemory::new());
+    let (first, a) = named(&bucket, "dest-a");
+    let (dest_a, dest_b) = (tempfile::tempdir().expect("dest a"), tempfile::tempdir().expect("dest b"));
+    let (mut upload, _) = a.create(new_upload(4)).await.expect("create");
+    a.write(&mut upload, 0, vec![Bytes::from_static(b"wxyz")]).await.expect("write");
+    assert!(a.commit(&mut upload, 4, true).await.expect("commit").finished);
+    drop(upload);
+
+    // A's worker publishes c.bin; ending the claim fails (the store refuses one write, then A's listings for a
+    // while), and the worker is stopped (a server shutting down, say).
+    first.fail_tombstone_once.store(true, Ordering::SeqCst);
+    let (stop_a, worker_a) = file_worker(a.clone(), dest_a.path());
+    let started = Instant::now();
+    while first.fail_tombstone_once.load(Ordering::SeqCst) {
+        assert!(started.elapsed() < Duration::from_secs(5), "A's worker did not get to ending its claim");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let failed = Instant::now();
+    drop(stop_a);
+    tokio::time::timeout(Duration::from_secs(5), worker_a).await.expect("A's worker stops").expect("no panic");
+    assert!(dest_a.path().join("c.bin").exists(), "published before the claim's end");
+    first.lists_fail.store(false, Ordering::SeqCst);
+
+    // B's worker (another name) runs past the claim's lease: the claim was left to run out, not freed, so it
+    // waits for A's name.
+    let (_, b) = named(&bucket, "dest-b");
+    let (stop_b, worker_b) = file_worker(b, dest_b.path());
+    tokio::time::sleep(Duration::from_secs(3).saturating_sub(failed.elapsed())).await;
+    let (stop_again, worker_again) = file_worker(a, dest_a.path());
+    let staging = dest_a.path().join(".tussi-partial");
+    while !names(&staging).is_empty() {
+        assert!(failed.elapsed() < Duration::from_secs(6), "the claim was not ended: {:?} staged", names(&staging));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop((stop_again, stop_b));
+    for worker in [worker_again, worker_b] {
+        tokio::time::timeout(Duration::from_secs(10), worker)
+            .await
+            .expect("a worker stops when told")
+            .expect("no panic");
+    }
+    assert_eq!(names(dest_a.path()), [".tussi-partial", "c.bin", "c.bin.meta"], "delivered once, into A's dest dir");
+    assert!(names(dest_b.path()).is_empty(), "and not into B's: {:?}", names(dest_b.path()));
 }
