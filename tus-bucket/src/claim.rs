@@ -12,7 +12,8 @@
 //! dir, restarted) for [`claim_grace`](crate::BucketConfig::claim_grace) after its lease ran out, and that worker
 //! finds its publication (as `tus_hyper::deliver_finished` does) and only ends the claim: delivered exactly once.
 //! A worker that never comes back leaves the upload to any worker after the grace, and without names any worker
-//! takes it when the lease runs out: at least once, never lost.
+//! takes it when the lease runs out: at least once, never lost. An end that fails half-way (the store refused a
+//! write) is treated like a death: the claim is left to run out, not freed, and goes back to its name first.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
