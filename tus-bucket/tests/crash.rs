@@ -260,12 +260,17 @@ fn named(bucket: &Arc<InMemory>, name: &str) -> (Arc<Mortal>, BucketStore) {
     (mortal.clone(), BucketStore::new(mortal, "up", config))
 }
 
+/// Writes and finishes an upload of `wxyz`, named `c.bin`, on `store`.
+async fn finished_upload(store: &BucketStore) -> UploadId {
+    let (mut upload, id) = store.create(new_upload(4)).await.expect("create");
+    store.write(&mut upload, 0, vec![Bytes::from_static(b"wxyz")]).await.expect("write");
+    assert!(store.commit(&mut upload, 4, true).await.expect("commit").finished);
+    id
+}
+
 /// Instance `a` finishes an upload and its worker claims it, then the instance is killed holding the claim.
 async fn killed_while_claiming(a: &BucketStore, mortal: &Mortal) -> UploadId {
-    let (mut upload, id) = a.create(new_upload(4)).await.expect("create");
-    a.write(&mut upload, 0, vec![Bytes::from_static(b"wxyz")]).await.expect("write");
-    assert!(a.commit(&mut upload, 4, true).await.expect("commit").finished);
-    drop(upload);
+    let id = finished_upload(a).await;
     let claim = a.claim(Duration::from_secs(5)).await.expect("claim").expect("the finished upload");
     assert_eq!(claim.id(), id);
     mortal.dead.store(true, Ordering::SeqCst);
@@ -329,6 +334,17 @@ fn file_worker(
     (stop_tx, tokio::spawn(tus_tokio::deliver_finished(app, tus_tokio::runtime(), dest.to_owned(), stop)))
 }
 
+/// Tells the workers to stop and waits for them.
+async fn stop_workers<const N: usize>(workers: [(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>); N]) {
+    for (stop, worker) in workers {
+        drop(stop);
+        tokio::time::timeout(Duration::from_secs(10), worker)
+            .await
+            .expect("a worker stops when told")
+            .expect("no panic");
+    }
+}
+
 /// The names in `dir`, sorted.
 fn names(dir: &std::path::Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
@@ -342,10 +358,7 @@ async fn a_worker_killed_after_delivering_is_not_delivered_again() {
     let bucket = Arc::new(InMemory::new());
     let (first, a) = named(&bucket, "dest-a");
     let (dest_a, dest_b) = (tempfile::tempdir().expect("dest a"), tempfile::tempdir().expect("dest b"));
-    let (mut upload, _) = a.create(new_upload(4)).await.expect("create");
-    a.write(&mut upload, 0, vec![Bytes::from_static(b"wxyz")]).await.expect("write");
-    assert!(a.commit(&mut upload, 4, true).await.expect("commit").finished);
-    drop(upload);
+    finished_upload(&a).await;
 
     // Instance A's worker publishes c.bin, and the instance dies as it ends the claim.
     first.die_at_tombstone.store(true, Ordering::SeqCst);
@@ -374,13 +387,7 @@ async fn a_worker_killed_after_delivering_is_not_delivered_again() {
     }
     // Past the grace: had the claim not ended, B's worker would have taken it by now.
     tokio::time::sleep(Duration::from_secs(7).saturating_sub(killed.elapsed())).await;
-    drop((stop_again, stop_b));
-    for worker in [worker_again, worker_b] {
-        tokio::time::timeout(Duration::from_secs(10), worker)
-            .await
-            .expect("a worker stops when told")
-            .expect("no panic");
-    }
+    stop_workers([(stop_again, worker_again), (stop_b, worker_b)]).await;
     assert_eq!(names(dest_a.path()), [".tussi-partial", "c.bin", "c.bin.meta"], "delivered once, into A's dest dir");
     assert_eq!(std::fs::read(dest_a.path().join("c.bin")).expect("c.bin"), b"wxyz");
     assert!(names(dest_b.path()).is_empty(), "and not again into B's: {:?}", names(dest_b.path()));
@@ -391,10 +398,7 @@ async fn a_claim_whose_end_failed_goes_back_to_its_own_worker() {
     let bucket = Arc::new(InMemory::new());
     let (first, a) = named(&bucket, "dest-a");
     let (dest_a, dest_b) = (tempfile::tempdir().expect("dest a"), tempfile::tempdir().expect("dest b"));
-    let (mut upload, _) = a.create(new_upload(4)).await.expect("create");
-    a.write(&mut upload, 0, vec![Bytes::from_static(b"wxyz")]).await.expect("write");
-    assert!(a.commit(&mut upload, 4, true).await.expect("commit").finished);
-    drop(upload);
+    finished_upload(&a).await;
 
     // A's worker publishes c.bin; ending the claim fails (the store refuses one write, then A's listings for a
     // while), and the worker is stopped (a server shutting down, say).
@@ -422,13 +426,7 @@ async fn a_claim_whose_end_failed_goes_back_to_its_own_worker() {
         assert!(failed.elapsed() < Duration::from_secs(6), "the claim was not ended: {:?} staged", names(&staging));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    drop((stop_again, stop_b));
-    for worker in [worker_again, worker_b] {
-        tokio::time::timeout(Duration::from_secs(10), worker)
-            .await
-            .expect("a worker stops when told")
-            .expect("no panic");
-    }
+    stop_workers([(stop_again, worker_again), (stop_b, worker_b)]).await;
     assert_eq!(names(dest_a.path()), [".tussi-partial", "c.bin", "c.bin.meta"], "delivered once, into A's dest dir");
     assert!(names(dest_b.path()).is_empty(), "and not into B's: {:?}", names(dest_b.path()));
 }
