@@ -363,8 +363,6 @@ async fn a_worker_killed_after_delivering_is_not_delivered_again() {
     // Instance A's worker publishes c.bin, and the instance dies as it ends the claim.
     first.die_at_tombstone.store(true, Ordering::SeqCst);
     let (stop_a, worker_a) = file_worker(a, dest_a.path());
-    let (_, b) = named(&bucket, "dest-b");
-    let (stop_b, worker_b) = file_worker(b, dest_b.path());
     let started = Instant::now();
     while !first.dead.load(Ordering::SeqCst) {
         assert!(started.elapsed() < Duration::from_secs(5), "A's worker did not get to ending its claim");
@@ -372,6 +370,9 @@ async fn a_worker_killed_after_delivering_is_not_delivered_again() {
     }
     let killed = Instant::now();
     assert!(dest_a.path().join("c.bin").exists(), "published before the claim's end");
+    // B's worker (another name) from now on: the claim is A's, dead.
+    let (_, b) = named(&bucket, "dest-b");
+    let (stop_b, worker_b) = file_worker(b, dest_b.path());
     drop(stop_a);
     let stopped = tokio::time::timeout(Duration::from_secs(5), worker_a).await;
     stopped.expect("A's worker stops when told, its store failing").expect("no panic");
