@@ -89,11 +89,10 @@ impl LeaseDoc {
         self.holder.is_some() && self.expires_ms > now_ms()
     }
 
-    /// Kept for its dead holder's name: held by an owner other than `owner.name`, whose lease ran out less than
-    /// `owner.grace` ago.
+    /// Kept for its dead holder's name: held by an owner other than `owner.name` (a freed lease has none), whose
+    /// lease ran out less than `owner.grace` ago.
     fn is_kept_from(&self, owner: Owner<'_>) -> bool {
-        let kept_by = self.owner.as_deref().filter(|_| self.holder.is_some());
-        kept_by.is_some_and(|name| Some(name) != owner.name)
+        self.owner.as_deref().is_some_and(|name| Some(name) != owner.name)
             && self.expires_ms + owner.grace.as_millis() as u64 > now_ms()
     }
 }

@@ -84,7 +84,13 @@ async fn deliver<C: Claim>(mut claim: C, dest: &Path, partial: &Path) -> Result<
     let (dir, part, at) = (dest.to_owned(), partial.to_owned(), staged.clone());
     let earlier = blocking::unblock(move || {
         std::fs::create_dir_all(&part)?;
-        find_published(&dir, &name, &at.data, &at.record).map(|found| (found, name))
+        let found = find_published(&dir, &name, &at.data, &at.record)?;
+        if found.is_none() {
+            // What a half-finished save left is unlinked, never overwritten: a staged name may still be a second
+            // name of a file published earlier.
+            at.remove()?;
+        }
+        Ok::<_, std::io::Error>((found, name))
     })
     .await;
     let (earlier, name) = earlier.map_err(|e| e.to_string())?;
@@ -94,13 +100,6 @@ async fn deliver<C: Claim>(mut claim: C, dest: &Path, partial: &Path) -> Result<
             placed
         }
         None => {
-            // Unlinked, not overwritten: a staged name may still be a second name of a file published earlier.
-            blocking::unblock({
-                let at = staged.clone();
-                move || at.remove()
-            })
-            .await
-            .map_err(|e| e.to_string())?;
             claim.save(staged.data.clone()).await.map_err(|e| e.to_string())?;
             claim.save_record(staged.record.clone()).await.map_err(|e| e.to_string())?;
             let (dir, at) = (dest.to_owned(), staged.clone());
